@@ -1,0 +1,65 @@
+"""The exception tree: every expected failure is a :class:`TokenProviderError`.
+
+Messages say what failed and what to change. They never contain a token, secret or
+password: callers may log them and show them to users.
+"""
+
+from __future__ import annotations
+
+
+class TokenProviderError(Exception):
+    """Root of every error raised by tokenprovider."""
+
+
+class ConfigurationError(TokenProviderError, ValueError):
+    """A setting is missing or invalid; the message names it and how to fix it."""
+
+
+class InvalidHostError(ConfigurationError):
+    """A host (domain, scheme or URL) cannot be used."""
+
+
+class TokenRequestError(TokenProviderError):
+    """Getting a token from its source failed; the cause is chained."""
+
+
+class TokenEndpointError(TokenRequestError):
+    """A token endpoint answered with an HTTP error status."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class OAuthError(TokenEndpointError):
+    """A token endpoint returned an RFC 6749 §5.2 error response."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        error: str,
+        error_description: str | None = None,
+        error_uri: str | None = None,
+        status: int | None = None,
+    ) -> None:
+        super().__init__(message, status=status)
+        self.error = error
+        self.error_description = error_description
+        self.error_uri = error_uri
+
+
+class MalformedTokenResponseError(TokenRequestError):
+    """A token source answered with something that is not a usable token response."""
+
+
+class DiscoveryError(TokenRequestError):
+    """An endpoint could not be discovered from well-known metadata."""
+
+
+class MalformedTokenError(ConfigurationError):
+    """A token given in configuration cannot be parsed (for example a broken JWT)."""
+
+
+class TokenExpiredError(TokenProviderError):
+    """A static token has expired and cannot be refreshed."""

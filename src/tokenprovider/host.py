@@ -1,0 +1,94 @@
+"""`Host`: where a provider's tokens may be sent."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from tokenprovider.errors import InvalidHostError
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_URL_TAIL_STARTS = frozenset("/?#")
+
+
+class Host:
+    """A scheme and domain (optionally with a port) that tokens may be sent to.
+
+    ``Host("api.example.com")``, ``Host("127.0.0.1:8080", "http")`` and
+    ``Host("https://api.example.com")`` are all accepted; a URL's scheme wins over the
+    default. A path, query, fragment or user info is rejected, since a token is bound
+    to an origin, not to a path.
+    """
+
+    __slots__ = ("_origin", "_prefix", "domain", "scheme")
+
+    def __init__(self, domain: str, scheme: str | None = "https") -> None:
+        if not isinstance(domain, str) or not domain.strip():
+            raise InvalidHostError(
+                f"host domain must be a non-empty string such as 'api.example.com', got {domain!r}"
+            )
+        text = domain.strip()
+        if "://" in text:
+            url_scheme, _, text = text.partition("://")
+            scheme = url_scheme
+        scheme = (scheme or "https").lower()
+        if scheme not in _DEFAULT_PORTS:
+            raise InvalidHostError(
+                f"host scheme must be 'https' or 'http', got {scheme!r} (for {domain!r})"
+            )
+        text = text.rstrip("/")
+        parts = urlsplit(f"{scheme}://{text}")
+        if parts.path or parts.query or parts.fragment or "@" in parts.netloc:
+            raise InvalidHostError(
+                f"host {domain!r} must be a domain with an optional port, without a path, "
+                "query or user name; for example 'api.example.com' or '127.0.0.1:8080'"
+            )
+        try:
+            port = parts.port
+        except ValueError:
+            raise InvalidHostError(f"host {domain!r} has an invalid port") from None
+        if not parts.hostname or any(ch.isspace() for ch in text):
+            raise InvalidHostError(f"host {domain!r} has no valid domain name")
+        self.scheme: str = scheme
+        self.domain: str = text.lower()
+        self._prefix = f"{scheme}://{self.domain}"
+        self._origin = (scheme, parts.hostname, port or _DEFAULT_PORTS[scheme])
+
+    @classmethod
+    def coerce(cls, value: Host | str) -> Host:
+        """Return ``value`` as a `Host`; a string is parsed as a domain or URL."""
+        return value if isinstance(value, Host) else cls(value)
+
+    @property
+    def url(self) -> str:
+        """The host as a base URL, for example ``https://api.example.com``."""
+        return self._prefix
+
+    def matches(self, url: str) -> bool:
+        """Whether ``url`` is on this host: same scheme, domain and (effective) port."""
+        prefix = self._prefix
+        if url.startswith(prefix):
+            rest = url[len(prefix) : len(prefix) + 1]
+            if not rest or rest in _URL_TAIL_STARTS:
+                return True
+        return self._origin_of(url) == self._origin
+
+    @staticmethod
+    def _origin_of(url: str) -> tuple[str, str | None, int | None] | None:
+        try:
+            parts = urlsplit(url)
+            scheme = parts.scheme.lower()
+            return (scheme, parts.hostname, parts.port or _DEFAULT_PORTS.get(scheme))
+        except ValueError:
+            return None
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Host) and self._origin == other._origin
+
+    def __hash__(self) -> int:
+        return hash(self._origin)
+
+    def __repr__(self) -> str:
+        return f"Host({self.domain!r}, scheme={self.scheme!r})"
+
+    def __str__(self) -> str:
+        return self._prefix

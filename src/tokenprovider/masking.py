@@ -1,0 +1,63 @@
+"""The one masking rule, used by `repr()`, error messages and (later) the CLI.
+
+- a public attribute (``name``) is shown;
+- a private attribute (``_name``) is shown only as set or not set;
+- a hidden attribute (``__name``, name-mangled by Python to ``_Class__name``) is not shown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+
+class Masked(str):
+    """A placeholder shown instead of a private value; its repr is the bare text."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+SET = Masked("<set>")
+NOT_SET = Masked("<not set>")
+REDACTED = "***"
+
+
+def _hidden_prefixes(cls: type) -> tuple[str, ...]:
+    """Name-mangling prefixes of every class in ``cls``'s MRO, plus a bare ``__``."""
+    prefixes = {f"_{klass.__name__.lstrip('_')}__" for klass in cls.__mro__}
+    return ("__", *sorted(prefixes))
+
+
+def visible_attributes(obj: Any) -> dict[str, Any]:
+    """The attributes of ``obj`` that may be displayed, masked by the rule above.
+
+    Private attributes are returned under their name without the leading underscore,
+    with the value `SET` or `NOT_SET`.
+    """
+    hidden = _hidden_prefixes(type(obj))
+    shown: dict[str, Any] = {}
+    for name, value in vars(obj).items():
+        if name.startswith(hidden):
+            continue
+        if name.startswith("_"):
+            shown[name[1:]] = NOT_SET if value is None else SET
+        else:
+            shown[name] = value
+    return shown
+
+
+def masked_repr(obj: Any) -> str:
+    """``ClassName(attr=value, ...)`` with `visible_attributes`."""
+    parts = [f"{name}={value!r}" for name, value in visible_attributes(obj).items()]
+    return f"{type(obj).__name__}({', '.join(parts)})"
+
+
+def redact(text: str, secrets: Iterable[str | None]) -> str:
+    """Replace every occurrence of each non-empty secret in ``text`` with ``***``."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, REDACTED)
+    return text

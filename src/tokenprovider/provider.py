@@ -1,0 +1,102 @@
+"""`TokenProvider`: the abstract base every provider implements."""
+
+from __future__ import annotations
+
+import abc
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from tokenprovider.auth import AuthHook, retry_with_fresh_token
+from tokenprovider.host import Host
+from tokenprovider.masking import masked_repr
+
+if TYPE_CHECKING:
+    import requests
+
+_AUTHORIZATION = "authorization"
+
+
+class TokenProvider(abc.ABC):
+    """Supplies a token for one host and attaches it to `requests` calls.
+
+    A provider is a `requests` auth: ``requests.get(url, auth=provider)``. It sets
+    ``Authorization`` only on requests to its own `host`, never overrides a header the
+    caller set, and on a 401 from its host fetches a fresh token and retries once.
+
+    Attribute display follows one rule everywhere (``repr()``, errors, the CLI): a public
+    attribute is shown, a ``_private`` one only as set or not set, and a ``__hidden`` one
+    not at all.
+    """
+
+    host: Host
+
+    def __init__(self, host: Host | str) -> None:
+        self.host = Host.coerce(host)
+        self.__response_hook: AuthHook = self.__on_response
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # Calling a provider *is* its auth handler, without an extra call on the hot path.
+        cls.__call__ = cls.requests_auth_handler  # type: ignore[method-assign]
+
+    @property
+    @abc.abstractmethod
+    def token(self) -> str:
+        """The current token, fetched or refreshed as needed."""
+
+    def invalidate_cache(self) -> None:  # noqa: B027 - a no-op for static tokens
+        """Forget any cached token so the next use fetches a new one."""
+
+    def requests_auth_handler(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+        """Attach the token to ``r`` if it goes to this provider's host; return ``r``."""
+        headers = r.headers
+        store = getattr(headers, "_store", None)  # CaseInsensitiveDict's lower-cased dict
+        if store is not None:
+            if _AUTHORIZATION in store:
+                return r
+        elif any(name.lower() == _AUTHORIZATION for name in headers):
+            return r
+        url = r.url
+        if url is None or not self.host.matches(url):
+            return r
+        headers["Authorization"] = self._authorization()
+        hooks = r.hooks["response"]
+        if self.__response_hook not in hooks:
+            hooks.append(self.__response_hook)
+        return r
+
+    __call__ = requests_auth_handler
+
+    def session(self) -> requests.Session:
+        """A new `requests.Session` with this provider installed as its auth."""
+        import requests  # noqa: PLC0415 - requests loads only when a session is wanted
+
+        session = requests.Session()
+        session.auth = self
+        return session
+
+    def _authorization(self) -> str:
+        """The ``Authorization`` header value for the current token."""
+        return self._format_authorization(self.token)
+
+    def _format_authorization(self, token: str) -> str:
+        """Turn a token into an ``Authorization`` header value (``Bearer`` by default)."""
+        return "Bearer " + token
+
+    def _invalidate_if_current(self, sent_authorization: str) -> None:
+        """Invalidate the cached token if it is still the one behind ``sent_authorization``."""
+        if self._authorization() == sent_authorization:
+            self.invalidate_cache()
+
+    def __on_response(self, response: requests.Response, **kwargs: Any) -> requests.Response:
+        if response.status_code != 401:
+            return response
+        return retry_with_fresh_token(self, response, kwargs)
+
+    def __repr__(self) -> str:
+        return masked_repr(self)
+
+    def __reduce__(self) -> NoReturn:
+        raise TypeError(
+            f"{type(self).__name__} cannot be pickled because it holds credentials; "
+            "build the provider in each process instead (for example with load_provider())"
+        )

@@ -1,0 +1,123 @@
+"""`JWTTokenProvider`: a static token whose expiry is read from the JWT itself."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import math
+import re
+from datetime import datetime, timezone
+
+from tokenprovider.clock import SYSTEM_CLOCK, Clock
+from tokenprovider.errors import MalformedTokenError, TokenExpiredError
+from tokenprovider.host import Host
+from tokenprovider.provider import TokenProvider
+
+logger = logging.getLogger("tokenprovider")
+
+#: A warning is logged once when the token has less than this many seconds left.
+EXPIRY_WARNING = 300.0
+_SEGMENT = re.compile(r"[A-Za-z0-9_-]*")
+
+
+class JWTTokenProvider(TokenProvider):
+    """Serves one static JWT.
+
+    The payload's ``exp`` claim is read (the signature is not checked: that is the
+    server's job) so that the provider logs a warning once when the token is about to
+    expire and raises `TokenExpiredError` once it has, instead of sending a dead token.
+    A JWT without ``exp`` never expires here.
+    """
+
+    def __init__(self, host: Host | str, jwt: str, *, clock: Clock | None = None) -> None:
+        super().__init__(host)
+        if not isinstance(jwt, str):
+            raise MalformedTokenError(f"jwt for {self.host} must be a string")
+        jwt = jwt.strip()
+        self.expires_at = _read_exp(jwt, self.host)
+        self._jwt = jwt
+        self.__authorization = self._format_authorization(jwt)
+        self.__time = (clock or SYSTEM_CLOCK).time
+        exp = math.inf if self.expires_at is None else self.expires_at
+        self.__check_from = exp - EXPIRY_WARNING
+        self.__warned = False
+
+    @property
+    def token(self) -> str:
+        """The JWT; raises `TokenExpiredError` once its ``exp`` has passed."""
+        if self.__time() < self.__check_from:
+            return self._jwt
+        self.__check_expiry()
+        return self._jwt
+
+    def _authorization(self) -> str:
+        if self.__time() < self.__check_from:
+            return self.__authorization
+        self.__check_expiry()
+        return self.__authorization
+
+    def __check_expiry(self) -> None:
+        assert self.expires_at is not None
+        left = self.expires_at - self.__time()
+        when = _utc(self.expires_at)
+        if left <= 0:
+            raise TokenExpiredError(
+                f"the JWT for {self.host} expired at {when} ({_duration(-left)} ago); "
+                "get a new token and update the jwt setting"
+            )
+        if not self.__warned:
+            self.__warned = True
+            logger.warning(
+                "the JWT for %s expires at %s (in %s); replace it before then",
+                self.host,
+                when,
+                _duration(left),
+            )
+
+
+def _read_exp(jwt: str, host: Host) -> float | None:
+    """The ``exp`` claim of ``jwt`` (None if absent); errors never quote the token."""
+    where = f"the jwt for {host}"
+    if jwt[:7].lower() == "bearer ":
+        raise MalformedTokenError(f"{where} starts with 'Bearer '; give the token alone")
+    parts = jwt.split(".")
+    if len(parts) != 3:
+        raise MalformedTokenError(
+            f"{where} is not a JWT: expected 3 dot-separated parts "
+            f"(header.payload.signature), found {len(parts)}"
+        )
+    if not parts[0] or not parts[1] or not all(_SEGMENT.fullmatch(part) for part in parts):
+        raise MalformedTokenError(
+            f"{where} is not a JWT: its parts must be non-empty base64url text "
+            "(check for stray quotes or spaces)"
+        )
+    try:
+        payload = base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4))
+        claims = json.loads(payload)
+    except (binascii.Error, ValueError):
+        raise MalformedTokenError(
+            f"{where} is not a JWT: its payload is not base64url-encoded JSON"
+        ) from None
+    if not isinstance(claims, dict):
+        raise MalformedTokenError(f"{where} is not a JWT: its payload is not a JSON object")
+    exp = claims.get("exp")
+    if exp is None:
+        return None
+    if isinstance(exp, bool) or not isinstance(exp, (int, float)) or not math.isfinite(exp):
+        raise MalformedTokenError(f"{where} has an exp claim that is not a number of seconds")
+    return float(exp)
+
+
+def _utc(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    if seconds < 120:
+        return f"{seconds}s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    return f"{seconds // 3600} h {seconds % 3600 // 60} min"

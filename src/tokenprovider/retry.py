@@ -1,0 +1,94 @@
+"""The retry policy shared by every provider that calls a token source over HTTP.
+
+For HTTP the machinery is urllib3's `Retry` (counting, which statuses and errors to
+retry, ``Retry-After`` parsing), extended in `tokenprovider.urllib3_retry` with full
+jitter, a deadline for the whole fetch and an injectable sleep so tests need not wait.
+urllib3 is imported only when a fetch needs it.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from tokenprovider.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from urllib3.util.retry import Retry
+
+#: Statuses worth another try: request timeout, throttling and every server error.
+RETRY_STATUSES = frozenset({408, 429, *range(500, 600)})
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How a token fetch retries transient failures.
+
+    Connection errors, timeouts, 408, 429 and 5xx are retried with exponential backoff
+    and full jitter (a random wait between 0 and ``backoff_base * 2**n``, at most
+    ``backoff_max``); a ``Retry-After`` header is honoured instead when present. No other
+    4xx is retried. Each HTTP call is bounded by ``timeout`` seconds and the whole fetch
+    by ``deadline``: no wait runs past it and no attempt starts after it.
+    """
+
+    max_attempts: int = 4
+    backoff_base: float = 0.5
+    backoff_max: float = 8.0
+    timeout: float = 10.0
+    deadline: float = 30.0
+    sleep: Callable[[float], None] = field(default=time.sleep, repr=False, compare=False)
+    monotonic: Callable[[], float] = field(default=time.monotonic, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.max_attempts, bool) or not isinstance(self.max_attempts, int):
+            raise ConfigurationError(
+                f"retry max_attempts must be a whole number, got {self.max_attempts!r}"
+            )
+        if self.max_attempts < 1:
+            raise ConfigurationError(
+                f"retry max_attempts must be at least 1, got {self.max_attempts}"
+            )
+        for name in ("backoff_base", "backoff_max", "timeout", "deadline"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ConfigurationError(f"retry {name} must be a number of seconds, got {value!r}")
+            if (
+                not math.isfinite(value)
+                or value < 0
+                or (name in ("timeout", "deadline") and value == 0)
+            ):
+                raise ConfigurationError(
+                    f"retry {name} must be a positive number of seconds, got {value!r}"
+                )
+
+    def start(self) -> float:
+        """Begin a fetch: return its deadline on this policy's monotonic clock."""
+        return self.monotonic() + self.deadline
+
+    def call_timeout(self, deadline_at: float) -> float:
+        """The timeout for one HTTP call: ``timeout``, cut to the time left before the deadline."""
+        return max(0.001, min(self.timeout, deadline_at - self.monotonic()))
+
+    def urllib3_retry(self, deadline_at: float) -> Retry:
+        """A urllib3 `Retry` carrying out this policy for one fetch."""
+        from tokenprovider.urllib3_retry import PolicyRetry  # noqa: PLC0415 - lazy urllib3
+
+        retries = self.max_attempts - 1
+        return PolicyRetry(
+            total=retries,
+            connect=retries,
+            read=retries,
+            status=retries,
+            other=0,
+            allowed_methods=None,  # token requests may be repeated safely
+            status_forcelist=RETRY_STATUSES,
+            backoff_factor=self.backoff_base,
+            backoff_max=self.backoff_max,
+            raise_on_status=False,
+            respect_retry_after_header=True,
+            policy=self,
+            deadline_at=deadline_at,
+        )

@@ -1,0 +1,1 @@
+"""Local servers and fixtures for testing token providers."""

@@ -1,0 +1,292 @@
+"""CachedTokenProvider: single flight, refresh windows, skew, clocks and failures."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+import pytest
+
+from tokenprovider import CachedTokenProvider, TokenProviderError, TokenRequestError
+from tokenprovider.errors import ConfigurationError, MalformedTokenResponseError
+from tokenprovider.testing.clock import FakeClock
+
+
+class CountingProvider(CachedTokenProvider):
+    """Issues token-1, token-2, ... living ``lifetime`` seconds on the injected clock."""
+
+    def __init__(self, clock: FakeClock, lifetime: float = 3600.0, **kwargs: float) -> None:
+        super().__init__("api.example.com", clock=clock, **kwargs)
+        self.fake_clock = clock
+        self.lifetime = lifetime
+        self.calls = 0
+        self.fail_with: Exception | None = None
+        self.before_return: Callable[[], None] | None = None
+        self._lock = threading.Lock()
+
+    def _request_token(self) -> tuple[str, float]:
+        with self._lock:
+            self.calls += 1
+            number = self.calls
+        if self.before_return is not None:
+            self.before_return()
+        if self.fail_with is not None:
+            raise self.fail_with
+        return f"token-{number}", self.fake_clock.time() + self.lifetime
+
+
+def test_seed_example_subclass_works_unchanged() -> None:
+    class ExampleCachedTokenProvider(CachedTokenProvider):
+        def _request_token(self):  # type: ignore[no-untyped-def]
+            # expire in 100 seconds
+            return "token", time.time() + 100
+
+    provider = ExampleCachedTokenProvider("api.example.com")
+    assert provider.token == "token"
+    assert provider.token == "token"
+    assert provider.expires_at is not None
+
+
+def test_token_is_cached(fake_clock: FakeClock) -> None:
+    provider = CountingProvider(fake_clock)
+    assert [provider.token for _ in range(100)] == ["token-1"] * 100
+    assert provider.calls == 1
+
+
+@pytest.mark.parametrize("expired", [False, True], ids=["cold", "expired"])
+def test_64_threads_make_one_request(fake_clock: FakeClock, expired: bool) -> None:
+    provider = CountingProvider(fake_clock)
+    if expired:
+        assert provider.token == "token-1"
+        fake_clock.advance(3600)
+    entered = threading.Event()
+    release = threading.Event()
+
+    def hold() -> None:
+        entered.set()
+        assert release.wait(10)
+
+    provider.before_return = hold
+    barrier = threading.Barrier(65)
+    results: list[str] = []
+
+    def caller() -> None:
+        barrier.wait()
+        results.append(provider.token)
+
+    threads = [threading.Thread(target=caller) for _ in range(64)]
+    for thread in threads:
+        thread.start()
+    barrier.wait()
+    assert entered.wait(10)
+    release.set()
+    for thread in threads:
+        thread.join(10)
+    expected = "token-2" if expired else "token-1"
+    assert results == [expected] * 64
+    assert provider.calls == (2 if expired else 1)
+
+
+def test_advisory_refresh_does_not_block_other_callers(fake_clock: FakeClock) -> None:
+    provider = CountingProvider(fake_clock, lifetime=3600)
+    assert provider.token == "token-1"
+    fake_clock.advance(3600 - 200)  # inside the 300 s advisory window, outside the 10 s skew
+    entered = threading.Event()
+    release = threading.Event()
+
+    def hold() -> None:
+        entered.set()
+        assert release.wait(10)
+
+    provider.before_return = hold
+    refresher_result: list[str] = []
+    refresher = threading.Thread(target=lambda: refresher_result.append(provider.token))
+    refresher.start()
+    assert entered.wait(10)
+    # While the refresh is in flight, others get the current token at once.
+    assert [provider.token for _ in range(10)] == ["token-1"] * 10
+    release.set()
+    refresher.join(10)
+    assert refresher_result == ["token-2"]
+    assert provider.token == "token-2"
+    assert provider.calls == 2
+
+
+def test_mandatory_window_callers_wait_for_fresh_token(fake_clock: FakeClock) -> None:
+    provider = CountingProvider(fake_clock, lifetime=3600)
+    assert provider.token == "token-1"
+    fake_clock.advance(3600 - 5)  # inside the 10 s clock skew: token-1 must not be served
+    entered = threading.Event()
+    release = threading.Event()
+
+    def hold() -> None:
+        entered.set()
+        assert release.wait(10)
+
+    provider.before_return = hold
+    results: list[str] = []
+    threads = [threading.Thread(target=lambda: results.append(provider.token)) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    assert entered.wait(10)
+    release.set()
+    for thread in threads:
+        thread.join(10)
+    assert results == ["token-2"] * 8
+    assert provider.calls == 2
+
+
+@pytest.mark.parametrize("skew", [10.0, 60.0])
+def test_clock_skew_is_honoured(fake_clock: FakeClock, skew: float) -> None:
+    provider = CountingProvider(fake_clock, lifetime=3600, clock_skew=skew, refresh_ahead=0)
+    assert provider.clock_skew == skew
+    assert provider.token == "token-1"
+    fake_clock.advance(3600 - skew - 1)
+    assert provider.token == "token-1"
+    fake_clock.advance(2)
+    assert provider.token == "token-2"
+
+
+def test_clock_skew_can_be_set_on_a_subclass(fake_clock: FakeClock) -> None:
+    class Patient(CountingProvider):
+        clock_skew = 120.0
+        refresh_ahead = 0.0
+
+    provider = Patient(fake_clock)
+    assert provider.token == "token-1"
+    fake_clock.advance(3600 - 121)
+    assert provider.token == "token-1"
+    fake_clock.advance(2)
+    assert provider.token == "token-2"
+
+
+def test_five_second_token_is_not_fetched_on_every_call(fake_clock: FakeClock) -> None:
+    provider = CountingProvider(fake_clock, lifetime=5)
+    for _ in range(20):
+        assert provider.token == "token-1"
+        fake_clock.advance(0.1)  # 2 s in all: before the scaled advisory margin of 2.5 s
+    assert provider.calls == 1
+    fake_clock.advance(0.6)
+    assert provider.token == "token-2"
+
+
+def test_wall_clock_jump_neither_expires_nor_extends(fake_clock: FakeClock) -> None:
+    provider = CountingProvider(fake_clock, lifetime=3600)
+    assert provider.token == "token-1"
+    fake_clock.jump_wall(+7200)  # wall clock leaps past the expiry
+    assert provider.token == "token-1"
+    fake_clock.jump_wall(-7200 - 86400)  # and then far back
+    fake_clock.advance(3600)  # but real time passes: the token is due
+    assert provider.token == "token-2"
+
+
+def test_failed_advisory_refresh_keeps_token_and_backs_off(
+    fake_clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    provider = CountingProvider(fake_clock, lifetime=3600, failure_cooldown=2)
+    assert provider.token == "token-1"
+    fake_clock.advance(3600 - 200)
+    provider.fail_with = ConnectionError("endpoint down")
+    with caplog.at_level(logging.WARNING, logger="tokenprovider"):
+        assert provider.token == "token-1"
+    assert provider.calls == 2
+    assert "keeping the current token" in caplog.text
+    assert [provider.token for _ in range(5)] == ["token-1"] * 5
+    assert provider.calls == 2  # backing off: no new attempt yet
+    fake_clock.advance(2)
+    assert provider.token == "token-1"
+    assert provider.calls == 3  # one more attempt, which failed too
+    fake_clock.advance(2)
+    assert provider.token == "token-1"
+    assert provider.calls == 3  # the back-off doubled to 4 s
+    provider.fail_with = None
+    fake_clock.advance(2)
+    assert provider.token == "token-4"
+
+
+def test_failed_mandatory_refresh_raises_then_recovers_after_cooldown(
+    fake_clock: FakeClock,
+) -> None:
+    provider = CountingProvider(fake_clock, failure_cooldown=2)
+    provider.fail_with = ConnectionError("endpoint down")
+    with pytest.raises(TokenRequestError, match="CountingProvider could not get a token") as info:
+        _ = provider.token
+    assert isinstance(info.value.__cause__, ConnectionError)
+    with pytest.raises(TokenRequestError, match=r"not retrying for another 2\.0s") as again:
+        _ = provider.token
+    assert isinstance(again.value.__cause__, ConnectionError)
+    assert provider.calls == 1
+    provider.fail_with = None
+    fake_clock.advance(2)
+    assert provider.token == "token-2"
+
+
+def test_our_own_errors_are_raised_unwrapped(fake_clock: FakeClock) -> None:
+    provider = CountingProvider(fake_clock)
+    provider.fail_with = MalformedTokenResponseError("bad answer from the source")
+    with pytest.raises(MalformedTokenResponseError, match="bad answer"):
+        _ = provider.token
+
+
+def test_invalidate_cache_forces_a_fetch(fake_clock: FakeClock) -> None:
+    provider = CountingProvider(fake_clock)
+    assert provider.token == "token-1"
+    provider.invalidate_cache()
+    assert provider.expires_at is None
+    assert provider.token == "token-2"
+
+
+@pytest.mark.parametrize(
+    ("result", "match"),
+    [
+        (("", 2e9), "non-empty str token"),
+        ((None, 2e9), "non-empty str token"),
+        (("token", "tomorrow"), "expiry as epoch seconds"),
+        (("token", float("nan")), "expiry as epoch seconds"),
+    ],
+)
+def test_bad_request_token_results_are_clear_errors(
+    result: tuple[object, object], match: str
+) -> None:
+    class Broken(CachedTokenProvider):
+        def _request_token(self) -> tuple[str, float]:
+            return result  # type: ignore[return-value]
+
+    with pytest.raises(MalformedTokenResponseError, match=match):
+        _ = Broken("api.example.com").token
+
+
+def test_lifetime_instead_of_expiry_warns_with_a_hint(
+    fake_clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Confused(CachedTokenProvider):
+        def _request_token(self) -> tuple[str, float]:
+            return "token", 3600
+
+    provider = Confused("api.example.com", clock=fake_clock)
+    with caplog.at_level(logging.WARNING, logger="tokenprovider"):
+        assert provider.token == "token"
+    assert "return time.time() + lifetime" in caplog.text
+
+
+def test_recursive_token_use_is_an_error_not_a_deadlock() -> None:
+    class Recursive(CachedTokenProvider):
+        def _request_token(self) -> tuple[str, float]:
+            return self.token, time.time() + 100
+
+    with pytest.raises(TokenProviderError, match="asked for its own token"):
+        _ = Recursive("api.example.com").token
+
+
+@pytest.mark.parametrize("setting", ["clock_skew", "refresh_ahead", "failure_cooldown"])
+@pytest.mark.parametrize("value", [-1, float("inf"), "10", True])
+def test_invalid_durations_are_rejected(setting: str, value: object) -> None:
+    with pytest.raises(ConfigurationError, match=setting):
+        CountingProvider(FakeClock(), **{setting: value})  # type: ignore[arg-type]
+
+
+def test_abstract_request_token_says_what_to_implement() -> None:
+    with pytest.raises(TokenRequestError, match="must implement _request_token"):
+        _ = CachedTokenProvider("api.example.com").token
