@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from tokenprovider.host import Host
 
 logger = logging.getLogger("tokenprovider")
+_RETRY_MARK = "_tokenprovider_retry"
 
 
 class AuthHook(Protocol):
@@ -37,6 +38,8 @@ def retry_with_fresh_token(
 ) -> requests.Response:
     """Handle a 401 ``response``: refresh the token and resend once, or return it as is."""
     request = response.request
+    if getattr(request, _RETRY_MARK, False):
+        return response  # the answer to our own retry: never retry twice
     sent = request.headers.get("Authorization")
     if sent is None or request.url is None or not provider.host.matches(request.url):
         return response
@@ -54,6 +57,7 @@ def retry_with_fresh_token(
     response.content  # noqa: B018 - read the body so the connection can be reused
     response.close()
     retry.headers["Authorization"] = fresh
+    setattr(retry, _RETRY_MARK, True)
     jar = retry._cookies  # type: ignore[attr-defined]
     extract_cookies_to_jar(jar, request, response.raw)  # type: ignore[no-untyped-call]
     retry.prepare_cookies(jar)

@@ -32,13 +32,13 @@ class _Snapshot:
     """One cached token and the monotonic times at which it must be refreshed."""
 
     token: str
-    authorization: str
+    header: tuple[str, str]  # ("Authorization", value), as requests stores it
     refresh_at: float  # before this, the token is served with no further check
     mandatory_at: float  # from this on, callers wait for a fresh token
     expires_at: float | None  # wall-clock expiry, for display
 
 
-_EMPTY = _Snapshot("", "", -math.inf, -math.inf, None)
+_EMPTY = _Snapshot("", ("Authorization", ""), -math.inf, -math.inf, None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,10 +116,13 @@ class CachedTokenProvider(TokenProvider):
         return self.__clock.time()
 
     def _authorization(self) -> str:
+        return self._header_item()[1]
+
+    def _header_item(self) -> tuple[str, str]:
         snapshot = self.__snapshot
         if self.__now() < snapshot.refresh_at:
-            return snapshot.authorization
-        return self.__slow_path().authorization
+            return snapshot.header
+        return self.__slow_path().header
 
     def invalidate_cache(self) -> None:
         """Drop the cached token; the next caller fetches a new one."""
@@ -128,7 +131,7 @@ class CachedTokenProvider(TokenProvider):
 
     def _invalidate_if_current(self, sent_authorization: str) -> None:
         with self.__swap_lock:
-            if self.__snapshot.authorization == sent_authorization:
+            if self.__snapshot.header[1] == sent_authorization:
                 self.__snapshot = _EMPTY
 
     def __slow_path(self) -> _Snapshot:
@@ -241,7 +244,7 @@ class CachedTokenProvider(TokenProvider):
         advisory = max(mandatory, min(self.refresh_ahead, lifetime * ADVISORY_SHARE))
         return _Snapshot(
             token=token,
-            authorization=self._format_authorization(token),
+            header=("Authorization", self._format_authorization(token)),
             refresh_at=expires_mono - advisory,
             mandatory_at=expires_mono - mandatory,
             expires_at=float(expires_at),

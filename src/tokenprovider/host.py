@@ -7,7 +7,6 @@ from urllib.parse import urlsplit
 from tokenprovider.errors import InvalidHostError
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-_URL_TAIL_STARTS = frozenset("/?#")
 
 
 class Host:
@@ -19,7 +18,7 @@ class Host:
     to an origin, not to a path.
     """
 
-    __slots__ = ("_origin", "_prefix", "domain", "scheme")
+    __slots__ = ("_origin", "_url", "domain", "prefixes", "scheme")
 
     def __init__(self, domain: str, scheme: str | None = "https") -> None:
         if not isinstance(domain, str) or not domain.strip():
@@ -46,12 +45,22 @@ class Host:
             port = parts.port
         except ValueError:
             raise InvalidHostError(f"host {domain!r} has an invalid port") from None
+        if port == 0:  # not a usable port; `port or default` below would turn it into 443
+            raise InvalidHostError(f"host {domain!r} has an invalid port")
         if not parts.hostname or any(ch.isspace() for ch in text):
             raise InvalidHostError(f"host {domain!r} has no valid domain name")
         self.scheme: str = scheme
         self.domain: str = text.lower()
-        self._prefix = f"{scheme}://{self.domain}"
+        self._url = f"{scheme}://{self.domain}"
         self._origin = (scheme, parts.hostname, port or _DEFAULT_PORTS[scheme])
+        netloc = parts.netloc.lower()
+        bare = netloc.rsplit(":", 1)[0] if parts.port else netloc
+        default = f"{bare}:{_DEFAULT_PORTS[scheme]}"
+        netlocs = {netloc, bare, default} if port in (None, _DEFAULT_PORTS[scheme]) else {netloc}
+        #: URL starts that are certainly on this host: ``scheme://domain/`` and its spelling
+        #: with or without the default port. A prepared request's URL always has a path,
+        #: so one ``url.startswith(prefixes)`` settles the common case.
+        self.prefixes: tuple[str, ...] = tuple(sorted(f"{scheme}://{n}/" for n in netlocs))
 
     @classmethod
     def coerce(cls, value: Host | str) -> Host:
@@ -61,23 +70,19 @@ class Host:
     @property
     def url(self) -> str:
         """The host as a base URL, for example ``https://api.example.com``."""
-        return self._prefix
+        return self._url
 
     def matches(self, url: str) -> bool:
         """Whether ``url`` is on this host: same scheme, domain and (effective) port."""
-        prefix = self._prefix
-        if url.startswith(prefix):
-            rest = url[len(prefix) : len(prefix) + 1]
-            if not rest or rest in _URL_TAIL_STARTS:
-                return True
-        return self._origin_of(url) == self._origin
+        return url.startswith(self.prefixes) or self._origin_of(url) == self._origin
 
     @staticmethod
     def _origin_of(url: str) -> tuple[str, str | None, int | None] | None:
         try:
             parts = urlsplit(url)
             scheme = parts.scheme.lower()
-            return (scheme, parts.hostname, parts.port or _DEFAULT_PORTS.get(scheme))
+            port = parts.port
+            return (scheme, parts.hostname, _DEFAULT_PORTS.get(scheme) if port is None else port)
         except ValueError:
             return None
 
@@ -91,4 +96,4 @@ class Host:
         return f"Host({self.domain!r}, scheme={self.scheme!r})"
 
     def __str__(self) -> str:
-        return self._prefix
+        return self._url

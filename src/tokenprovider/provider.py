@@ -48,20 +48,29 @@ class TokenProvider(abc.ABC):
 
     def requests_auth_handler(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
         """Attach the token to ``r`` if it goes to this provider's host; return ``r``."""
-        headers = r.headers
-        store = getattr(headers, "_store", None)  # CaseInsensitiveDict's lower-cased dict
-        if store is not None:
-            if _AUTHORIZATION in store:
-                return r
-        elif any(name.lower() == _AUTHORIZATION for name in headers):
+        # The hot path: requests' CaseInsensitiveDict keeps lower-cased names in `_store`;
+        # reading and writing it directly saves most of the cost of attaching a header.
+        try:
+            store = r.headers._store  # type: ignore[attr-defined]
+        except AttributeError:
+            return self.__attach_to_mapping(r)
+        if _AUTHORIZATION in store:
             return r
         url = r.url
-        if url is None or not self.host.matches(url):
+        if url is None or not (url.startswith(self.host.prefixes) or self.host.matches(url)):
             return r
-        headers["Authorization"] = self._authorization()
-        hooks = r.hooks["response"]
-        if self.__response_hook not in hooks:
-            hooks.append(self.__response_hook)
+        store[_AUTHORIZATION] = self._header_item()
+        r.hooks["response"].append(self.__response_hook)  # a duplicate is harmless
+        return r
+
+    def __attach_to_mapping(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+        """The handler for a request whose headers are a plain mapping."""
+        if any(name.lower() == _AUTHORIZATION for name in r.headers):
+            return r
+        if r.url is None or not self.host.matches(r.url):
+            return r
+        r.headers["Authorization"] = self._authorization()
+        r.hooks["response"].append(self.__response_hook)
         return r
 
     __call__ = requests_auth_handler
@@ -77,6 +86,10 @@ class TokenProvider(abc.ABC):
     def _authorization(self) -> str:
         """The ``Authorization`` header value for the current token."""
         return self._format_authorization(self.token)
+
+    def _header_item(self) -> tuple[str, str]:
+        """``("Authorization", value)``, as requests' header dict stores it."""
+        return ("Authorization", self._authorization())
 
     def _format_authorization(self, token: str) -> str:
         """Turn a token into an ``Authorization`` header value (``Bearer`` by default)."""

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import math
 import random
+from types import TracebackType
 from typing import Any
 
-from urllib3.exceptions import InvalidHeader
+from urllib3.connectionpool import ConnectionPool
+from urllib3.exceptions import InvalidHeader, MaxRetryError, ResponseError
 from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
@@ -28,6 +30,7 @@ class PolicyRetry(Retry):
         super().__init__(*args, **kwargs)
         self.policy = policy or RetryPolicy()
         self.deadline_at = deadline_at
+        self.next_wait: float | None = None  # set by `increment` for `sleep`
 
     def new(self, **kwargs: Any) -> PolicyRetry:
         retry = super().new(**kwargs)
@@ -35,6 +38,36 @@ class PolicyRetry(Retry):
         retry.policy = self.policy
         retry.deadline_at = self.deadline_at
         return retry
+
+    def increment(
+        self,
+        method: str | None = None,
+        url: str | None = None,
+        response: BaseHTTPResponse | None = None,
+        error: Exception | None = None,
+        _pool: ConnectionPool | None = None,
+        _stacktrace: TracebackType | None = None,
+    ) -> PolicyRetry:
+        """Count a failure; give up now if the wait before the next try reaches the deadline."""
+        retry = super().increment(method, url, response, error, _pool, _stacktrace)
+        assert isinstance(retry, PolicyRetry)
+        retry.next_wait = retry._wait_for(response)
+        if self.policy.monotonic() + retry.next_wait >= self.deadline_at:
+            status = response.status if response is not None else None
+            reason = error or ResponseError(ResponseError.SPECIFIC_ERROR.format(status_code=status))
+            raise MaxRetryError(_pool, url or "", reason) from reason  # type: ignore[arg-type]
+        return retry
+
+    def _wait_for(self, response: BaseHTTPResponse | None) -> float:
+        """``Retry-After`` when the response has a valid one, else the jittered backoff."""
+        if response is not None and self.respect_retry_after_header:
+            try:
+                wait = self.get_retry_after(response)
+            except InvalidHeader:
+                wait = None
+            if wait is not None:
+                return wait
+        return self.get_backoff_time()
 
     def get_backoff_time(self) -> float:
         """Full jitter: uniform between 0 and ``backoff_base * 2**(failures - 1)``, capped."""
@@ -48,14 +81,7 @@ class PolicyRetry(Retry):
         return super().is_exhausted() or self.policy.monotonic() >= self.deadline_at
 
     def sleep(self, response: BaseHTTPResponse | None = None) -> None:
-        wait: float | None = None
-        if response is not None and self.respect_retry_after_header:
-            try:
-                wait = self.get_retry_after(response)
-            except InvalidHeader:
-                wait = None
-        if wait is None:
-            wait = self.get_backoff_time()
+        wait = self.next_wait if self.next_wait is not None else self._wait_for(response)
         wait = min(wait, max(0.0, self.deadline_at - self.policy.monotonic()))
         if wait > 0:
             self.policy.sleep(wait)

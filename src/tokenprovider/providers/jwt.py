@@ -8,6 +8,7 @@ import json
 import logging
 import math
 import re
+import sys
 from datetime import datetime, timezone
 
 from tokenprovider.clock import SYSTEM_CLOCK, Clock
@@ -38,7 +39,7 @@ class JWTTokenProvider(TokenProvider):
         jwt = jwt.strip()
         self.expires_at = _read_exp(jwt, self.host)
         self._jwt = jwt
-        self.__authorization = self._format_authorization(jwt)
+        self.__header = ("Authorization", self._format_authorization(jwt))
         self.__time = (clock or SYSTEM_CLOCK).time
         exp = math.inf if self.expires_at is None else self.expires_at
         self.__check_from = exp - EXPIRY_WARNING
@@ -52,11 +53,11 @@ class JWTTokenProvider(TokenProvider):
         self.__check_expiry()
         return self._jwt
 
-    def _authorization(self) -> str:
+    def _header_item(self) -> tuple[str, str]:
         if self.__time() < self.__check_from:
-            return self.__authorization
+            return self.__header
         self.__check_expiry()
-        return self.__authorization
+        return self.__header
 
     def __check_expiry(self) -> None:
         assert self.expires_at is not None
@@ -105,7 +106,11 @@ def _read_exp(jwt: str, host: Host) -> float | None:
     exp = claims.get("exp")
     if exp is None:
         return None
-    if isinstance(exp, bool) or not isinstance(exp, (int, float)) or not math.isfinite(exp):
+    if (
+        isinstance(exp, bool)
+        or not isinstance(exp, (int, float))
+        or not abs(exp) <= sys.float_info.max  # NaN, infinity, or an int too big for a float
+    ):
         raise MalformedTokenError(f"{where} has an exp claim that is not a number of seconds")
     return float(exp)
 

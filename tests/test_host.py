@@ -1,0 +1,153 @@
+"""Host: parsing, validation, origin matching, equality and display."""
+
+from __future__ import annotations
+
+import pytest
+
+from tokenprovider.errors import ConfigurationError, InvalidHostError
+from tokenprovider.host import Host
+
+
+@pytest.mark.parametrize(
+    ("given", "scheme", "domain", "url"),
+    [
+        ("api.example.com", "https", "api.example.com", "https://api.example.com"),
+        ("127.0.0.1:8080", "https", "127.0.0.1:8080", "https://127.0.0.1:8080"),
+        ("https://api.example.com", "https", "api.example.com", "https://api.example.com"),
+        ("http://127.0.0.1:8080/", "http", "127.0.0.1:8080", "http://127.0.0.1:8080"),
+        ("API.Example.COM", "https", "api.example.com", "https://api.example.com"),
+        ("HTTP://API.EXAMPLE.COM", "http", "api.example.com", "http://api.example.com"),
+        ("  api.example.com  ", "https", "api.example.com", "https://api.example.com"),
+        ("[::1]:8443", "https", "[::1]:8443", "https://[::1]:8443"),
+    ],
+)
+def test_parses_domain_or_url(given: str, scheme: str, domain: str, url: str) -> None:
+    host = Host(given)
+    assert (host.scheme, host.domain, host.url) == (scheme, domain, url)
+
+
+@pytest.mark.parametrize(("scheme", "expected"), [(None, "https"), ("HTTP", "http")])
+def test_scheme_argument(scheme: str | None, expected: str) -> None:
+    host = Host("api.example.com", scheme)
+    assert host.scheme == expected
+    assert host.url == f"{expected}://api.example.com"
+
+
+def test_url_scheme_wins_over_argument() -> None:
+    assert Host("http://api.example.com", scheme="https").scheme == "http"
+
+
+@pytest.mark.parametrize(
+    ("given", "scheme"),
+    [
+        ("", "https"),
+        ("   ", "https"),
+        (None, "https"),
+        (8080, "https"),
+        ("api.example.com", "ftp"),
+        ("ftp://api.example.com", "https"),
+        ("https://", "https"),
+        ("api.example.com/v1", "https"),
+        ("api.example.com?x=1", "https"),
+        ("api.example.com#top", "https"),
+        ("user@api.example.com", "https"),
+        ("api example.com", "https"),
+        ("api.example.com:99999", "https"),
+        ("api.example.com:abc", "https"),
+        ("api.example.com:0", "https"),
+    ],
+)
+def test_invalid_host_is_rejected_naming_the_value(given: object, scheme: str) -> None:
+    with pytest.raises(InvalidHostError) as excinfo:
+        Host(given, scheme)  # type: ignore[arg-type]
+    assert isinstance(excinfo.value, ConfigurationError)
+    assert isinstance(excinfo.value, ValueError)
+    assert repr(given) in str(excinfo.value)
+
+
+def test_coerce_accepts_host_and_str() -> None:
+    host = Host("api.example.com")
+    assert Host.coerce(host) is host
+    coerced = Host.coerce("http://127.0.0.1:8080")
+    assert isinstance(coerced, Host)
+    assert coerced.url == "http://127.0.0.1:8080"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://api.example.com",
+        "https://api.example.com/",
+        "https://api.example.com/v1/items?page=2#frag",
+        "https://api.example.com?x=1",
+        "https://api.example.com#top",
+        "https://api.example.com:443/x",
+        "HTTPS://API.EXAMPLE.COM/x",
+    ],
+)
+def test_matches_same_origin(url: str) -> None:
+    assert Host("api.example.com").matches(url)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://api.example.com:8443/x",
+        "https://api.example.com:0/x",
+        "http://api.example.com/x",
+        "https://www.api.example.com/x",
+        "https://api.example.com.evil.net/",
+        "https://api.example.com@evil.net/",
+        "https://api.example.co/",
+        "https://other.example.com/x",
+        "api.example.com/x",
+        "not a url",
+        "https://[::1",
+        "https://api.example.com:abc/",
+        "",
+    ],
+)
+def test_does_not_match_other_origins(url: str) -> None:
+    assert not Host("api.example.com").matches(url)
+
+
+@pytest.mark.parametrize(
+    ("host", "url", "other"),
+    [
+        (Host("127.0.0.1:8080", "http"), "http://127.0.0.1:8080/token", "http://127.0.0.1/token"),
+        (Host("[::1]:8443"), "https://[::1]:8443/x", "https://[::2]:8443/x"),
+        (Host("http://localhost"), "http://localhost:80/", "https://localhost:80/"),
+        (Host("api.example.com:443"), "https://api.example.com/x", "https://api.example.com:4430/"),
+    ],
+)
+def test_matches_with_ports_and_ip_literals(host: Host, url: str, other: str) -> None:
+    assert host.matches(url)
+    assert not host.matches(other)
+
+
+@pytest.mark.parametrize(
+    "same",
+    ["https://API.example.com:443", "api.example.com:443", "https://api.example.com/"],
+)
+def test_hosts_with_same_origin_are_equal(same: str) -> None:
+    assert Host("api.example.com") == Host(same)
+    assert hash(Host("api.example.com")) == hash(Host(same))
+    assert len({Host("api.example.com"), Host(same)}) == 1
+
+
+@pytest.mark.parametrize(
+    "other",
+    [Host("http://api.example.com"), Host("api.example.com:8443"), Host("example.com")],
+)
+def test_hosts_with_other_origin_differ(other: Host) -> None:
+    assert Host("api.example.com") != other
+
+
+def test_host_is_not_equal_to_its_string() -> None:
+    assert Host("api.example.com") != "https://api.example.com"
+
+
+def test_repr_and_str() -> None:
+    host = Host("http://127.0.0.1:8080")
+    assert repr(host) == "Host('127.0.0.1:8080', scheme='http')"
+    assert str(host) == "http://127.0.0.1:8080"
