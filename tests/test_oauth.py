@@ -460,7 +460,6 @@ def test_debug_logs_hold_neither_secret_nor_token(server, fake_clock, debug_logs
     server.respond_next(401, echo)
     assert fetch(debug_provider) == token  # the failed refresh keeps the current token
     text = all_log_text(debug_logs)
-    print(text)
     assert "discovered token endpoint" in text
     assert "refreshing the token" in text
     assert "invalid_client" in text

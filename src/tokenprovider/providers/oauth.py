@@ -146,8 +146,9 @@ class OAuthTokenProvider(CachedTokenProvider):
                 )
             except requests.RequestException as exc:
                 raise TokenRequestError(
-                    f"could not reach the token endpoint {url} within {policy.max_attempts} "
-                    f"attempts: {type(exc).__name__}: {redact(str(exc), [self._client_secret])}"
+                    f"could not reach the token endpoint {url} (retried up to "
+                    f"{policy.max_attempts} attempts within {policy.deadline:g}s): "
+                    f"{type(exc).__name__}: {redact(str(exc), [self._client_secret])}"
                 ) from exc
             with response:
                 return self.__parse(response, url, issued_at)

@@ -1,0 +1,135 @@
+"""Secrets never show: not in repr, str, errors, DEBUG logs or pickles."""
+
+from __future__ import annotations
+
+import pickle
+import time
+
+import pytest
+import requests
+
+from conftest import CANARY_SECRET, all_log_text, assert_no_leak
+from tokenprovider import CachedTokenProvider, OAuthError, OAuthTokenProvider, TokenProviderError
+from tokenprovider.masking import masked_repr, redact, visible_attributes
+from tokenprovider.testing.oauth_server import LocalOAuthServer
+
+
+@pytest.fixture
+def canary_server() -> LocalOAuthServer:
+    with LocalOAuthServer(clients={"canary": CANARY_SECRET}) as server:
+        yield server  # type: ignore[misc]
+
+
+def _provider(server: LocalOAuthServer, secret: str = CANARY_SECRET) -> OAuthTokenProvider:
+    return OAuthTokenProvider(server.url, "canary", secret, token_url=server.token_url)
+
+
+def test_full_flow_leaks_nothing_into_debug_logs(
+    canary_server: LocalOAuthServer, debug_logs: pytest.LogCaptureFixture
+) -> None:
+    provider = _provider(canary_server)
+    with provider.session() as session:
+        assert session.get(canary_server.resource_url).status_code == 200
+        first = provider.token
+        canary_server.revoke_all()
+        assert session.get(canary_server.resource_url).status_code == 200  # 401 → retry
+        second = provider.token
+    canary_server.fail_next(1, 503)
+    provider.invalidate_cache()
+    third = provider.token
+    texts = [all_log_text(debug_logs), repr(provider), str(provider)]
+    assert debug_logs.records, "the flow should have logged at DEBUG"
+    for text in texts:
+        assert_no_leak(text, CANARY_SECRET, first, second, third)
+
+
+def test_rejected_secret_error_leaks_nothing(
+    canary_server: LocalOAuthServer, debug_logs: pytest.LogCaptureFixture
+) -> None:
+    provider = _provider(canary_server, secret=CANARY_SECRET + "-wrong")
+    with pytest.raises(OAuthError) as info:
+        requests.get(canary_server.resource_url, auth=provider, timeout=10)
+    error = info.value
+    assert error.error == "invalid_client"
+    for text in (str(error), repr(error), all_log_text(debug_logs)):
+        assert_no_leak(text, CANARY_SECRET)
+
+
+def test_error_description_echoing_the_secret_is_redacted(
+    canary_server: LocalOAuthServer,
+) -> None:
+    body = f'{{"error": "invalid_request", "error_description": "bad {CANARY_SECRET}"}}'
+    canary_server.respond_next(400, body.encode())
+    with pytest.raises(OAuthError) as info:
+        _ = _provider(canary_server).token
+    assert_no_leak(str(info.value), CANARY_SECRET)
+    assert_no_leak(str(info.value.error_description), CANARY_SECRET)
+    assert "***" in str(info.value)
+
+
+def test_provider_cannot_be_pickled(canary_server: LocalOAuthServer) -> None:
+    provider = _provider(canary_server)
+    _ = provider.token
+    with pytest.raises(TypeError, match="holds credentials") as info:
+        pickle.dumps(provider)
+    assert_no_leak(str(info.value), CANARY_SECRET, provider.token)
+
+
+class Base(CachedTokenProvider):
+    def __init__(self) -> None:
+        super().__init__("api.example.com")
+        self.account = "shown"
+        self._password = CANARY_SECRET
+        self._unset: str | None = None
+        self.__cache = CANARY_SECRET  # hidden: name-mangled to _Base__cache
+
+    def _request_token(self) -> tuple[str, float]:
+        return self.__cache, time.time() + 60
+
+
+class Child(Base):
+    def __init__(self) -> None:
+        super().__init__()
+        self.__extra = CANARY_SECRET  # mangled to _Child__extra
+
+
+def test_masking_rule_survives_name_mangling_in_subclasses() -> None:
+    shown = visible_attributes(Child())
+    assert shown["account"] == "shown"
+    assert repr(shown["password"]) == "<set>"
+    assert repr(shown["unset"]) == "<not set>"
+    assert not any("cache" in name or "extra" in name for name in shown)
+    text = masked_repr(Child())
+    assert text.startswith("Child(host=Host('api.example.com'")
+    assert "password=<set>" in text
+    assert "unset=<not set>" in text
+    assert_no_leak(text, CANARY_SECRET)
+
+
+def test_provider_internals_are_hidden_from_repr() -> None:
+    provider = Child()
+    _ = provider.token
+    assert set(visible_attributes(provider)) == {
+        "host",
+        "clock_skew",
+        "refresh_ahead",
+        "failure_cooldown",
+        "account",
+        "password",
+        "unset",
+    }
+    assert_no_leak(repr(provider), CANARY_SECRET, provider.token)
+
+
+def test_failure_from_a_subclass_names_the_provider(debug_logs: pytest.LogCaptureFixture) -> None:
+    class Failing(CachedTokenProvider):
+        def _request_token(self) -> tuple[str, float]:
+            raise ConnectionError("token source unreachable")
+
+    with pytest.raises(TokenProviderError, match="Failing could not get a token") as info:
+        _ = Failing("api.example.com").token
+    assert "token source unreachable" in str(info.value)
+
+
+def test_redact_replaces_every_secret() -> None:
+    assert redact("a s1 b s2 s1", ["s1", "s2", None, ""]) == "a *** b *** ***"
