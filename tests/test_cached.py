@@ -37,6 +37,19 @@ class CountingProvider(CachedTokenProvider):
         return f"token-{number}", self.fake_clock.time() + self.lifetime
 
 
+def hold_fetches(provider: CountingProvider) -> tuple[threading.Event, threading.Event]:
+    """Make each fetch signal ``entered`` and then wait for ``release``."""
+    entered = threading.Event()
+    release = threading.Event()
+
+    def hold() -> None:
+        entered.set()
+        assert release.wait(10)
+
+    provider.before_return = hold
+    return entered, release
+
+
 def test_seed_example_subclass_works_unchanged() -> None:
     class ExampleCachedTokenProvider(CachedTokenProvider):
         def _request_token(self):  # type: ignore[no-untyped-def]
@@ -61,14 +74,7 @@ def test_64_threads_make_one_request(fake_clock: FakeClock, expired: bool) -> No
     if expired:
         assert provider.token == "token-1"
         fake_clock.advance(3600)
-    entered = threading.Event()
-    release = threading.Event()
-
-    def hold() -> None:
-        entered.set()
-        assert release.wait(10)
-
-    provider.before_return = hold
+    entered, release = hold_fetches(provider)
     barrier = threading.Barrier(65)
     results: list[str] = []
 
@@ -93,14 +99,7 @@ def test_advisory_refresh_does_not_block_other_callers(fake_clock: FakeClock) ->
     provider = CountingProvider(fake_clock, lifetime=3600)
     assert provider.token == "token-1"
     fake_clock.advance(3600 - 200)  # inside the 300 s advisory window, outside the 10 s skew
-    entered = threading.Event()
-    release = threading.Event()
-
-    def hold() -> None:
-        entered.set()
-        assert release.wait(10)
-
-    provider.before_return = hold
+    entered, release = hold_fetches(provider)
     refresher_result: list[str] = []
     refresher = threading.Thread(target=lambda: refresher_result.append(provider.token))
     refresher.start()
@@ -118,14 +117,7 @@ def test_mandatory_window_callers_wait_for_fresh_token(fake_clock: FakeClock) ->
     provider = CountingProvider(fake_clock, lifetime=3600)
     assert provider.token == "token-1"
     fake_clock.advance(3600 - 5)  # inside the 10 s clock skew: token-1 must not be served
-    entered = threading.Event()
-    release = threading.Event()
-
-    def hold() -> None:
-        entered.set()
-        assert release.wait(10)
-
-    provider.before_return = hold
+    entered, release = hold_fetches(provider)
     results: list[str] = []
     threads = [threading.Thread(target=lambda: results.append(provider.token)) for _ in range(8)]
     for thread in threads:
