@@ -282,3 +282,98 @@ def test_invalid_durations_are_rejected(setting: str, value: object) -> None:
 def test_abstract_request_token_says_what_to_implement() -> None:
     with pytest.raises(TokenRequestError, match="must implement _request_token"):
         _ = CachedTokenProvider("api.example.com").token
+
+
+@pytest.mark.parametrize("fails", [False, True], ids=["already-due-token", "failing-source"])
+def test_waiters_share_the_outcome_of_the_fetch_they_waited_for(
+    fake_clock: FakeClock, fails: bool
+) -> None:
+    # A zero-lifetime token is due again at once, and a zero cooldown allows an
+    # immediate retry: still, callers queued behind a fetch take its outcome.
+    provider = CountingProvider(fake_clock, lifetime=0, failure_cooldown=0)
+    if fails:
+        provider.fail_with = ConnectionError("endpoint down")
+    entered, release = hold_fetches(provider)
+    outcomes: list[str] = []
+
+    def caller(ready: threading.Event | None = None) -> None:
+        if ready is not None:
+            ready.set()
+        try:
+            outcomes.append(provider.token)
+        except TokenRequestError:
+            outcomes.append("error")
+
+    first = threading.Thread(target=caller)
+    first.start()
+    assert entered.wait(10)
+    ready = [threading.Event() for _ in range(16)]
+    waiters = [threading.Thread(target=caller, args=(event,)) for event in ready]
+    for waiter in waiters:
+        waiter.start()
+    for event in ready:
+        assert event.wait(10)
+    release.set()
+    for thread in [first, *waiters]:
+        thread.join(10)
+    assert outcomes == ["error" if fails else "token-1"] * 17
+    assert provider.calls == 1
+
+
+def test_advisory_back_off_starts_over_with_each_new_token(fake_clock: FakeClock) -> None:
+    provider = CountingProvider(fake_clock, lifetime=3600, failure_cooldown=2)
+    assert provider.token == "token-1"
+    fake_clock.advance(3600 - 200)
+    provider.fail_with = ConnectionError("down")
+    for _ in range(4):  # four failed advisory attempts: the back-off grows to 16 s
+        _ = provider.token
+        fake_clock.advance(20)
+    provider.fail_with = None
+    fake_clock.advance(200)  # expired: a mandatory fetch succeeds
+    fresh = provider.token
+    fake_clock.advance(3600 - 200)  # the new token's advisory window
+    provider.fail_with = ConnectionError("down again")
+    calls = provider.calls
+    assert provider.token == fresh  # first advisory attempt for this token fails
+    fake_clock.advance(2)  # the back-off starts again at failure_cooldown, not at 32 s
+    assert provider.token == fresh
+    assert provider.calls == calls + 2
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["s3cr3t\n", " s3cr3t", "s3c\r\nr3t", "s3c\x00r3t", "s3cr3t-ü"],
+    ids=["newline", "space", "crlf", "nul", "non-ascii"],
+)
+def test_tokens_a_header_cannot_carry_are_rejected_unquoted(token: str) -> None:
+    class Sloppy(CachedTokenProvider):
+        def _request_token(self) -> tuple[str, float]:
+            return token, time.time() + 60
+
+    with pytest.raises(MalformedTokenResponseError, match="characters an HTTP header") as info:
+        _ = Sloppy("api.example.com").token
+    assert "s3c" not in str(info.value)
+
+
+@pytest.mark.parametrize("result", [("t", 2e9, "extra"), {"token": "t"}, "ab", None])
+def test_request_token_must_return_a_pair(result: object) -> None:
+    class Odd(CachedTokenProvider):
+        def _request_token(self) -> tuple[str, float]:
+            return result  # type: ignore[return-value]
+
+    with pytest.raises(MalformedTokenResponseError, match=r"\(token, expires_at\) pair"):
+        _ = Odd("api.example.com").token
+
+
+def test_401_refresh_is_not_repeated_within_the_reauth_interval(fake_clock: FakeClock) -> None:
+    provider = CountingProvider(fake_clock)
+    first = provider._authorization()
+    provider._invalidate_if_current(first)  # a 401: replaced
+    second = provider._authorization()
+    assert second != first
+    provider._invalidate_if_current(second)  # another 401 at once: not a freshness problem
+    assert provider._authorization() == second
+    fake_clock.advance(provider.reauth_interval)
+    provider._invalidate_if_current(second)  # later on, a 401 refreshes again
+    assert provider._authorization() not in (first, second)
+    assert provider.calls == 3

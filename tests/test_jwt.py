@@ -205,3 +205,25 @@ def test_401_invalidation_keeps_the_static_token(fake_clock: FakeClock, sent: st
     assert provider.token == JWT
     request = provider(get_request("https://api.example.com/x"))
     assert request.headers["Authorization"] == f"Bearer {JWT}"
+
+
+@pytest.mark.parametrize("exp", [-1e13, 1e13, -(10**17), 10**17])
+def test_expiry_outside_the_calendar_is_shown_in_epoch_seconds(debug_logs, exp: float) -> None:
+    # datetime cannot show these instants (years before 1 or after 9999).
+    clock = FakeClock(wall=exp - 100) if exp > 0 else FakeClock()
+    jwt = make_jwt(exp=exp)
+    provider = JWTTokenProvider(HOST, jwt, clock=clock)
+    epoch = f"{exp:.0f}"
+    if exp > 0:
+        assert provider.token == jwt  # warns: 100 s left
+        message = debug_logs.records[-1].getMessage()
+        assert epoch in message
+        assert "https://api.example.com" in message
+        clock.advance(200)
+    with pytest.raises(TokenExpiredError) as excinfo:
+        provider.token  # noqa: B018
+    message = str(excinfo.value)
+    assert epoch in message
+    assert "https://api.example.com" in message
+    assert "new token" in message
+    assert_no_leak(message + all_log_text(debug_logs), *secrets_of(jwt))

@@ -10,10 +10,13 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import traceback
 import types
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import pytest
+import requests
 
 from conftest import CANARY_SECRET, all_log_text, assert_no_leak
 from tokenprovider import (
@@ -330,6 +333,58 @@ def test_secret_echoed_by_server_is_redacted(server):
     assert "client secret *** is wrong" in str(error)
 
 
+#: A secret that form-urlencoding, percent-encoding and Basic encoding all change.
+ODD_SECRET = f"{CANARY_SECRET} p@ss/w+rd:\u00e9%"
+
+
+def secret_forms(client_id: str, secret: str) -> dict[str, str]:
+    """The forms in which a client's secret goes over the wire (or may be echoed back)."""
+    pair = f"{quote_plus(client_id)}:{quote_plus(secret)}"
+    return {
+        "literal": secret,
+        "quote_plus": quote_plus(secret),
+        "quote": quote(secret),
+        "basic": base64.b64encode(pair.encode()).decode("ascii"),
+    }
+
+
+@pytest.mark.parametrize("form", ["literal", "quote_plus", "quote", "basic"])
+@pytest.mark.parametrize("client_auth", ["basic", "post"])
+def test_encoded_secret_echoed_by_server_is_redacted(oauth_server, form, client_auth):
+    oauth_server.clients = {"client": ODD_SECRET}
+    forms = secret_forms("client", ODD_SECRET)
+    echo = forms[form]
+    body = {
+        "error": f"invalid_client:{echo}",
+        "error_description": f"bad credentials 'Basic {echo}'",
+        "error_uri": f"https://errors.example.com/?c={echo}",
+    }
+    oauth_server.respond_next(401, json.dumps(body).encode())
+    provider = make(oauth_server, secret=ODD_SECRET, client_auth=client_auth)
+    error = fetch_error(provider, OAuthError)  # also checks the canary
+    assert error.error == "invalid_client:***"
+    assert error.error_description == "bad credentials 'Basic ***'"
+    assert error.error_uri == "https://errors.example.com/?c=***"
+    assert "bad credentials 'Basic ***'" in str(error)
+    for text in (str(error), repr(error), repr(vars(error))):
+        assert_no_leak(text, *forms.values())
+
+
+def test_encoded_secret_in_connection_error_is_redacted(server, monkeypatch):
+    forms = secret_forms("client", ODD_SECRET)
+
+    def post(*args: object, **kwargs: object) -> None:
+        raise requests.ConnectionError(f"peer said: {' | '.join(forms.values())}")
+
+    monkeypatch.setattr(requests.Session, "post", post)
+    error = fetch_error(make(server, secret=ODD_SECRET), TokenRequestError)
+    assert "could not reach the token endpoint" in str(error)
+    assert server.token_url in str(error)
+    assert "peer said: *** | *** | *** | ***" in str(error)
+    assert error.__cause__ is None  # the cause would show the secret in a traceback
+    assert_no_leak("".join(traceback.format_exception(error)), *forms.values())
+
+
 def test_wrong_secret_is_invalid_client_without_retry(server, fake_clock):
     wrong = f"wrong-{CANARY_SECRET}"  # fetch_error checks that the canary does not leak
     provider = make(server, secret=wrong, retry=fast_retry(fake_clock), clock=fake_clock)
@@ -343,6 +398,7 @@ def test_wrong_secret_is_invalid_client_without_retry(server, fake_clock):
 
 
 MISSING = "without an access_token"
+NOT_HEADER = "access_token contains characters not allowed in an HTTP header"
 
 
 @pytest.mark.parametrize(
@@ -355,8 +411,32 @@ MISSING = "without an access_token"
         (token_body(access_token=BODY_MARKER, expires_in="soon"), "expires_in='soon'"),
         (token_body(access_token=BODY_MARKER, expires_in=-5), "expires_in=-5"),
         (token_body(access_token=BODY_MARKER, expires_in=True), "expires_in=True"),
+        (token_body(access_token=f"{BODY_MARKER}\r\nX-Injected: 1"), NOT_HEADER),
+        (token_body(access_token=f"{BODY_MARKER}\n"), NOT_HEADER),
+        (token_body(access_token=f"{BODY_MARKER}\x00"), NOT_HEADER),
+        (token_body(access_token=f"{BODY_MARKER}\tx"), NOT_HEADER),
+        (token_body(access_token=f"{BODY_MARKER}\x7f"), NOT_HEADER),
+        (token_body(access_token=f" {BODY_MARKER}"), NOT_HEADER),
+        (token_body(access_token=f"{BODY_MARKER} "), NOT_HEADER),
+        (token_body(access_token=f"{BODY_MARKER}\u2603"), NOT_HEADER),
     ],
-    ids=["not-json", "array", "missing-token", "empty-token", "soon", "negative", "bool"],
+    ids=[
+        "not-json",
+        "array",
+        "missing-token",
+        "empty-token",
+        "soon",
+        "negative",
+        "bool",
+        "token-crlf",
+        "token-lf",
+        "token-nul",
+        "token-tab",
+        "token-del",
+        "token-leading-space",
+        "token-trailing-space",
+        "token-not-latin-1",
+    ],
 )
 def test_malformed_success_response(server, raw, expected):
     server.respond_next(200, raw)  # sent as application/json
@@ -437,6 +517,78 @@ def test_invalid_settings_are_refused(setting, value, pattern):
     with pytest.raises(ConfigurationError, match=pattern) as info:
         OAuthTokenProvider("https://api.example.com", **arguments)
     assert_no_leak(str(info.value), CANARY_SECRET)
+
+
+USERINFO = "must not contain a user name or password; pass credentials as client_id/client_secret"
+NO_QUERY = "must not contain a query string or fragment"
+
+
+@pytest.mark.parametrize(
+    ("token_url", "pattern"),
+    [
+        (f"https://svc:{CANARY_SECRET}@login.example.com/token", USERINFO),
+        (f"https://{CANARY_SECRET}@login.example.com/token", USERINFO),
+        (f"https://svc:{CANARY_SECRET}@login.example.com/token?key={CANARY_SECRET}", USERINFO),
+        (f"https:svc:{CANARY_SECRET}@login.example.com/token", USERINFO),
+        (f"ftp://svc:{CANARY_SECRET}@login.example.com/token", USERINFO),
+        (f"https://login.example.com/token?key={CANARY_SECRET}", NO_QUERY),
+        (f"https://login.example.com/token?{CANARY_SECRET}", NO_QUERY),
+        (f"https://login.example.com/token#{CANARY_SECRET}", NO_QUERY),
+        ("https://login.example.com/token?", NO_QUERY),
+        (f"https://login.example.com:99999/token?k={CANARY_SECRET}", NO_QUERY),
+        (f"https://[::1/token?k={CANARY_SECRET}", "token_url is not a valid URL"),
+    ],
+    ids=[
+        "user-and-password",
+        "user-only",
+        "userinfo-and-query",
+        "userinfo-without-slashes",
+        "userinfo-other-scheme",
+        "query",
+        "bare-query-value",
+        "fragment",
+        "empty-query",
+        "query-and-bad-port",
+        "unparseable",
+    ],
+)
+def test_token_url_with_credentials_is_refused_without_echoing_them(token_url, pattern):
+    with pytest.raises(ConfigurationError) as info:
+        OAuthTokenProvider("https://api.example.com", "client", "s", token_url=token_url)
+    message = str(info.value)
+    assert message.startswith("token_url ")
+    assert pattern in message
+    assert_no_leak(message + repr(info.value), CANARY_SECRET)
+
+
+def test_token_url_error_shows_the_url_without_its_query():
+    with pytest.raises(ConfigurationError) as info:
+        OAuthTokenProvider(
+            "https://api.example.com",
+            "client",
+            token_url=f"https://login.example.com/token?key={CANARY_SECRET}",
+        )
+    assert "'https://login.example.com/token'" in str(info.value)
+    assert_no_leak(str(info.value), CANARY_SECRET)
+
+
+def test_discovered_token_endpoint_with_userinfo_is_refused(server, monkeypatch):
+    endpoint = server.token_url.replace("://", f"://svc:{CANARY_SECRET}@")
+    monkeypatch.setattr(server, "_metadata", lambda: {"token_endpoint": endpoint})
+    provider = make(server, discover=True)
+    error = fetch_error(provider, ConfigurationError)
+    assert f"token_endpoint from {server.url}{WELL_KNOWN_PATHS[0]}" in str(error)
+    assert USERINFO in str(error)
+    assert_no_leak(repr(provider), CANARY_SECRET)
+    assert server.token_requests == 0
+
+
+def test_discovered_token_endpoint_may_have_a_query(server, monkeypatch):
+    # RFC 6749 §3.2 allows a query in the endpoint; published metadata holds no secret.
+    endpoint = f"{server.token_url}?p=policy"
+    monkeypatch.setattr(server, "_metadata", lambda: {"token_endpoint": endpoint})
+    assert fetch(make(server, discover=True))
+    assert server.token_requests == 1
 
 
 # -- secrets ---------------------------------------------------------------------------------

@@ -11,8 +11,9 @@ from urllib.parse import quote
 
 import pytest
 import requests
+from requests.adapters import HTTPAdapter
 
-from tokenprovider import JWTTokenProvider, OAuthTokenProvider, TokenProvider
+from tokenprovider import JWTTokenProvider, OAuthError, OAuthTokenProvider, TokenProvider
 from tokenprovider.testing.http_recorder import RecordingHTTPServer
 from tokenprovider.testing.oauth_server import LocalOAuthServer
 
@@ -225,3 +226,94 @@ def test_custom_provider_subclass_gets_the_handler() -> None:
     assert prepared.headers["Authorization"] == "Bearer fixed"
     other = requests.Request("GET", "https://elsewhere.example.com/").prepare()
     assert "Authorization" not in provider.requests_auth_handler(other).headers
+
+
+class ProtectedExtras(LocalOAuthServer):
+    """Adds /hop (protected, redirects to /resource), /forbidden (always 401) and
+    /cookie (a 401 that sets a cookie, then 200), and records Cookie headers."""
+
+    def __init__(self) -> None:
+        super().__init__(clients={"client": "secret"})
+        self.cookies_seen: list[str | None] = []
+
+    def handle(self, request, body) -> None:  # type: ignore[no-untyped-def]
+        path = request.path.partition("?")[0]
+        if path == "/hop":
+            if self.accepts(request.headers.get("Authorization")):
+                request.respond(302, b"", "text/plain", {"Location": "/resource"})
+            else:
+                request.respond_json(401, {"error": "invalid_token"})
+        elif path == "/forbidden":
+            request.respond_json(401, {"error": "insufficient_scope"})
+        elif path == "/cookie":
+            self.cookies_seen.append(request.headers.get("Cookie"))
+            if len(self.cookies_seen) == 1:
+                request.respond(401, b"{}", "application/json", {"Set-Cookie": "nonce=abc; Path=/"})
+            else:
+                request.respond_json(200, {})
+        else:
+            super().handle(request, body)
+
+
+@pytest.fixture
+def extras() -> Iterator[ProtectedExtras]:
+    with ProtectedExtras() as server:
+        yield server
+
+
+def _provider_for(server: LocalOAuthServer, **kwargs: float) -> OAuthTokenProvider:
+    return OAuthTokenProvider(server.url, "client", "secret", token_url=server.token_url, **kwargs)
+
+
+def test_401_that_a_fresh_token_does_not_cure_is_not_a_token_storm(
+    extras: ProtectedExtras,
+) -> None:
+    with _provider_for(extras).session() as session:
+        statuses = [session.get(extras.url + "/forbidden").status_code for _ in range(20)]
+    assert statuses == [401] * 20
+    assert extras.token_requests == 2  # the first token and one 401-driven refresh
+
+
+def test_redirect_after_the_401_retry_carries_the_fresh_token(extras: ProtectedExtras) -> None:
+    provider = _provider_for(extras)
+    with provider.session() as session:
+        session.get(extras.resource_url)
+        extras.revoke_all()
+        response = session.get(extras.url + "/hop")
+    assert response.status_code == 200
+    assert response.request.headers["Authorization"] == f"Bearer {provider.token}"
+    assert extras.resource_unauthorized == 0  # /resource never saw the revoked token
+    assert extras.token_requests == 2
+
+
+def test_retry_sends_cookies_the_401_set(extras: ProtectedExtras) -> None:
+    with _provider_for(extras).session() as session:
+        session.cookies.set("sid", "1")
+        response = session.get(extras.url + "/cookie")
+    assert response.status_code == 200
+    assert extras.cookies_seen == ["sid=1", "sid=1; nonce=abc"]
+
+
+def test_failed_refresh_after_401_releases_the_connection(oauth_server: LocalOAuthServer) -> None:
+    provider = _provider_for(oauth_server, failure_cooldown=0)
+    with provider.session() as session:
+        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=1, pool_block=True)
+        session.mount("http://", adapter)
+        assert session.get(oauth_server.resource_url).status_code == 200
+        oauth_server.revoke_all()
+        oauth_server.respond_next(400, b'{"error": "invalid_client"}')
+        with pytest.raises(OAuthError):
+            session.get(oauth_server.resource_url)
+        # With the only pooled connection leaked, this request would wait forever.
+        assert session.get(oauth_server.resource_url, timeout=10).status_code == 200
+
+
+def test_subclass_with_its_own_call_keeps_it() -> None:
+    class Signing(OAuthTokenProvider):
+        def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+            r.headers["X-Signature"] = "signed"
+            return self.requests_auth_handler(r)
+
+    provider = Signing("api.example.com", "client", "secret", token_url="https://t.example/")
+    prepared = requests.Request("GET", "https://elsewhere.example.com/").prepare()
+    assert provider(prepared).headers["X-Signature"] == "signed"

@@ -43,6 +43,10 @@ def retry_with_fresh_token(
     sent = request.headers.get("Authorization")
     if sent is None or request.url is None or not provider.host.matches(request.url):
         return response
+    # Read the body (it stays available to the caller) and free the connection first,
+    # so nothing leaks if getting a new token raises.
+    response.content  # noqa: B018
+    response.close()
     provider._invalidate_if_current(sent)
     fresh = provider._authorization()
     if fresh == sent:
@@ -52,20 +56,43 @@ def retry_with_fresh_token(
     if retry is None:
         logger.debug("401 from %s; the request body is a stream, not retrying", provider.host)
         return response
-    from requests.cookies import extract_cookies_to_jar  # noqa: PLC0415 - requests is loaded
-
-    response.content  # noqa: B018 - read the body so the connection can be reused
-    response.close()
     retry.headers["Authorization"] = fresh
+    request.headers["Authorization"] = fresh  # requests follows redirects from the original
     setattr(retry, _RETRY_MARK, True)
-    jar = retry._cookies  # type: ignore[attr-defined]
-    extract_cookies_to_jar(jar, request, response.raw)  # type: ignore[no-untyped-call]
-    retry.prepare_cookies(jar)
+    _carry_cookies(request, retry, response)
     logger.debug("401 from %s; retrying once with a fresh token", provider.host)
     second: requests.Response = response.connection.send(retry, **send_kwargs)
     second.history.append(response)
     second.request = retry
     return second
+
+
+def _carry_cookies(
+    request: requests.PreparedRequest, retry: requests.PreparedRequest, response: requests.Response
+) -> None:
+    """Add the cookies the 401 set to ``retry``'s Cookie header (new values win)."""
+    from requests.cookies import (  # noqa: PLC0415 - requests is loaded
+        RequestsCookieJar,
+        extract_cookies_to_jar,
+        get_cookie_header,
+    )
+
+    if "Set-Cookie" not in response.headers:
+        return
+    fresh = RequestsCookieJar()
+    extract_cookies_to_jar(fresh, request, response.raw)  # type: ignore[no-untyped-call]
+    probe = retry.copy()
+    probe.headers.pop("Cookie", None)  # the jar adds nothing to a request that has one
+    added = get_cookie_header(fresh, probe)  # type: ignore[no-untyped-call]
+    if not added:
+        return
+    pairs = dict(
+        part.split("=", 1)
+        for header in (retry.headers.get("Cookie", ""), added)
+        for part in header.split("; ")
+        if "=" in part
+    )
+    retry.headers["Cookie"] = "; ".join(f"{name}={value}" for name, value in pairs.items())
 
 
 def _replayable_copy(request: requests.PreparedRequest) -> requests.PreparedRequest | None:

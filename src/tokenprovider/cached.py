@@ -36,6 +36,7 @@ class _Snapshot:
     refresh_at: float  # before this, the token is served with no further check
     mandatory_at: float  # from this on, callers wait for a fresh token
     expires_at: float | None  # wall-clock expiry, for display
+    reauth_until: float = -math.inf  # a 401 before this does not invalidate the token
 
 
 _EMPTY = _Snapshot("", ("Authorization", ""), -math.inf, -math.inf, None)
@@ -70,6 +71,10 @@ class CachedTokenProvider(TokenProvider):
     clock_skew: float = 10.0
     refresh_ahead: float = 300.0
     failure_cooldown: float = 2.0
+    #: A token fetched because of a 401 is not replaced for another 401 within this many
+    #: seconds: a 401 that a fresh token does not cure (a missing scope, a server that
+    #: says 401 for 403) must not turn every request into a token request.
+    reauth_interval: float = 30.0
 
     def __init__(
         self,
@@ -92,7 +97,9 @@ class CachedTokenProvider(TokenProvider):
         self.__swap_lock = threading.Lock()
         self.__fetching_thread: int | None = None
         self.__failure: _Failure | None = None
+        self.__generation = 0  # fetches finished, successful or not
         self.__advisory_failures = 0
+        self.__reauth_pending = False
 
     def _request_token(self) -> tuple[str, float]:
         """Fetch a new token: return ``(token, expiry as epoch seconds)``."""
@@ -131,8 +138,11 @@ class CachedTokenProvider(TokenProvider):
 
     def _invalidate_if_current(self, sent_authorization: str) -> None:
         with self.__swap_lock:
-            if self.__snapshot.header[1] == sent_authorization:
-                self.__snapshot = _EMPTY
+            snapshot = self.__snapshot
+            if snapshot.header[1] != sent_authorization or self.__now() < snapshot.reauth_until:
+                return
+            self.__snapshot = _EMPTY
+            self.__reauth_pending = True
 
     def __slow_path(self) -> _Snapshot:
         if self.__fetching_thread == threading.get_ident():
@@ -143,18 +153,22 @@ class CachedTokenProvider(TokenProvider):
         snapshot = self.__snapshot
         if self.__now() < snapshot.mandatory_at:
             return self.__advisory(snapshot)
+        generation = self.__generation
         with self.__fetch_lock:
             snapshot = self.__snapshot
             now = self.__now()
             if now < snapshot.mandatory_at:
                 return snapshot  # another caller refreshed while we waited
             failure = self.__failure
-            if failure is not None and now < failure.retry_at:
-                raise TokenRequestError(
-                    f"{type(self).__name__} for {self.host} is not retrying for another "
-                    f"{failure.retry_at - now:.1f}s after a failed token request: "
-                    f"{failure.error}"
-                ) from failure.error
+            if self.__generation != generation:
+                # A fetch finished while we waited for the lock: share its outcome, even
+                # a token that is already due again, rather than fetching once per waiter.
+                if failure is not None:
+                    raise self.__cooldown_error(failure, now)
+                if snapshot.token:
+                    return snapshot
+            elif failure is not None and now < failure.retry_at:
+                raise self.__cooldown_error(failure, now)
             try:
                 fresh = self.__fetch()
             except Exception as exc:
@@ -168,6 +182,15 @@ class CachedTokenProvider(TokenProvider):
             self.__failure = None
             return fresh
 
+    def __cooldown_error(self, failure: _Failure, now: float) -> TokenRequestError:
+        error = TokenRequestError(
+            f"{type(self).__name__} for {self.host} is not retrying for another "
+            f"{max(0.0, failure.retry_at - now):.1f}s after a failed token request: "
+            f"{failure.error}"
+        )
+        error.__cause__ = failure.error
+        return error
+
     def __advisory(self, snapshot: _Snapshot) -> _Snapshot:
         """In the advisory window: one caller refreshes, nobody waits."""
         if not self.__fetch_lock.acquire(blocking=False):
@@ -176,11 +199,9 @@ class CachedTokenProvider(TokenProvider):
             if self.__snapshot is not snapshot:
                 return self.__snapshot if self.__snapshot.token else snapshot
             try:
-                fresh = self.__fetch()
+                return self.__fetch()
             except Exception as exc:
                 return self.__back_off(snapshot, exc)
-            self.__advisory_failures = 0
-            return fresh
         finally:
             self.__fetch_lock.release()
 
@@ -206,20 +227,34 @@ class CachedTokenProvider(TokenProvider):
         """Call `_request_token` (holding the fetch lock) and install its result."""
         self.__fetching_thread = threading.get_ident()
         try:
-            token, expires_at = self._request_token()
+            result = self._request_token()
         finally:
             self.__fetching_thread = None
-        snapshot = self.__snapshot_for(token, expires_at)
+            self.__generation += 1
+        snapshot = self.__snapshot_for(result)
         with self.__swap_lock:
             self.__snapshot = snapshot
+            self.__reauth_pending = False
+        self.__advisory_failures = 0
         return snapshot
 
-    def __snapshot_for(self, token: object, expires_at: object) -> _Snapshot:
+    def __snapshot_for(self, result: object) -> _Snapshot:
         name = type(self).__name__
+        if not isinstance(result, (tuple, list)) or len(result) != 2:
+            raise MalformedTokenResponseError(
+                f"{name}._request_token() must return a (token, expires_at) pair, "
+                f"got {type(result).__name__}"
+            )
+        token, expires_at = result
         if not isinstance(token, str) or not token:
             raise MalformedTokenResponseError(
                 f"{name}._request_token() must return a non-empty str token, "
                 f"got {type(token).__name__}"
+            )
+        if not is_header_safe(token):
+            raise MalformedTokenResponseError(
+                f"{name}._request_token() returned a token with characters an HTTP header "
+                "cannot carry (surrounding whitespace, control or non-ASCII characters)"
             )
         if (
             not isinstance(expires_at, (int, float))
@@ -248,7 +283,19 @@ class CachedTokenProvider(TokenProvider):
             refresh_at=expires_mono - advisory,
             mandatory_at=expires_mono - mandatory,
             expires_at=float(expires_at),
+            reauth_until=self.__now() + self.reauth_interval
+            if self.__reauth_pending
+            else -math.inf,
         )
+
+
+def is_header_safe(token: str) -> bool:
+    """Whether ``token`` can go into a header as is: printable ASCII, no outer spaces.
+
+    http.client and requests quote a bad header value in their errors, so a token that
+    fails this must never reach a header.
+    """
+    return token.isascii() and token.isprintable() and token.strip(" ") == token
 
 
 def _seconds(name: str, value: float | None, default: float) -> float:

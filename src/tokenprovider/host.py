@@ -36,7 +36,8 @@ class Host:
             )
         text = text.rstrip("/")
         parts = urlsplit(f"{scheme}://{text}")
-        if parts.path or parts.query or parts.fragment or "@" in parts.netloc:
+        # urlsplit gives an empty query or fragment for a bare "?" or "#"; refuse those too.
+        if parts.path or "?" in text or "#" in text or "@" in parts.netloc:
             raise InvalidHostError(
                 f"host {domain!r} must be a domain with an optional port, without a path, "
                 "query or user name; for example 'api.example.com' or '127.0.0.1:8080'"

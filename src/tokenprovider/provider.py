@@ -35,8 +35,10 @@ class TokenProvider(abc.ABC):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        # Calling a provider *is* its auth handler, without an extra call on the hot path.
-        cls.__call__ = cls.requests_auth_handler  # type: ignore[method-assign]
+        # Calling a provider *is* its auth handler, without an extra call on the hot path,
+        # unless the subclass defines its own __call__.
+        if "__call__" not in cls.__dict__:
+            cls.__call__ = cls.requests_auth_handler  # type: ignore[method-assign]
 
     @property
     @abc.abstractmethod

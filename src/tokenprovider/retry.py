@@ -31,7 +31,9 @@ class RetryPolicy:
     and full jitter (a random wait between 0 and ``backoff_base * 2**n``, at most
     ``backoff_max``); a ``Retry-After`` header is honoured instead when present. No other
     4xx is retried. Each HTTP call is bounded by ``timeout`` seconds and the whole fetch
-    by ``deadline``: no wait runs past it and no attempt starts after it.
+    by ``deadline``: retrying stops when the wait before the next attempt would reach it.
+    The per-call timeout is fixed when the fetch starts (urllib3 reuses it for every
+    attempt), so the last attempt may end up to one ``timeout`` after the deadline.
     """
 
     max_attempts: int = 4
@@ -69,7 +71,8 @@ class RetryPolicy:
         return self.monotonic() + self.deadline
 
     def call_timeout(self, deadline_at: float) -> float:
-        """The timeout for one HTTP call: ``timeout``, cut to the time left before the deadline."""
+        """The per-call timeout for a fetch starting now: ``timeout``, or the time to the
+        deadline if that is shorter."""
         return max(0.001, min(self.timeout, deadline_at - self.monotonic()))
 
     def urllib3_retry(self, deadline_at: float) -> Retry:

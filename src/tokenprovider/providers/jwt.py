@@ -116,7 +116,11 @@ def _read_exp(jwt: str, host: Host) -> float | None:
 
 
 def _utc(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    """``epoch`` as a UTC date and time, or as epoch seconds if no `datetime` can show it."""
+    try:
+        return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except (ValueError, OverflowError, OSError):  # before year 1 or after 9999, or beyond C time_t
+        return f"Unix time {epoch:.0f}"
 
 
 def _duration(seconds: float) -> str:

@@ -7,9 +7,9 @@ import json
 import logging
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import quote_plus, urlsplit
+from urllib.parse import quote, quote_plus, urlsplit, urlunsplit
 
-from tokenprovider.cached import CachedTokenProvider
+from tokenprovider.cached import CachedTokenProvider, is_header_safe
 from tokenprovider.clock import Clock
 from tokenprovider.errors import (
     ConfigurationError,
@@ -96,7 +96,7 @@ class OAuthTokenProvider(CachedTokenProvider):
         if client_auth not in ("basic", "post"):
             raise ConfigurationError(f"client_auth must be 'basic' or 'post', got {client_auth!r}")
         if token_url is not None:
-            _check_endpoint("token_url", token_url, self.host)
+            _check_endpoint("token_url", token_url, self.host, allow_query=False)
         reserved = sorted(_RESERVED_PARAMS.intersection(extra_params or {}))
         if reserved:
             raise ConfigurationError(
@@ -145,11 +145,15 @@ class OAuthTokenProvider(CachedTokenProvider):
                     allow_redirects=False,
                 )
             except requests.RequestException as exc:
-                raise TokenRequestError(
+                detail = self.__redact(str(exc))
+                error = TokenRequestError(
                     f"could not reach the token endpoint {url} (retried up to "
                     f"{policy.max_attempts} attempts within {policy.deadline:g}s): "
-                    f"{type(exc).__name__}: {redact(str(exc), [self._client_secret])}"
-                ) from exc
+                    f"{type(exc).__name__}: {detail}"
+                )
+                if detail != str(exc):  # the cause holds the secret: do not chain it
+                    raise error from None
+                raise error from exc
             with response:
                 return self.__parse(response, url, issued_at)
 
@@ -170,8 +174,23 @@ class OAuthTokenProvider(CachedTokenProvider):
     def __basic_credentials(self) -> str | None:
         if self.client_auth != "basic" or self._client_secret is None:
             return None
-        pair = f"{quote_plus(self.client_id)}:{quote_plus(self._client_secret)}"
-        return "Basic " + base64.b64encode(pair.encode()).decode("ascii")
+        return "Basic " + _basic_value(self.client_id, self._client_secret)
+
+    def __redact(self, text: str) -> str:
+        """``text`` without the client secret, literal or in any form it is sent in."""
+        secret = self._client_secret
+        if not secret:
+            return text
+        forms = {
+            secret,
+            quote_plus(secret),  # in a form body
+            quote(secret),
+            quote(secret, safe=""),
+            _basic_value(self.client_id, secret),  # in the Authorization header
+        }
+        # Longest first, so that no shorter form breaks up a longer one before it is found.
+        longest_first: list[str] = sorted(forms, key=len, reverse=True)
+        return redact(text, longest_first)
 
     def __discover(self, session: requests.Session, deadline_at: float) -> str:
         import requests  # noqa: PLC0415 - already loaded by _request_token
@@ -198,7 +217,8 @@ class OAuthTokenProvider(CachedTokenProvider):
             if not isinstance(endpoint, str):
                 tried.append(f"{url} (no token_endpoint)")
                 continue
-            _check_endpoint(f"token_endpoint from {url}", endpoint, self.host)
+            # A query is allowed here (RFC 6749 §3.2): published metadata holds no secret.
+            _check_endpoint(f"token_endpoint from {url}", endpoint, self.host, allow_query=True)
             logger.debug("discovered token endpoint %s from %s", endpoint, url)
             self.__discovered_url = endpoint
             return endpoint
@@ -212,7 +232,8 @@ class OAuthTokenProvider(CachedTokenProvider):
         if 300 <= status < 400:
             raise TokenEndpointError(
                 f"token endpoint {url} redirected (HTTP {status}) to "
-                f"{response.headers.get('Location', 'nowhere')}; set token_url to the final URL",
+                f"{self.__redact(response.headers.get('Location', 'nowhere'))}; "
+                "set token_url to the final URL",
                 status=status,
             )
         if status >= 400:
@@ -229,6 +250,14 @@ class OAuthTokenProvider(CachedTokenProvider):
             raise MalformedTokenResponseError(
                 f"token endpoint {url} answered HTTP {status} without an access_token "
                 f"(fields: {', '.join(sorted(body)) or 'none'}); check token_url"
+            )
+        if not is_header_safe(access_token):
+            # Never let it reach a header: http.client and requests quote bad header values
+            # in their errors. Not quoted here either.
+            raise MalformedTokenResponseError(
+                f"token endpoint {url} answered HTTP {status}, but its access_token contains "
+                "characters not allowed in an HTTP header (control characters, non-ASCII "
+                "characters or surrounding spaces); check the token endpoint"
             )
         token_type = body.get("token_type")
         if isinstance(token_type, str) and token_type.lower() != "bearer":
@@ -257,16 +286,16 @@ class OAuthTokenProvider(CachedTokenProvider):
         where = f"token endpoint {url} refused client {self.client_id!r}"
         if not isinstance(error, str):
             retried = " after retries" if status in (408, 429) or status >= 500 else ""
+            reason = self.__redact(response.reason or "")
             return TokenEndpointError(
-                f"{where} with HTTP {status} {response.reason or ''}{retried}".rstrip(),
+                f"{where} with HTTP {status} {reason}{retried}".rstrip(),
                 status=status,
             )
-        secrets = [self._client_secret]
-        error = redact(error, secrets)
+        error = self.__redact(error)
         description = body.get("error_description")
-        description = redact(description, secrets) if isinstance(description, str) else None
+        description = self.__redact(description) if isinstance(description, str) else None
         uri = body.get("error_uri")
-        uri = uri if isinstance(uri, str) else None
+        uri = self.__redact(uri) if isinstance(uri, str) else None
         message = f"{where}: {error}"
         if description:
             message += f" ({description})"
@@ -293,6 +322,12 @@ class _FixedAuthorization:
         return r
 
 
+def _basic_value(client_id: str, secret: str) -> str:
+    """The HTTP Basic credentials of a client: id and secret form-urlencoded first."""
+    pair = f"{quote_plus(client_id)}:{quote_plus(secret)}"
+    return base64.b64encode(pair.encode()).decode("ascii")
+
+
 def _json_object(response: requests.Response) -> dict[str, Any] | None:
     """The response body as a JSON object, or None if it is not one."""
     try:
@@ -312,10 +347,33 @@ def _scope_list(scopes: Sequence[str] | str | None) -> tuple[str, ...]:
     return tuple(scopes)
 
 
-def _check_endpoint(name: str, url: str, host: Host) -> None:
-    """Refuse a malformed endpoint URL, or cleartext HTTP when the API host uses HTTPS."""
-    parts = urlsplit(url) if isinstance(url, str) else None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
+def _check_endpoint(name: str, url: str, host: Host, *, allow_query: bool) -> None:
+    """Refuse a malformed endpoint URL, or cleartext HTTP when the API host uses HTTPS.
+
+    User info and a fragment are refused, and a query when ``allow_query`` is false (the
+    RFC allows one, but a configured ``token_url`` would show it in `repr()` and errors).
+    A URL is quoted only once it is known to hold neither user info nor a refused query.
+    """
+    if not isinstance(url, str):
+        raise ConfigurationError(f"{name} must be an http(s) URL, got {url!r}")
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. an unclosed "[" of an IPv6 address
+        raise ConfigurationError(
+            f"{name} is not a valid URL; expected one like 'https://login.example.com/token'"
+        ) from None
+    if "@" in parts.netloc or (not parts.netloc and "@" in url):
+        raise ConfigurationError(
+            f"{name} must not contain a user name or password; "
+            "pass credentials as client_id/client_secret"
+        )
+    if parts.fragment or "#" in url or (not allow_query and (parts.query or "?" in url)):
+        raise ConfigurationError(
+            f"{name} must not contain a query string or fragment, got "
+            f"{urlunsplit((parts.scheme, parts.netloc, parts.path, '', ''))!r}; "
+            "the token request sends its parameters in the body (use extra_params for more)"
+        )
+    if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ConfigurationError(f"{name} must be an http(s) URL, got {url!r}")
     if parts.scheme == "http" and host.scheme == "https":
         raise ConfigurationError(

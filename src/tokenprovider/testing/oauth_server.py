@@ -332,14 +332,25 @@ class LocalOAuthServer(_BackgroundServer):
             payload["scope"] = " ".join(scopes)
         return payload
 
+    def accepts(self, authorization: str | None) -> bool:
+        """Whether an ``Authorization`` value carries a live bearer token issued here.
+
+        Subclasses use it to protect endpoints of their own, as `/resource` is protected.
+        """
+        return self._issued(authorization) is not None
+
+    def _issued(self, authorization: str | None) -> _Token | None:
+        scheme, _, token = (authorization or "").partition(" ")
+        with self._cond:
+            issued = self._tokens.get(token.strip()) if scheme.lower() == "bearer" else None
+        if issued is not None and issued.expires_at <= time.monotonic():
+            return None
+        return issued
+
     def _resource(self, request: _Handler, path: str) -> None:
-        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        now = time.monotonic()
+        issued = self._issued(request.headers.get("Authorization"))
         with self._cond:
             self._resource_requests += 1
-            issued = self._tokens.get(token.strip()) if scheme.lower() == "bearer" else None
-            if issued is not None and issued.expires_at <= now:
-                issued = None
             if issued is None:
                 self._resource_unauthorized += 1
         if issued is None:
