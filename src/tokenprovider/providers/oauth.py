@@ -367,7 +367,7 @@ def _check_endpoint(name: str, url: str, host: Host, *, allow_query: bool) -> No
             f"{name} must not contain a user name or password; "
             "pass credentials as client_id/client_secret"
         )
-    if parts.fragment or "#" in url or (not allow_query and (parts.query or "?" in url)):
+    if "#" in url or (not allow_query and "?" in url):  # also a bare "?" or "#"
         raise ConfigurationError(
             f"{name} must not contain a query string or fragment, got "
             f"{urlunsplit((parts.scheme, parts.netloc, parts.path, '', ''))!r}; "

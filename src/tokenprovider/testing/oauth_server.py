@@ -341,11 +341,11 @@ class LocalOAuthServer(_BackgroundServer):
 
     def _issued(self, authorization: str | None) -> _Token | None:
         scheme, _, token = (authorization or "").partition(" ")
-        with self._cond:
+        with self._cond:  # revoke_all() and expire_all() change expires_at under it
             issued = self._tokens.get(token.strip()) if scheme.lower() == "bearer" else None
-        if issued is not None and issued.expires_at <= time.monotonic():
-            return None
-        return issued
+            if issued is not None and issued.expires_at <= time.monotonic():
+                return None
+            return issued
 
     def _resource(self, request: _Handler, path: str) -> None:
         issued = self._issued(request.headers.get("Authorization"))
