@@ -3,29 +3,73 @@
 >>> provider = OAuthTokenProvider("api.example.com", "reporting", "secret",
 ...                               token_url="https://login.example.com/oauth2/token")
 >>> requests.get("https://api.example.com/items", auth=provider)  # doctest: +SKIP
+
+Names are imported on first use, so ``import tokenprovider`` (and the command line)
+stays fast.
 """
 
-from tokenprovider.cached import CachedTokenProvider
-from tokenprovider.clock import SYSTEM_CLOCK, Clock, SystemClock
-from tokenprovider.errors import (
-    ConfigurationError,
-    DiscoveryError,
-    InvalidHostError,
-    MalformedTokenError,
-    MalformedTokenResponseError,
-    OAuthError,
-    TokenEndpointError,
-    TokenExpiredError,
-    TokenProviderError,
-    TokenRequestError,
-)
-from tokenprovider.host import Host
-from tokenprovider.provider import TokenProvider
-from tokenprovider.providers.jwt import JWTTokenProvider
-from tokenprovider.providers.oauth import OAuthTokenProvider
-from tokenprovider.retry import RetryPolicy
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tokenprovider.cached import CachedTokenProvider
+    from tokenprovider.clock import SYSTEM_CLOCK, Clock, SystemClock
+    from tokenprovider.config import (
+        load_provider,
+        parse_credentials_config,
+        register_provider,
+    )
+    from tokenprovider.errors import (
+        ConfigurationError,
+        DiscoveryError,
+        InvalidHostError,
+        MalformedTokenError,
+        MalformedTokenResponseError,
+        OAuthError,
+        PluginError,
+        SecretReferenceError,
+        TokenEndpointError,
+        TokenExpiredError,
+        TokenProviderError,
+        TokenRequestError,
+    )
+    from tokenprovider.host import Host
+    from tokenprovider.provider import TokenProvider
+    from tokenprovider.providers.jwt import JWTTokenProvider
+    from tokenprovider.providers.oauth import OAuthTokenProvider
+    from tokenprovider.retry import RetryPolicy
+    from tokenprovider.secret_refs import SecretReference
 
 __version__ = "0.1.0"
+
+_HOMES = {
+    "tokenprovider.cached": ("CachedTokenProvider",),
+    "tokenprovider.clock": ("SYSTEM_CLOCK", "Clock", "SystemClock"),
+    "tokenprovider.config": ("load_provider", "parse_credentials_config", "register_provider"),
+    "tokenprovider.errors": (
+        "ConfigurationError",
+        "DiscoveryError",
+        "InvalidHostError",
+        "MalformedTokenError",
+        "MalformedTokenResponseError",
+        "OAuthError",
+        "PluginError",
+        "SecretReferenceError",
+        "TokenEndpointError",
+        "TokenExpiredError",
+        "TokenProviderError",
+        "TokenRequestError",
+    ),
+    "tokenprovider.host": ("Host",),
+    "tokenprovider.provider": ("TokenProvider",),
+    "tokenprovider.providers.jwt": ("JWTTokenProvider",),
+    "tokenprovider.providers.oauth": ("OAuthTokenProvider",),
+    "tokenprovider.retry": ("RetryPolicy",),
+    "tokenprovider.secret_refs": ("SecretReference",),
+}
+_MODULE_OF = {name: module for module, names in _HOMES.items() for name in names}
 
 __all__ = [
     "SYSTEM_CLOCK",
@@ -40,7 +84,10 @@ __all__ = [
     "MalformedTokenResponseError",
     "OAuthError",
     "OAuthTokenProvider",
+    "PluginError",
     "RetryPolicy",
+    "SecretReference",
+    "SecretReferenceError",
     "SystemClock",
     "TokenEndpointError",
     "TokenExpiredError",
@@ -48,4 +95,20 @@ __all__ = [
     "TokenProviderError",
     "TokenRequestError",
     "__version__",
+    "load_provider",
+    "parse_credentials_config",
+    "register_provider",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tokenprovider' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_MODULE_OF})

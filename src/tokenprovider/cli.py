@@ -1,14 +1,17 @@
-"""The ``tokenprovider`` command line.
+"""The ``tokenprovider`` command line (also ``python -m tokenprovider``).
 
 Exit codes: 0 success, 1 authentication failed, 2 usage error, 3 configuration error.
-An expected failure prints one message (no traceback unless ``--debug``).
+An expected failure prints one message (no traceback unless ``--debug``). Nothing ever
+prompts. Command handlers live in `tokenprovider.cli_commands` and import what they
+need when they run, so ``config show`` starts fast.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Sequence
 
 from tokenprovider import __version__
 from tokenprovider.errors import ConfigurationError, TokenProviderError
@@ -18,26 +21,131 @@ EXIT_AUTH_FAILED = 1
 EXIT_USAGE = 2
 EXIT_CONFIG = 3
 
+_EPILOG = "exit codes: 0 ok, 1 authentication failed, 2 usage, 3 configuration error"
+
+
+def _common() -> argparse.ArgumentParser:
+    """Options every command accepts, before or after its name."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--config",
+        metavar="FILE",
+        default=argparse.SUPPRESS,
+        help="read FILE after the usual files (like TOKENPROVIDER_CONFIG)",
+    )
+    common.add_argument(
+        "--debug",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="show tracebacks and debug logging on errors",
+    )
+    return common
+
+
+def _profile(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--profile",
+        metavar="P",
+        help="use [profiles.P.credentials] (default: TOKENPROVIDER_PROFILE, else [credentials])",
+    )
+
+
+def _target(parser: argparse.ArgumentParser) -> None:
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--user", action="store_true", help="the user file (the default)")
+    where.add_argument(
+        "--project", action="store_true", help="the project file, .tokenprovider.toml"
+    )
+    where.add_argument("--file", metavar="F", help="the file F")
+
 
 def _parser() -> argparse.ArgumentParser:
+    common = _common()
     parser = argparse.ArgumentParser(
         prog="tokenprovider",
-        description="Fetch, cache and attach bearer tokens.",
-        epilog="exit codes: 0 ok, 1 authentication failed, 2 usage, 3 configuration error",
+        description="Fetch, cache and attach bearer tokens; inspect and edit configuration.",
+        epilog=_EPILOG,
+        parents=[common],
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument(
-        "--debug", action="store_true", help="show tracebacks and debug logging on errors"
-    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    commands.add_parser(
+
+    def command(name: str, summary: str, description: str) -> argparse.ArgumentParser:
+        return commands.add_parser(
+            name, help=summary, description=description, epilog=_EPILOG, parents=[common]
+        )
+
+    config = command(
+        "config",
+        "show, locate and edit configuration files",
+        "Show the effective configuration (secrets masked), list the files searched, and "
+        "write values. Writes are atomic, leave the file at mode 0600, refuse a file that "
+        "does not parse, and do not keep comments.",
+    )
+    config_commands = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
+
+    def action(name: str, summary: str) -> argparse.ArgumentParser:
+        return config_commands.add_parser(
+            name, help=summary, description=summary, epilog=_EPILOG, parents=[common]
+        )
+
+    show = action("show", "print the effective configuration, secrets masked")
+    _profile(show)
+    show.add_argument(
+        "--origin", action="store_true", help="note the file and line or variable of each value"
+    )
+    action("path", "list the files searched, in order, and which exist")
+    set_ = action("set", "write KEY = VALUE (converted to the setting's type)")
+    set_.add_argument("key", metavar="KEY", help="a dotted key, e.g. credentials.oauth.client_id")
+    set_.add_argument("value", metavar="VALUE")
+    _target(set_)
+    unset = action("unset", "remove KEY")
+    unset.add_argument("key", metavar="KEY")
+    _target(unset)
+    init = action("init", "write a starter [credentials] table for a provider")
+    init.add_argument("--provider", required=True, metavar="NAME", help="e.g. oauth or jwt")
+    _profile(init)
+    init.add_argument("settings", nargs="*", metavar="KEY=VALUE", help="settings to fill in")
+    init.add_argument("--force", action="store_true", help="replace an existing table")
+    _target(init)
+
+    command(
+        "providers",
+        "list the registered providers and their settings",
+        "List every provider (built-in, registered and plugins) with its settings, their "
+        "types and defaults.",
+    )
+    token = command(
+        "token",
+        "print the token, for shell use",
+        "Print the current token of the configured provider, e.g. TOKEN=$(tokenprovider token).",
+    )
+    _profile(token)
+    token.add_argument("--json", action="store_true", help="also the provider and expiry, as JSON")
+    header = command(
+        "header",
+        "print the Authorization header line, for curl -H",
+        'Print "Authorization: ..." for the configured provider, e.g. '
+        'curl -H "$(tokenprovider header)" URL.',
+    )
+    _profile(header)
+    command(
         "demo",
-        help="show the library at work against local servers on 127.0.0.1",
-        description="Start a local OAuth2 server and a foreign host on 127.0.0.1, drive "
-        "traffic through an OAuthTokenProvider and report what happened. "
-        "Uses no network beyond loopback.",
+        "show the library at work against local servers on 127.0.0.1",
+        "Start a local OAuth2 server and a foreign host on 127.0.0.1, drive traffic through "
+        "an OAuthTokenProvider and report what happened. Uses no network beyond loopback.",
     )
     return parser
+
+
+def _handler(args: argparse.Namespace) -> Callable[[argparse.Namespace], int]:
+    if args.command == "demo":
+        return _demo
+    from tokenprovider import cli_commands  # noqa: PLC0415
+
+    name = f"config_{args.config_command}" if args.command == "config" else args.command
+    handler: Callable[[argparse.Namespace], int] = getattr(cli_commands, name)
+    return handler
 
 
 def _demo(_: argparse.Namespace) -> int:
@@ -49,13 +157,21 @@ def _demo(_: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     args = _parser().parse_args(argv)
+    args.config = getattr(args, "config", None)
+    args.debug = getattr(args, "debug", False)
     if args.debug:
         import logging  # noqa: PLC0415
 
         logging.basicConfig(level=logging.DEBUG)
-    handlers = {"demo": _demo}
     try:
-        return handlers[args.command](args)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", UserWarning)
+            try:
+                return _handler(args)(args)
+            finally:
+                for warning in caught:
+                    if issubclass(warning.category, UserWarning):
+                        print(f"tokenprovider: warning: {warning.message}", file=sys.stderr)
     except TokenProviderError as exc:
         if args.debug:
             raise

@@ -63,3 +63,14 @@ class MalformedTokenError(ConfigurationError):
 
 class TokenExpiredError(TokenProviderError):
     """A static token has expired and cannot be refreshed."""
+
+
+class SecretReferenceError(ConfigurationError):
+    """A secret reference (``env:``, ``file:``, ``aws-...:``) is malformed or cannot be read.
+
+    The message names the reference and the setting it came from, never the value.
+    """
+
+
+class PluginError(ConfigurationError):
+    """A provider plugin is not a `TokenProvider` or takes a name already in use."""

@@ -7,8 +7,16 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
+
+#: Setting names that hold secrets whatever provider they belong to.
+_SECRET_NAME = re.compile(
+    r"secret|passw|passphrase|token|jwt|credential|private_?key|api_?key|_pass$|^pass$"
+)
+#: Suffixes that mark a locator (where a secret or token comes from), not a secret.
+_LOCATOR_SUFFIXES = ("_url", "_uri", "_arn", "_ssm_key", "_path", "_file", "_dir")
 
 
 class Masked(str):
@@ -53,6 +61,13 @@ def masked_repr(obj: Any) -> str:
     """``ClassName(attr=value, ...)`` with `visible_attributes`."""
     parts = [f"{name}={value!r}" for name, value in visible_attributes(obj).items()]
     return f"{type(obj).__name__}({', '.join(parts)})"
+
+
+def is_secret_key(name: str) -> bool:
+    """Whether a setting called ``name`` looks like it holds a secret (``client_secret``,
+    ``password``, ``refresh_token``, ``jwt``...); ``token_url`` and other locators do not."""
+    lowered = name.lower()
+    return bool(_SECRET_NAME.search(lowered)) and not lowered.endswith(_LOCATOR_SUFFIXES)
 
 
 def redact(text: str, secrets: Iterable[str | None]) -> str:

@@ -15,6 +15,7 @@ from tokenprovider.clock import SYSTEM_CLOCK, Clock
 from tokenprovider.errors import MalformedTokenError, TokenExpiredError
 from tokenprovider.host import Host
 from tokenprovider.provider import TokenProvider
+from tokenprovider.secret_refs import SecretReference
 
 logger = logging.getLogger("tokenprovider")
 
@@ -29,29 +30,40 @@ class JWTTokenProvider(TokenProvider):
     The payload's ``exp`` claim is read (the signature is not checked: that is the
     server's job) so that the provider logs a warning once when the token is about to
     expire and raises `TokenExpiredError` once it has, instead of sending a dead token.
-    A JWT without ``exp`` never expires here.
+    A JWT without ``exp`` never expires here. A `SecretReference` is read when the token
+    is first needed; ``expires_at`` is None until then.
     """
 
-    def __init__(self, host: Host | str, jwt: str, *, clock: Clock | None = None) -> None:
+    def __init__(
+        self, host: Host | str, jwt: str | SecretReference, *, clock: Clock | None = None
+    ) -> None:
         super().__init__(host)
-        if not isinstance(jwt, str):
+        self.__time = (clock or SYSTEM_CLOCK).time
+        self.__warned = False
+        self.expires_at: float | None = None
+        self._jwt: str | SecretReference = jwt
+        self.__token = ""
+        self.__header = ("Authorization", "")
+        self.__check_from = -math.inf  # every use takes the slow path until the JWT is read
+        if isinstance(jwt, str):
+            self.__accept(jwt)
+        elif not isinstance(jwt, SecretReference):
             raise MalformedTokenError(f"jwt for {self.host} must be a string")
+
+    def __accept(self, jwt: str) -> None:
         jwt = jwt.strip()
         self.expires_at = _read_exp(jwt, self.host)
-        self._jwt = jwt
+        self._jwt = self.__token = jwt
         self.__header = ("Authorization", self._format_authorization(jwt))
-        self.__time = (clock or SYSTEM_CLOCK).time
         exp = math.inf if self.expires_at is None else self.expires_at
         self.__check_from = exp - EXPIRY_WARNING
-        self.__warned = False
 
     @property
     def token(self) -> str:
         """The JWT; raises `TokenExpiredError` once its ``exp`` has passed."""
-        if self.__time() < self.__check_from:
-            return self._jwt
-        self.__check_expiry()
-        return self._jwt
+        if self.__time() >= self.__check_from:
+            self.__check_expiry()
+        return self.__token
 
     def _header_item(self) -> tuple[str, str]:
         if self.__time() < self.__check_from:
@@ -60,6 +72,10 @@ class JWTTokenProvider(TokenProvider):
         return self.__header
 
     def __check_expiry(self) -> None:
+        if isinstance(self._jwt, SecretReference):
+            self.__accept(self._jwt.reveal())
+            if self.__time() < self.__check_from:
+                return
         assert self.expires_at is not None
         left = self.expires_at - self.__time()
         when = _utc(self.expires_at)

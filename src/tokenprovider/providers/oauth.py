@@ -22,6 +22,7 @@ from tokenprovider.errors import (
 from tokenprovider.host import Host
 from tokenprovider.masking import redact
 from tokenprovider.retry import RetryPolicy
+from tokenprovider.secret_refs import SecretReference, reveal
 
 if TYPE_CHECKING:
     import requests
@@ -63,7 +64,7 @@ class OAuthTokenProvider(CachedTokenProvider):
         self,
         host: Host | str,
         client_id: str,
-        client_secret: str | None = None,
+        client_secret: str | SecretReference | None = None,
         *,
         token_url: str | None = None,
         grant_type: str = "client_credentials",
@@ -87,8 +88,8 @@ class OAuthTokenProvider(CachedTokenProvider):
         )
         if not isinstance(client_id, str) or not client_id:
             raise ConfigurationError("client_id must be a non-empty string")
-        if client_secret is not None and not isinstance(client_secret, str):
-            raise ConfigurationError("client_secret must be a string")
+        if client_secret is not None and not isinstance(client_secret, (str, SecretReference)):
+            raise ConfigurationError("client_secret must be a string or a SecretReference")
         if grant_type != "client_credentials":
             raise ConfigurationError(
                 f"grant_type {grant_type!r} is not supported; use 'client_credentials'"
@@ -122,11 +123,15 @@ class OAuthTokenProvider(CachedTokenProvider):
         self.default_expires_in = float(default_expires_in)
         self.retry = retry or RetryPolicy()
         self.__discovered_url: str | None = None
+        self.__secret: str | None = None
 
     def _request_token(self) -> tuple[str, float]:
         import requests  # noqa: PLC0415 - loaded on first fetch to keep imports light
         from requests.adapters import HTTPAdapter  # noqa: PLC0415
 
+        # A secret reference is resolved on the first fetch (then cached for the process).
+        secret = self._client_secret
+        self.__secret = None if secret is None else reveal(secret)
         policy = self.retry
         deadline_at = policy.start()
         issued_at = self._wall_time()
@@ -165,20 +170,20 @@ class OAuthTokenProvider(CachedTokenProvider):
             form["audience"] = self.audience
         if self._extra_params:
             form.update(self._extra_params)
-        if self.client_auth == "post" or self._client_secret is None:
+        if self.client_auth == "post" or self.__secret is None:
             form["client_id"] = self.client_id
-            if self._client_secret is not None:
-                form["client_secret"] = self._client_secret
+            if self.__secret is not None:
+                form["client_secret"] = self.__secret
         return form
 
     def __basic_credentials(self) -> str | None:
-        if self.client_auth != "basic" or self._client_secret is None:
+        if self.client_auth != "basic" or self.__secret is None:
             return None
-        return "Basic " + _basic_value(self.client_id, self._client_secret)
+        return "Basic " + _basic_value(self.client_id, self.__secret)
 
     def __redact(self, text: str) -> str:
         """``text`` without the client secret, literal or in any form it is sent in."""
-        secret = self._client_secret
+        secret = self.__secret
         if not secret:
             return text
         forms = {

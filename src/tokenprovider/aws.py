@@ -1,0 +1,45 @@
+"""boto3 clients with bounded timeouts and standard retries, and plain-words AWS errors.
+
+boto3 is imported here, only when something needs AWS. Endpoints follow boto3's own
+settings (``AWS_ENDPOINT_URL``, ``AWS_ENDPOINT_URL_<SERVICE>``), as do region and
+credentials (``AWS_REGION``, ``AWS_PROFILE``, ...).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+CONNECT_TIMEOUT = 5.0
+READ_TIMEOUT = 10.0
+MAX_ATTEMPTS = 4
+
+
+def client(service: str, *, region: str | None = None, read_timeout: float = READ_TIMEOUT) -> Any:
+    """A boto3 client for ``service`` with timeouts and botocore's ``standard`` retries."""
+    import boto3  # noqa: PLC0415 - optional dependency, loaded on use
+    from botocore.config import Config  # noqa: PLC0415
+
+    config = Config(
+        connect_timeout=CONNECT_TIMEOUT,
+        read_timeout=read_timeout,
+        retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS},
+    )
+    return boto3.session.Session().client(service, region_name=region, config=config)
+
+
+def describe_error(exc: BaseException) -> str | None:
+    """A short description of a botocore failure, or None if ``exc`` is not one."""
+    from botocore import exceptions  # noqa: PLC0415
+
+    if isinstance(exc, exceptions.ClientError):
+        error = exc.response.get("Error", {})
+        code = error.get("Code", "error")
+        message = error.get("Message") or ""
+        return f"{code}: {message}".rstrip(": ")
+    if isinstance(exc, exceptions.NoRegionError):
+        return "no AWS region is configured (set AWS_REGION or a region setting)"
+    if isinstance(exc, exceptions.NoCredentialsError):
+        return "no AWS credentials were found (set AWS_PROFILE or AWS_ACCESS_KEY_ID)"
+    if isinstance(exc, exceptions.BotoCoreError):
+        return f"{type(exc).__name__}: {exc}"
+    return None

@@ -1,0 +1,246 @@
+"""What each ``tokenprovider`` command does (parsing and exit codes are in `cli`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from tokenprovider.config.display import masked, render
+from tokenprovider.config.loading import environment_settings, load
+from tokenprovider.config.locations import default_project_file, search_path, user_file
+from tokenprovider.config.profiles import active_profile, credentials_path
+from tokenprovider.config.toml_lines import dotted, parse_key
+from tokenprovider.errors import ConfigurationError
+
+EXIT_OK = 0
+EXIT_CONFIG = 3
+
+
+def _out(text: str = "") -> None:
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+def _note(text: str) -> None:
+    print(f"tokenprovider: {text}", file=sys.stderr)
+
+
+def config_show(args: argparse.Namespace) -> int:
+    """The effective configuration, masked, optionally with origins."""
+    loaded = load(explicit=args.config)
+    profile, why = active_profile(args.profile)
+    data: dict[str, Any] = loaded.data
+    if args.profile:
+        path = credentials_path(loaded, profile)
+        data = _subtree(loaded.data, path)
+    origin_text = None
+    if args.origin:
+
+        def origin_text(key_path: tuple[str, ...]) -> str | None:
+            origin = loaded.origin(key_path)
+            return None if origin is None else f"from {origin}"
+
+    _out(f"# active profile: {profile} ({why})")
+    if not data:
+        _out("# nothing is configured; see: tokenprovider config path")
+        return EXIT_OK
+    _out(render(masked(data), origin_text))
+    return EXIT_OK
+
+
+def _subtree(data: dict[str, Any], path: tuple[str, ...]) -> dict[str, Any]:
+    value: Any = data
+    for key in path:
+        value = value[key]
+    for key in reversed(path):
+        value = {key: value}
+    result: dict[str, Any] = value
+    return result
+
+
+def config_path(args: argparse.Namespace) -> int:
+    """The files searched, in order, and which exist."""
+    files = search_path(os.environ, Path.cwd(), args.config)
+    _out("files, later wins:")
+    for config_file in files:
+        state = "exists" if config_file.path.is_file() else "not found"
+        _out(f"  {config_file.kind:<9} {config_file.path}  ({state})")
+    names = [name for name, _, _ in environment_settings(os.environ)]
+    _out("then environment variables: " + (", ".join(names) if names else "none set"))
+    return EXIT_OK
+
+
+def _target_file(args: argparse.Namespace) -> Path:
+    if args.file:
+        return Path(args.file).expanduser()
+    if args.project:
+        return default_project_file(Path.cwd())
+    return user_file(os.environ)
+
+
+def _key(text: str) -> tuple[str, ...]:
+    try:
+        return parse_key(text)
+    except ValueError as exc:
+        raise ConfigurationError(str(exc)) from None
+
+
+def _write(target: Path, document: dict[str, Any], had_comments: bool) -> None:
+    from tokenprovider.config.writing import write_atomic  # noqa: PLC0415
+
+    write_atomic(target, document)
+    if had_comments:
+        _note(f"note: comments in {target} were not kept (tomli-w cannot write them)")
+
+
+def config_set(args: argparse.Namespace) -> int:
+    """Write one value, converted to the type its setting declares."""
+    from tokenprovider.config.keys import value_for  # noqa: PLC0415
+    from tokenprovider.config.writing import read_for_update, set_value  # noqa: PLC0415
+
+    path = _key(args.key)
+    value = value_for(path, args.value)
+    target = _target_file(args)
+    document, had_comments = read_for_update(target)
+    set_value(document, path, value)
+    _write(target, document, had_comments)
+    _out(f"set {dotted(path)} in {target}")
+    _warn_literal_secret(path, value, target)
+    return EXIT_OK
+
+
+def _warn_literal_secret(path: tuple[str, ...], value: Any, target: Path) -> None:
+    from tokenprovider.masking import is_secret_key  # noqa: PLC0415
+    from tokenprovider.secret_refs import is_reference  # noqa: PLC0415
+
+    if is_secret_key(path[-1]) and isinstance(value, str) and not is_reference(value):
+        _note(
+            f"note: {dotted(path)} is stored as a literal secret in {target} (mode 0600); "
+            "a reference such as env:NAME or file:PATH keeps it out of the file"
+        )
+
+
+def config_unset(args: argparse.Namespace) -> int:
+    """Remove one value (and tables left empty)."""
+    from tokenprovider.config.writing import read_for_update, unset_value  # noqa: PLC0415
+
+    path = _key(args.key)
+    target = _target_file(args)
+    document, had_comments = read_for_update(target)
+    if not unset_value(document, path):
+        raise ConfigurationError(f"{dotted(path)} is not set in {target}")
+    _write(target, document, had_comments)
+    _out(f"removed {dotted(path)} from {target}")
+    return EXIT_OK
+
+
+def config_init(args: argparse.Namespace) -> int:
+    """Write a starter credentials table for one provider, without prompting."""
+    from tokenprovider.config.build import SECTION_KEYS  # noqa: PLC0415
+    from tokenprovider.config.keys import annotation_for, value_for  # noqa: PLC0415
+    from tokenprovider.config.params import parameters  # noqa: PLC0415
+    from tokenprovider.config.registry import registry  # noqa: PLC0415
+    from tokenprovider.config.writing import read_for_update, set_value  # noqa: PLC0415
+
+    section = ("profiles", args.profile, "credentials") if args.profile else ("credentials",)
+    cls = registry.get(args.provider)
+    if cls is None:
+        annotation_for((*section, args.provider))  # raises the unknown-provider error
+    assert cls is not None
+    table: dict[str, Any] = {}
+    for item in args.settings:
+        key, sep, text = item.partition("=")
+        if not sep:
+            raise ConfigurationError(f"{item!r} is not KEY=VALUE")
+        key_path = _key(key)
+        if key_path[0] not in SECTION_KEYS:
+            key_path = (args.provider, *key_path)
+        set_value(table, key_path, value_for((*section, *key_path), text))
+    table.setdefault(args.provider, {})
+    target = _target_file(args)
+    document, had_comments = read_for_update(target)
+    existing = _subtree_or_none(document, section)
+    if existing is not None and not args.force:
+        raise ConfigurationError(
+            f"{target} already has [{dotted(section)}]; change it with tokenprovider config "
+            "set, or replace it with --force"
+        )
+    set_value(document, section, table)
+    _write(target, document, had_comments)
+    _out(f"wrote [{dotted(section)}] with provider {args.provider} to {target}")
+    missing = [] if "domain" in table else ["domain"]
+    given = table[args.provider] if isinstance(table[args.provider], dict) else {}
+    missing += [
+        args.provider if p.name == args.provider else f"{args.provider}.{p.name}"
+        for p in parameters(cls).values()
+        if p.required and p.name not in given
+    ]
+    if missing:
+        example = dotted((*section, *parse_key(missing[0])))
+        _out(f"still needed: {', '.join(missing)} (tokenprovider config set {example} VALUE)")
+    return EXIT_OK
+
+
+def _subtree_or_none(document: dict[str, Any], path: tuple[str, ...]) -> Any:
+    value: Any = document
+    for key in path:
+        if not isinstance(value, dict) or key not in value:
+            return None
+        value = value[key]
+    return value
+
+
+def providers(args: argparse.Namespace) -> int:
+    """Every registered provider with its settings, types and defaults."""
+    from tokenprovider.config.reference import describe_providers  # noqa: PLC0415
+
+    text, failures = describe_providers()
+    _out(text)
+    for failure in failures:
+        _note(f"error: {failure}")
+    return EXIT_CONFIG if failures else EXIT_OK
+
+
+def token(args: argparse.Namespace) -> int:
+    """Print the token (or, with --json, the token with its provider and expiry)."""
+    from tokenprovider.config.resolve import resolve  # noqa: PLC0415
+
+    resolved = resolve(args.profile, config_file=args.config)
+    value = resolved.provider.token
+    if not args.json:
+        _out(value)
+        return EXIT_OK
+    expires_at = getattr(resolved.provider, "expires_at", None)
+    document = {
+        "token": value,
+        "provider": resolved.provider_name,
+        "profile": resolved.profile,
+        "host": resolved.provider.host.url,
+        "expires_at": expires_at,
+        "expires_at_utc": _utc(expires_at),
+    }
+    _out(json.dumps(document, indent=2))
+    return EXIT_OK
+
+
+def _utc(epoch: float | None) -> str | None:
+    from datetime import datetime, timezone  # noqa: PLC0415
+
+    if epoch is None:
+        return None
+    try:
+        return datetime.fromtimestamp(epoch, tz=timezone.utc).isoformat(timespec="seconds")
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
+def header(args: argparse.Namespace) -> int:
+    """Print ``Authorization: ...`` for curl."""
+    from tokenprovider.config.resolve import resolve  # noqa: PLC0415
+
+    provider = resolve(args.profile, config_file=args.config).provider
+    _out(f"Authorization: {provider._authorization()}")
+    return EXIT_OK

@@ -1,0 +1,289 @@
+"""Turning a ``[credentials]`` table into a provider.
+
+The table names the host (``domain``, optional ``scheme``) and exactly one provider,
+either as a table (``[credentials.oauth]``) or as the shorthand ``jwt = "eyJ..."``;
+``provider = "NAME"`` picks one when several are present. Every error names the key
+path and where the value was set.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from tokenprovider.config import convert as conversion
+from tokenprovider.config.params import Parameter, parameters, type_name
+from tokenprovider.config.registry import Registry, registry
+from tokenprovider.config.toml_lines import dotted
+from tokenprovider.errors import ConfigurationError, TokenProviderError
+from tokenprovider.masking import REDACTED, is_secret_key, redact
+from tokenprovider.secret_refs import SecretReference, is_reference
+
+if TYPE_CHECKING:
+    from tokenprovider.config.loading import KeyPath, Origin
+    from tokenprovider.provider import TokenProvider
+
+OriginOf = Callable[["KeyPath"], "Origin | None"]
+SECTION_KEYS = ("domain", "scheme", "provider")
+
+
+class _Builder:
+    """One provider build: knows where values came from, and which secrets to redact."""
+
+    def __init__(self, origin_of: OriginOf | None, providers: Registry) -> None:
+        self._origin_of = origin_of or (lambda path: None)
+        self._registry = providers
+        self._literal_secrets: list[str] = []
+
+    def where(self, path: KeyPath) -> str:
+        origin = self._origin_of(path)
+        return f"{dotted(path)} (from {origin})" if origin is not None else dotted(path)
+
+    def error(self, path: KeyPath, problem: str) -> ConfigurationError:
+        return ConfigurationError(f"{self.where(path)}: {problem}")
+
+    def provider(self, section: Any, path: KeyPath) -> tuple[str, TokenProvider]:
+        label = f"[{dotted(path)}]"
+        if not isinstance(section, Mapping):
+            raise self.error(path, f"must be a table, like {label}, not {_kind(section)}")
+        _check_keys(section, path, self)
+        host = self._host(section, path, label)
+        name, settings = self._choose(section, path, label)
+        cls = self._registry.get(name)
+        assert cls is not None  # _choose only returns known names
+        settings = self._settings(name, settings, cls, path, label)
+        kwargs = self.arguments(cls, settings, (*path, name))
+        return name, self._construct(cls, (host,), kwargs, (*path, name))
+
+    def _host(self, section: Mapping[str, Any], path: KeyPath, label: str) -> Any:
+        from tokenprovider.host import Host  # noqa: PLC0415 - keeps `config show` light
+
+        if "domain" not in section:
+            raise self.error(
+                path,
+                f'has no domain; add domain = "api.example.com" to {label} '
+                "(the host its tokens may be sent to)",
+            )
+        domain, scheme = section["domain"], section.get("scheme", "https")
+        if not isinstance(domain, str):
+            raise self.error((*path, "domain"), f"must be a string, not {_kind(domain)}")
+        if not isinstance(scheme, str):
+            raise self.error((*path, "scheme"), f"must be a string, not {_kind(scheme)}")
+        try:
+            return Host(domain, scheme)
+        except ConfigurationError as exc:
+            key = "scheme" if "scheme" in str(exc) and "scheme" in section else "domain"
+            raise _retyped(exc, f"{self.where((*path, key))}: {exc}") from None
+
+    def _choose(self, section: Mapping[str, Any], path: KeyPath, label: str) -> tuple[str, Any]:
+        entries = {key: value for key, value in section.items() if key not in SECTION_KEYS}
+        for key, value in entries.items():
+            if key not in self._registry:
+                raise self._unknown_entry(key, value, path)
+        chosen = section.get("provider")
+        if chosen is not None:
+            if not isinstance(chosen, str) or chosen not in self._registry:
+                raise self._unknown_provider(chosen, (*path, "provider"))
+            return chosen, entries.get(chosen, {})
+        if not entries:
+            raise self.error(
+                path,
+                f"names no provider; add a table such as [{dotted((*path, 'oauth'))}] "
+                f"(known providers: {', '.join(self._registry.names())})",
+            )
+        if len(entries) > 1:
+            found = "; ".join(self.where((*path, key)) for key in entries)
+            raise self.error(
+                path,
+                f"configures {len(entries)} providers ({found}); keep one, or pick one "
+                f'with provider = "NAME" in {label}',
+            )
+        return next(iter(entries.items()))
+
+    def _unknown_entry(self, key: str, value: Any, path: KeyPath) -> ConfigurationError:
+        if isinstance(value, Mapping):
+            return self._unknown_provider(key, (*path, key))
+        candidates = [*SECTION_KEYS, *self._registry.names()]
+        hint = _did_you_mean(key, candidates)
+        if not hint and any(key in parameters(cls) for cls in self._known_classes()):
+            hint = f"; provider settings go in the provider's table, like [{dotted(path)}.NAME]"
+        return self.error((*path, key), f"is not a known setting{hint}")
+
+    def _known_classes(self) -> list[type]:
+        return [cls for name in self._registry.names() if (cls := self._safe_get(name))]
+
+    def _safe_get(self, name: str) -> type | None:
+        try:
+            return self._registry.get(name)
+        except ConfigurationError:
+            return None
+
+    def _unknown_provider(self, name: object, path: KeyPath) -> ConfigurationError:
+        known = self._registry.names()
+        hint = _did_you_mean(name, known) if isinstance(name, str) else ""
+        return self.error(
+            path,
+            f"there is no provider {name!r}{hint}; known providers: {', '.join(known)} "
+            "(plugins add more through the 'tokenprovider.providers' entry points)",
+        )
+
+    def _settings(
+        self, name: str, settings: Any, cls: type, path: KeyPath, label: str
+    ) -> Mapping[str, Any]:
+        if isinstance(settings, Mapping):
+            return settings
+        if name in parameters(cls):
+            return {name: settings}
+        raise self.error(
+            (*path, name),
+            f"the shorthand {name} = ... works only for a provider with a setting named "
+            f"{name!r}; use a table [{dotted((*path, name))}]",
+        )
+
+    def arguments(self, cls: type, settings: Mapping[str, Any], path: KeyPath) -> dict[str, Any]:
+        """Keyword arguments for ``cls`` from ``settings``, checked and converted."""
+        accepted = parameters(cls)
+        kwargs: dict[str, Any] = {}
+        for key, value in settings.items():
+            key_path = (*path, key) if isinstance(key, str) else path
+            if not isinstance(key, str):
+                raise self.error(path, f"has a key that is not a string ({_kind(key)})")
+            parameter = accepted.get(key)
+            if parameter is None:
+                raise self._unknown_setting(key, key_path, accepted)
+            kwargs[key] = self._value(value, parameter, key_path)
+        missing = [p for p in accepted.values() if p.required and p.name not in kwargs]
+        if missing:
+            needed = ", ".join(f"{p.name} ({type_name(p.annotation)})" for p in missing)
+            raise self.error(path, f"is missing required setting(s): {needed}")
+        return kwargs
+
+    def _unknown_setting(
+        self, key: str, path: KeyPath, accepted: Mapping[str, Parameter]
+    ) -> ConfigurationError:
+        if key in ("domain", "scheme"):
+            return self.error(path, f"{key} belongs in the [credentials] table, not here")
+        settable = [p.name for p in accepted.values() if p.configurable]
+        hint = _did_you_mean(key, settable) or f"; known: {', '.join(settable) or 'none'}"
+        return self.error(path, f"is not a known setting{hint}")
+
+    def _value(self, value: Any, parameter: Parameter, path: KeyPath) -> Any:
+        if not parameter.configurable:
+            raise self.error(path, "cannot be set in configuration (only in code)")
+        secret = parameter.accepts_secret or is_secret_key(parameter.name)
+        if is_reference(value):
+            origin = self._origin_of(path)
+            reference = SecretReference(
+                value, base_dir=origin.directory if origin else None, setting=self.where(path)
+            )
+            if parameter.accepts_secret:
+                return reference
+            value = reference.reveal()  # this parameter takes a plain string: resolve now
+            secret = True
+        if secret and isinstance(value, str):
+            self._literal_secrets.append(value)
+        try:
+            return conversion.convert(value, parameter.annotation, self._table(path))
+        except conversion.ConversionError as exc:
+            shown = REDACTED if secret else _show(value)
+            raise self.error(path, f"expected {exc}, got {shown} ({_kind(value)})") from None
+
+    def _table(self, path: KeyPath) -> conversion.BuildTable:
+        def build(cls: type, settings: Mapping[str, Any]) -> Any:
+            kwargs = self.arguments(cls, settings, path)
+            return self._construct(cls, (), kwargs, path)
+
+        return build
+
+    def _construct(
+        self, cls: type, args: tuple[Any, ...], kwargs: dict[str, Any], path: KeyPath
+    ) -> Any:
+        try:
+            return cls(*args, **kwargs)
+        except TokenProviderError as exc:
+            raise _retyped(exc, f"{self.where(path)}: {self._redact(str(exc))}") from None
+        except Exception as exc:
+            raise self.error(
+                path,
+                f"{cls.__name__} refused these settings: {type(exc).__name__}: "
+                f"{self._redact(str(exc))}",
+            ) from None
+
+    def _redact(self, text: str) -> str:
+        longest_first = sorted(self._literal_secrets, key=len, reverse=True)
+        return redact(text, longest_first)
+
+
+def _check_keys(section: Mapping[Any, Any], path: KeyPath, builder: _Builder) -> None:
+    for key in section:
+        if not isinstance(key, str):
+            raise builder.error(path, f"has a key that is not a string ({_kind(key)})")
+
+
+def _kind(value: object) -> str:
+    """A TOML-ish name for ``value``'s type, for error messages."""
+    names = {bool: "a boolean", int: "an integer", float: "a float", str: "a string"}
+    for kind, name in names.items():
+        if type(value) is kind:
+            return name
+    if isinstance(value, Mapping):
+        return "a table"
+    if isinstance(value, (list, tuple)):
+        return "an array"
+    return f"a {type(value).__name__}"
+
+
+def _show(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _did_you_mean(word: str, candidates: list[str]) -> str:
+    close = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _retyped(exc: TokenProviderError, message: str) -> TokenProviderError:
+    """``exc``'s class with a new message (or a ConfigurationError if it cannot be rebuilt)."""
+    try:
+        return type(exc)(message)
+    except TypeError:
+        return ConfigurationError(message)
+
+
+def build_provider(
+    section: Any,
+    path: KeyPath = ("credentials",),
+    *,
+    origin_of: OriginOf | None = None,
+    providers: Registry | None = None,
+) -> TokenProvider:
+    """Build the provider a ``[credentials]``-style table describes (see module docs)."""
+    return build_named(section, path, origin_of, providers)[1]
+
+
+def build_named(
+    section: Any,
+    path: KeyPath,
+    origin_of: OriginOf | None = None,
+    providers: Registry | None = None,
+) -> tuple[str, TokenProvider]:
+    """Like `build_provider`, also returning the name of the provider chosen."""
+    return _Builder(origin_of, providers or registry).provider(section, path)
+
+
+def parse_credentials_config(config: Mapping[str, Any]) -> TokenProvider:
+    """Build the provider described by ``config["credentials"]`` (a parsed TOML document).
+
+    >>> parse_credentials_config({"credentials": {"domain": "api.example.com",
+    ...                                           "jwt": "eyJ..."}})  # doctest: +SKIP
+    """
+    if not isinstance(config, Mapping):
+        raise ConfigurationError(f"the configuration must be a table (a dict), not {_kind(config)}")
+    if "credentials" not in config:
+        raise ConfigurationError(
+            "the configuration has no [credentials] table; add one with a domain and a "
+            "provider, for example [credentials] domain = ... and [credentials.oauth]"
+        )
+    return build_provider(config["credentials"])

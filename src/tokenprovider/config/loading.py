@@ -1,0 +1,217 @@
+"""Reading the configuration files and environment, and merging them (later wins).
+
+Every value keeps its `Origin` (file and line, or environment variable) so that errors
+and ``config show --origin`` can say where it was set.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import sys
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from tokenprovider.config.locations import CONFIG_ENV, EXPLICIT, ConfigFile, search_path
+from tokenprovider.config.toml_lines import key_lines, line_of
+from tokenprovider.errors import ConfigurationError
+from tokenprovider.masking import is_secret_key
+from tokenprovider.secret_refs import is_reference
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+KeyPath = tuple[str, ...]
+
+ENV_PREFIX = "TOKENPROVIDER_"
+PROFILE_ENV = "TOKENPROVIDER_PROFILE"
+#: Variables with the prefix that are not settings.
+_CONTROL_VARIABLES = frozenset({CONFIG_ENV, PROFILE_ENV})
+_SECTIONS = ("credentials", "profiles")
+
+
+class InsecureConfigFileWarning(UserWarning):
+    """A configuration file holding a literal secret can be read by other users."""
+
+
+class Origin(NamedTuple):
+    """Where a value was set: a file (with its line when known) or an environment variable."""
+
+    source: str
+    line: int | None = None
+    variable: bool = False
+
+    def __str__(self) -> str:
+        if self.variable:
+            return f"environment variable {self.source}"
+        return self.source if self.line is None else f"{self.source}, line {self.line}"
+
+    @property
+    def directory(self) -> Path | None:
+        """The directory of the file this came from (None for a variable)."""
+        return None if self.variable else Path(self.source).parent
+
+
+class LoadedConfig:
+    """The merged configuration with the origin of every value and the files searched."""
+
+    def __init__(
+        self, data: dict[str, Any], origins: dict[KeyPath, Origin], files: list[ConfigFile]
+    ) -> None:
+        self.data = data
+        self.origins = origins
+        self.files = files
+
+    def origin(self, path: KeyPath) -> Origin | None:
+        """The origin of ``path``, or of its nearest ancestor that has one."""
+        for depth in range(len(path), 0, -1):
+            found = self.origins.get(path[:depth])
+            if found is not None:
+                return found
+        return None
+
+
+def read_toml(path: Path) -> tuple[dict[str, Any], str]:
+    """Parse ``path``; errors name the file and, for bad TOML, the line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigurationError(f"configuration file {path} does not exist") from None
+    except UnicodeDecodeError:
+        raise ConfigurationError(f"configuration file {path} is not UTF-8 text") from None
+    except OSError as exc:
+        raise ConfigurationError(
+            f"configuration file {path} cannot be read ({exc.strerror or exc})"
+        ) from None
+    try:
+        return tomllib.loads(text), text
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigurationError(f"configuration file {path} is not valid TOML: {exc}") from None
+
+
+def load(
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    explicit: str | os.PathLike[str] | None = None,
+) -> LoadedConfig:
+    """Read the site, user, project and explicit files, then the environment, and merge."""
+    env = os.environ if env is None else env
+    files = search_path(env, Path.cwd() if cwd is None else cwd, explicit)
+    data: dict[str, Any] = {}
+    origins: dict[KeyPath, Origin] = {}
+    for config_file in files:
+        if config_file.kind != EXPLICIT and not config_file.path.is_file():
+            continue
+        document, text = read_toml(config_file.path)
+        lines = key_lines(text)
+        source = str(config_file.path)
+        _check_literal_secrets(config_file.path, document)
+        for path, value in _leaves(document, ()):
+            _put(data, origins, path, value, Origin(source, line_of(lines, path)))
+    for name, path, value in environment_settings(env):
+        _put(data, origins, path, value, Origin(name, variable=True))
+    return LoadedConfig(data, origins, files)
+
+
+def environment_settings(env: Mapping[str, str]) -> list[tuple[str, KeyPath, str]]:
+    """``TOKENPROVIDER_CREDENTIALS__OAUTH__CLIENT_ID=x`` as (name, key path, value), sorted."""
+    found = []
+    for name in sorted(env):
+        if not name.startswith(ENV_PREFIX) or name in _CONTROL_VARIABLES:
+            continue
+        parts = tuple(part.lower() for part in name[len(ENV_PREFIX) :].split("__"))
+        if parts[0] not in _SECTIONS or len(parts) < 2 or not all(parts):
+            raise ConfigurationError(_bad_variable(name))
+        found.append((name, parts, env[name]))
+    return found
+
+
+def _bad_variable(name: str) -> str:
+    message = (
+        f"environment variable {name} is not a setting: settings are "
+        "TOKENPROVIDER_CREDENTIALS__<PROVIDER>__<KEY> or "
+        "TOKENPROVIDER_PROFILES__<PROFILE>__CREDENTIALS__..., with double underscores"
+    )
+    import difflib  # noqa: PLC0415 - only on this error path
+
+    control = difflib.get_close_matches(name, sorted(_CONTROL_VARIABLES), n=1)
+    if control:
+        message += f"; did you mean {control[0]}?"
+    return message
+
+
+def _leaves(value: Any, path: KeyPath) -> list[tuple[KeyPath, Any]]:
+    """Every non-table value in a TOML document with its key path (empty tables kept)."""
+    if isinstance(value, dict) and (value or not path):
+        return [leaf for key, item in value.items() for leaf in _leaves(item, (*path, key))]
+    return [(path, value)]
+
+
+def _put(
+    data: dict[str, Any],
+    origins: dict[KeyPath, Origin],
+    path: KeyPath,
+    value: Any,
+    origin: Origin,
+) -> None:
+    """Set ``path`` to ``value`` (later wins); a scalar in the way is replaced, with a note."""
+    table = data
+    for depth, given in enumerate(path[:-1]):
+        key = _existing_key(table, given) if origin.variable else given
+        child = table.get(key)
+        if not isinstance(child, dict):
+            _forget(origins, (*path[:depth], key))
+            child = table[key] = {}
+        table = child
+        path = (*path[:depth], key, *path[depth + 1 :])
+    last = _existing_key(table, path[-1]) if origin.variable else path[-1]
+    path = (*path[:-1], last)
+    if value == {} and isinstance(table.get(last), dict):  # an empty header adds nothing
+        origins.setdefault(path, origin)
+        return
+    _forget(origins, path)
+    table[last] = value
+    origins[path] = origin
+    for depth in range(1, len(path)):
+        origins.setdefault(path[:depth], origin)
+
+
+def _existing_key(table: dict[str, Any], key: str) -> str:
+    """The spelling of ``key`` already in ``table`` (variables are upper case)."""
+    if key in table:
+        return key
+    return next((existing for existing in table if existing.lower() == key), key)
+
+
+def _forget(origins: dict[KeyPath, Origin], path: KeyPath) -> None:
+    for known in [known for known in origins if known[: len(path)] == path]:
+        del origins[known]
+
+
+def _check_literal_secrets(path: Path, document: dict[str, Any]) -> None:
+    """Warn if ``path`` holds a literal secret and others may read it."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return
+    if not mode & (stat.S_IRWXG | stat.S_IRWXO):
+        return
+    literal = [
+        ".".join(key_path)
+        for key_path, value in _leaves(document, ())
+        if key_path
+        and is_secret_key(key_path[-1])
+        and isinstance(value, str)
+        and not is_reference(value)
+    ]
+    if literal:
+        warnings.warn(
+            f"{path} holds a literal secret ({', '.join(literal)}) and can be read by other "
+            f"users; run: chmod 600 {path} (or use a secret reference such as env:NAME)",
+            InsecureConfigFileWarning,
+            stacklevel=3,
+        )

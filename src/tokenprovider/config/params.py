@@ -1,0 +1,176 @@
+"""What a provider's constructor accepts: parameter names, resolved types and defaults.
+
+Annotations are evaluated for real (``from __future__ import annotations`` leaves them as
+strings), so configuration values can be converted to the declared types.
+"""
+
+from __future__ import annotations
+
+import collections.abc
+import inspect
+import os
+import pathlib
+import types
+import typing
+from typing import Any, NamedTuple
+
+from tokenprovider.secret_refs import SecretReference
+
+#: Parameters that configuration never sets directly (``host`` comes from domain/scheme).
+_NOT_SETTINGS = frozenset({"self", "host"})
+UNRESOLVED = object()
+_SEQUENCES = frozenset(
+    {
+        list,
+        tuple,
+        set,
+        frozenset,
+        collections.abc.Sequence,
+        collections.abc.Iterable,
+        collections.abc.Collection,
+        collections.abc.Set,
+        collections.abc.MutableSequence,
+    }
+)
+_MAPPINGS = frozenset({dict, collections.abc.Mapping, collections.abc.MutableMapping})
+_SCALARS = frozenset({str, int, float, bool})
+_PATHS = frozenset({pathlib.Path, pathlib.PurePath, os.PathLike})
+
+
+class Parameter(NamedTuple):
+    """One constructor parameter as configuration sees it."""
+
+    name: str
+    annotation: Any
+    default: Any
+    required: bool
+    configurable: bool
+    accepts_secret: bool
+
+
+def parameters(cls: type, _seen: frozenset[type] = frozenset()) -> dict[str, Parameter]:
+    """The settings ``cls(host, **settings)`` accepts, following ``**kwargs`` up the MRO."""
+    seen = _seen | {cls}
+    found: dict[str, Parameter] = {}
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None or klass is object:
+            continue
+        more = _own_parameters(init, seen)
+        for parameter in more.values():
+            found.setdefault(parameter.name, parameter)
+        signature = _signature(init)
+        if signature is None or not any(
+            p.kind is inspect.Parameter.VAR_KEYWORD for p in signature.parameters.values()
+        ):
+            break
+    return found
+
+
+def _signature(function: Any) -> inspect.Signature | None:
+    try:
+        return inspect.signature(function)
+    except (TypeError, ValueError):
+        return None
+
+
+def _own_parameters(init: Any, seen: frozenset[type]) -> dict[str, Parameter]:
+    signature = _signature(init)
+    if signature is None:
+        return {}
+    namespace = getattr(init, "__globals__", {})
+    found = {}
+    for parameter in signature.parameters.values():
+        if parameter.name in _NOT_SETTINGS or parameter.kind in (
+            inspect.Parameter.VAR_POSITIONAL,
+            inspect.Parameter.VAR_KEYWORD,
+            inspect.Parameter.POSITIONAL_ONLY,
+        ):
+            continue
+        annotation = _resolve(parameter.annotation, namespace)
+        required = parameter.default is inspect.Parameter.empty
+        found[parameter.name] = Parameter(
+            parameter.name,
+            annotation,
+            parameter.default,
+            required,
+            configurable(annotation, seen),
+            SecretReference in members(annotation),
+        )
+    return found
+
+
+def _resolve(annotation: Any, namespace: dict[str, Any]) -> Any:
+    if annotation is inspect.Parameter.empty:
+        return Any
+    if isinstance(annotation, str):
+        try:
+            return eval(annotation, dict(namespace))
+        except Exception:
+            return UNRESOLVED
+    return annotation
+
+
+def members(annotation: Any) -> tuple[Any, ...]:
+    """The members of a union (or the annotation alone)."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return typing.get_args(annotation)
+    return (annotation,)
+
+
+def configurable(annotation: Any, _seen: frozenset[type] = frozenset()) -> bool:
+    """Whether a TOML value can be turned into ``annotation``."""
+    if annotation in _seen:
+        return False
+    if annotation is Any or annotation is UNRESOLVED:
+        return True
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return any(configurable(member, _seen) for member in typing.get_args(annotation))
+    if origin is typing.Literal or annotation in _SCALARS or annotation in _PATHS:
+        return True
+    if origin in _SEQUENCES or origin in _MAPPINGS:
+        args = typing.get_args(annotation)
+        return all(configurable(arg, _seen) for arg in args if arg is not ...)
+    if annotation in _SEQUENCES or annotation in _MAPPINGS:
+        return True
+    return is_settings_class(annotation, _seen)
+
+
+def is_settings_class(annotation: Any, _seen: frozenset[type] = frozenset()) -> bool:
+    """A plain class built from a table of its own settings (such as `RetryPolicy`)."""
+    if not isinstance(annotation, type) or annotation in (type(None), SecretReference):
+        return False
+    if getattr(annotation, "_is_protocol", False) or inspect.isabstract(annotation):
+        return False
+    if annotation.__module__ in ("builtins", "typing", "collections.abc"):
+        return False
+    own = parameters(annotation, _seen).values()
+    return any(p.configurable for p in own) and all(p.configurable for p in own if p.required)
+
+
+def type_name(annotation: Any) -> str:
+    """A short readable name: ``str``, ``list[str]``, ``'basic' | 'post'``, ``table``..."""
+    if annotation is Any or annotation is UNRESOLVED:
+        return "any"
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        members = [
+            type_name(member)
+            for member in typing.get_args(annotation)
+            if member not in (type(None), SecretReference) and configurable(member)
+        ]
+        return " | ".join(dict.fromkeys(members))
+    if origin is typing.Literal:
+        return " | ".join(repr(arg) for arg in typing.get_args(annotation))
+    if annotation in _PATHS:
+        return "path"
+    if origin in _SEQUENCES or annotation in _SEQUENCES:
+        args = [arg for arg in typing.get_args(annotation) if arg is not ...]
+        return f"list[{type_name(args[0])}]" if args else "list"
+    if origin in _MAPPINGS or annotation in _MAPPINGS:
+        pair = typing.get_args(annotation)
+        return f"table of {type_name(pair[1])}" if len(pair) == 2 else "table"
+    if is_settings_class(annotation):
+        return f"table ({annotation.__name__})"
+    return getattr(annotation, "__name__", str(annotation))

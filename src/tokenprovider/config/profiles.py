@@ -1,0 +1,106 @@
+"""Picking a profile: ``[credentials]`` (the default) or ``[profiles.NAME.credentials]``.
+
+A profile is complete on its own: nothing is inherited from the default profile or from
+another profile, so a profile's token can never be sent with another profile's secret.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from tokenprovider.config.loading import PROFILE_ENV, KeyPath, LoadedConfig
+from tokenprovider.config.toml_lines import dotted
+from tokenprovider.errors import ConfigurationError
+
+DEFAULT = "default"
+TOP_LEVEL = ("credentials", "profiles")
+
+
+def active_profile(profile: str | None, env: Mapping[str, str] | None = None) -> tuple[str, str]:
+    """The profile to use and why: the argument, else ``TOKENPROVIDER_PROFILE``, else default."""
+    if profile:
+        return profile, "asked for"
+    from_env = (os.environ if env is None else env).get(PROFILE_ENV, "").strip()
+    if from_env:
+        return from_env, f"from {PROFILE_ENV}"
+    return DEFAULT, "the default"
+
+
+def profile_names(data: Mapping[str, Any]) -> list[str]:
+    """The default profile (if configured) and every named profile."""
+    profiles = data.get("profiles")
+    named = sorted(profiles) if isinstance(profiles, Mapping) else []
+    return ([DEFAULT] if "credentials" in data else []) + [str(name) for name in named]
+
+
+def credentials_path(loaded: LoadedConfig, profile: str) -> KeyPath:
+    """The key path of ``profile``'s credentials table; errors explain what is missing."""
+    data = loaded.data
+    _check_top_level(loaded)
+    profiles = data.get("profiles", {})
+    if not isinstance(profiles, Mapping):
+        raise _error(loaded, ("profiles",), "must be a table of profiles")
+    if profile == DEFAULT:
+        if DEFAULT in profiles:
+            raise _error(
+                loaded,
+                ("profiles", DEFAULT),
+                "'default' is the name of the [credentials] table; rename this profile",
+            )
+        if "credentials" not in data:
+            raise ConfigurationError(
+                "no [credentials] table is configured; searched "
+                f"{_searched(loaded)} and TOKENPROVIDER_* variables "
+                "(tokenprovider config init --provider NAME writes a starter file)"
+            )
+        return ("credentials",)
+    if profile not in profiles:
+        close = difflib.get_close_matches(profile, [str(name) for name in profiles], n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        known = ", ".join(profile_names(data)) or "none"
+        raise ConfigurationError(
+            f"there is no profile {profile!r}{hint}; configured profiles: {known} "
+            "(a profile is a [profiles.NAME.credentials] table)"
+        )
+    table = profiles[profile]
+    path = ("profiles", profile)
+    if not isinstance(table, Mapping) or "credentials" not in table:
+        raise _error(
+            loaded,
+            path,
+            f"has no credentials; add a [{dotted((*path, 'credentials'))}] table "
+            "(profiles do not inherit from [credentials])",
+        )
+    extra = [key for key in table if key != "credentials"]
+    if extra:
+        raise _error(loaded, (*path, str(extra[0])), "is not a known setting; use credentials")
+    return (*path, "credentials")
+
+
+def _check_top_level(loaded: LoadedConfig) -> None:
+    for key in loaded.data:
+        if key not in TOP_LEVEL:
+            close = difflib.get_close_matches(str(key), TOP_LEVEL, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise _error(loaded, (str(key),), f"is not a known table{hint}")
+
+
+def _error(loaded: LoadedConfig, path: KeyPath, problem: str) -> ConfigurationError:
+    origin = loaded.origin(path)
+    where = f" (from {origin})" if origin else ""
+    return ConfigurationError(f"{dotted(path)}{where}: {problem}")
+
+
+def _searched(loaded: LoadedConfig) -> str:
+    return ", ".join(str(config_file.path) for config_file in loaded.files)
+
+
+def section(data: Mapping[str, Any], path: KeyPath) -> Any:
+    """The value at ``path`` in ``data``."""
+    value: Any = data
+    for key in path:
+        value = value[key]
+    return value

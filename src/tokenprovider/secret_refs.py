@@ -1,0 +1,139 @@
+"""Secret references: settings that say where a secret lives instead of holding it.
+
+``env:NAME``, ``file:PATH``, ``aws-secretsmanager:SECRET_NAME#json_field`` and
+``aws-ssm:/param/name`` (a SecureString is decrypted). A reference is resolved on first
+`SecretReference.reveal` (normally when a token is first needed) and the value is then
+cached in memory for the life of the process. Errors name the reference, never a value.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+from tokenprovider.errors import SecretReferenceError
+
+ENV, FILE, SECRETS_MANAGER, SSM = "env:", "file:", "aws-secretsmanager:", "aws-ssm:"
+PREFIXES = (ENV, FILE, SECRETS_MANAGER, SSM)
+
+_cache: dict[tuple[str, str], str] = {}
+_lock = threading.Lock()
+
+
+def is_reference(value: object) -> bool:
+    """Whether ``value`` is a string written as a secret reference."""
+    return isinstance(value, str) and value.startswith(PREFIXES)
+
+
+class SecretReference:
+    """A pointer to a secret, resolved lazily; its repr shows the reference, not the value.
+
+    ``setting`` (for example ``"credentials.oauth.client_secret from config.toml, line 4"``)
+    is named in errors. A relative ``file:`` path is taken from ``base_dir`` (the directory
+    of the file the setting came from), else from the working directory.
+    """
+
+    __slots__ = ("_base_dir", "_kind", "_target", "reference", "setting")
+
+    def __init__(
+        self, reference: str, *, base_dir: str | Path | None = None, setting: str | None = None
+    ) -> None:
+        self.reference = reference
+        self.setting = setting
+        self._base_dir = str(base_dir) if base_dir is not None else ""
+        kind = next((prefix for prefix in PREFIXES if reference.startswith(prefix)), None)
+        if kind is None:
+            raise self._error(f"must start with one of {', '.join(PREFIXES)}")
+        self._kind = kind
+        self._target = reference[len(kind) :]
+        self._check_syntax()
+
+    def _check_syntax(self) -> None:
+        target = self._target
+        if not target or target != target.strip():
+            raise self._error("names nothing (or has surrounding spaces) after the prefix")
+        if self._kind == ENV and not target.replace("_", "a").isalnum():
+            raise self._error("must name an environment variable: letters, digits and _")
+        if self._kind == SECRETS_MANAGER:
+            name, _, field = target.partition("#")
+            if not name or ("#" in target and not field):
+                raise self._error("must be aws-secretsmanager:SECRET_NAME or ...#json_field")
+
+    def reveal(self) -> str:
+        """The secret's value (resolved once per process, then served from memory)."""
+        key = (self.reference, self._base_dir if self._kind == FILE else "")
+        with _lock:
+            value = _cache.get(key)
+            if value is None:
+                value = self._resolve()
+                if not value:
+                    raise self._error("resolved to an empty value")
+                _cache[key] = value
+        return value
+
+    def _resolve(self) -> str:
+        if self._kind == ENV:
+            value = os.environ.get(self._target)
+            if value is None:
+                raise self._error(f"environment variable {self._target} is not set")
+            return value
+        if self._kind == FILE:
+            return self._read_file()
+        try:
+            from tokenprovider import aws_secrets  # noqa: PLC0415 - loads boto3
+        except ImportError as exc:
+            raise self._error(
+                "needs boto3, which is not installed: pip install 'tokenprovider[aws]'"
+            ) from exc
+        try:
+            if self._kind == SSM:
+                return aws_secrets.read_ssm_parameter(self._target)
+            name, _, field = self._target.partition("#")
+            return aws_secrets.read_secretsmanager(name, field or None)
+        except aws_secrets.AWSReadError as exc:
+            raise self._error(str(exc)) from None
+
+    def _read_file(self) -> str:
+        path = Path(self._target).expanduser()
+        if not path.is_absolute():
+            path = Path(self._base_dir or os.getcwd()) / path
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise self._error(f"file {path} does not exist") from None
+        except IsADirectoryError:
+            raise self._error(f"{path} is a directory, not a file") from None
+        except PermissionError:
+            raise self._error(f"file {path} cannot be read (permission denied)") from None
+        except UnicodeDecodeError:
+            raise self._error(f"file {path} is not UTF-8 text") from None
+        except OSError as exc:
+            raise self._error(f"file {path} cannot be read ({exc.strerror})") from None
+        return text.rstrip("\r\n")
+
+    def _error(self, problem: str) -> SecretReferenceError:
+        where = f" ({self.setting})" if self.setting else ""
+        return SecretReferenceError(f"secret reference {self.reference!r}{where}: {problem}")
+
+    def __repr__(self) -> str:
+        return f"SecretReference({self.reference!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SecretReference):
+            return NotImplemented
+        return (self.reference, self._base_dir) == (other.reference, other._base_dir)
+
+    def __hash__(self) -> int:
+        return hash((self.reference, self._base_dir))
+
+
+def reveal(value: str | SecretReference) -> str:
+    """``value`` itself if it is a plain string, else the referenced secret."""
+    return value if isinstance(value, str) else value.reveal()
+
+
+def clear_secret_cache() -> None:
+    """Forget every resolved secret, so the next use reads each reference again."""
+    with _lock:
+        _cache.clear()
