@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+from collections.abc import Iterator
 
 import pytest
 
@@ -34,3 +36,71 @@ def all_log_text(caplog: pytest.LogCaptureFixture) -> str:
         if record.exc_info:
             parts.append(formatter.formatException(record.exc_info))
     return "\n".join(parts)
+
+
+# -- AWS, faked by moto's server on 127.0.0.1 ------------------------------------------------
+#
+# `moto_server` runs one moto server for the whole session (it is started only when a test
+# asks for it); `aws_env` points boto3 at it for one test and gives that test a clean
+# moto state. Tests create their secrets/parameters with boto3 after requesting `aws_env`:
+#
+#     def test_x(aws_env: str) -> None:
+#         boto3.client("ssm").put_parameter(Name="/p", Value="v", Type="SecureString")
+
+
+def _post_local(url: str) -> None:
+    """POST to a 127.0.0.1 URL, ignoring any proxy settings of the environment."""
+    import urllib.request  # noqa: PLC0415
+
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(urllib.request.Request(url, data=b"", method="POST"), timeout=10) as r:
+        r.read()
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[str]:
+    """moto's server mode on 127.0.0.1 (a free port); yields its endpoint URL."""
+    from moto.server import ThreadedMotoServer  # noqa: PLC0415 - heavy; only when used
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def aws_env(
+    moto_server: str, monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> str:
+    """Point boto3 at `moto_server` only, for one test; returns the moto endpoint URL.
+
+    Every ``AWS_*`` variable (and any proxy) is removed, then: ``AWS_ENDPOINT_URL`` = the
+    moto URL, fake keys ``testing``, region ``us-west-2``, no profile, config and
+    credential files that do not exist, and no instance metadata lookups. moto's state is
+    reset first, so each test starts with no secrets or parameters. Subprocesses inherit
+    this environment through ``os.environ``.
+    """
+    for name in list(os.environ):
+        if name.upper().startswith("AWS_") or name.lower() in _PROXY_VARIABLES:
+            monkeypatch.delenv(name)
+    missing = tmp_path_factory.mktemp("aws") / "missing"
+    settings = {
+        "AWS_ENDPOINT_URL": moto_server,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_REGION": "us-west-2",
+        "AWS_DEFAULT_REGION": "us-west-2",
+        "AWS_CONFIG_FILE": str(missing / "config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(missing / "credentials"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+    _post_local(f"{moto_server}/moto-api/reset")
+    return moto_server
+
+
+_PROXY_VARIABLES = frozenset({"http_proxy", "https_proxy", "all_proxy", "no_proxy"})

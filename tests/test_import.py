@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 HEAVY = ("boto3", "botocore", "cryptography", "httpx")
 
 
@@ -20,3 +22,27 @@ def test_import_loads_no_optional_dependency() -> None:
     loaded = set(json.loads(result.stdout))
     assert "tokenprovider" in loaded
     assert loaded.isdisjoint(HEAVY), sorted(loaded.intersection(HEAVY))
+
+
+def test_import_is_lazy_and_every_public_name_resolves() -> None:
+    code = (
+        "import json, sys, tokenprovider;"
+        "before = sorted(m for m in sys.modules if m.startswith('tokenprovider'));"
+        "names = {n: type(getattr(tokenprovider, n)).__name__ for n in tokenprovider.__all__};"
+        "print(json.dumps([before, names, sorted(dir(tokenprovider))]))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    before, names, listed = json.loads(result.stdout)
+    assert before == ["tokenprovider"]  # nothing else until a name is used
+    assert set(names) <= set(listed)
+    assert names["OAuthTokenProvider"] == "ABCMeta"
+    assert names["load_provider"] == "function"
+
+
+def test_unknown_attribute_is_an_attribute_error() -> None:
+    import tokenprovider  # noqa: PLC0415 - the module under test, imported where it is used
+
+    with pytest.raises(AttributeError, match="NoSuchThing"):
+        tokenprovider.NoSuchThing  # type: ignore[attr-defined]  # noqa: B018
