@@ -8,6 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from tokenprovider.testing.moto import MotoServer
+
 #: Distinctive values that must never appear in any repr, log record or error text.
 CANARY_SECRET = "canary-SECRET-7f3a9c"
 CANARY_CLIENT = "canaryclient"
@@ -48,32 +50,22 @@ def all_log_text(caplog: pytest.LogCaptureFixture) -> str:
 #         boto3.client("ssm").put_parameter(Name="/p", Value="v", Type="SecureString")
 
 
-def _post_local(url: str) -> None:
-    """POST to a 127.0.0.1 URL, ignoring any proxy settings of the environment."""
-    import urllib.request  # noqa: PLC0415
-
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    with opener.open(urllib.request.Request(url, data=b"", method="POST"), timeout=10) as r:
-        r.read()
+@pytest.fixture(scope="session")
+def moto() -> Iterator[MotoServer]:
+    """moto's server mode on 127.0.0.1 (a free port), for the whole session."""
+    with MotoServer() as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
-def moto_server() -> Iterator[str]:
-    """moto's server mode on 127.0.0.1 (a free port); yields its endpoint URL."""
-    from moto.server import ThreadedMotoServer  # noqa: PLC0415 - heavy; only when used
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
+def moto_server(moto: MotoServer) -> str:
+    """The endpoint URL of the session's moto server."""
+    return moto.url
 
 
 @pytest.fixture
 def aws_env(
-    moto_server: str, monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+    moto: MotoServer, monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
 ) -> str:
     """Point boto3 at `moto_server` only, for one test; returns the moto endpoint URL.
 
@@ -88,7 +80,7 @@ def aws_env(
             monkeypatch.delenv(name)
     missing = tmp_path_factory.mktemp("aws") / "missing"
     settings = {
-        "AWS_ENDPOINT_URL": moto_server,
+        "AWS_ENDPOINT_URL": moto.url,
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_REGION": "us-west-2",
@@ -99,8 +91,8 @@ def aws_env(
     }
     for name, value in settings.items():
         monkeypatch.setenv(name, value)
-    _post_local(f"{moto_server}/moto-api/reset")
-    return moto_server
+    moto.reset()
+    return moto.url
 
 
 _PROXY_VARIABLES = frozenset({"http_proxy", "https_proxy", "all_proxy", "no_proxy"})

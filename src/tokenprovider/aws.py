@@ -14,17 +14,31 @@ READ_TIMEOUT = 10.0
 MAX_ATTEMPTS = 4
 
 
-def client(service: str, *, region: str | None = None, read_timeout: float = READ_TIMEOUT) -> Any:
-    """A boto3 client for ``service`` with timeouts and botocore's ``standard`` retries."""
+def session(profile_name: str | None = None, region: str | None = None) -> Any:
+    """A new boto3 session (boto3's usual region and credential chain)."""
     import boto3  # noqa: PLC0415 - optional dependency, loaded on use
-    from botocore.config import Config  # noqa: PLC0415
+
+    return boto3.session.Session(profile_name=profile_name, region_name=region)
+
+
+def client(
+    service: str,
+    *,
+    boto3_session: Any = None,
+    region: str | None = None,
+    read_timeout: float = READ_TIMEOUT,
+    max_attempts: int = MAX_ATTEMPTS,
+) -> Any:
+    """A boto3 client for ``service`` with timeouts and botocore's ``standard`` retries."""
+    from botocore.config import Config  # noqa: PLC0415 - optional dependency, loaded on use
 
     config = Config(
         connect_timeout=CONNECT_TIMEOUT,
         read_timeout=read_timeout,
-        retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS},
+        retries={"mode": "standard", "max_attempts": max_attempts},
     )
-    return boto3.session.Session().client(service, region_name=region, config=config)
+    chosen = boto3_session if boto3_session is not None else session()
+    return chosen.client(service, region_name=region, config=config)
 
 
 def describe_error(exc: BaseException) -> str | None:

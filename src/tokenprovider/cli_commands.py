@@ -64,11 +64,11 @@ def _subtree(data: dict[str, Any], path: tuple[str, ...]) -> dict[str, Any]:
 def config_path(args: argparse.Namespace) -> int:
     """The files searched, in order, and which exist."""
     files = search_path(os.environ, Path.cwd(), args.config)
+    names = [name for name, _, _ in environment_settings(os.environ)]
     _out("files, later wins:")
     for config_file in files:
         state = "exists" if config_file.path.is_file() else "not found"
         _out(f"  {config_file.kind:<9} {config_file.path}  ({state})")
-    names = [name for name, _, _ in environment_settings(os.environ)]
     _out("then environment variables: " + (", ".join(names) if names else "none set"))
     return EXIT_OK
 

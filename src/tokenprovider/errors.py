@@ -74,3 +74,15 @@ class SecretReferenceError(ConfigurationError):
 
 class PluginError(ConfigurationError):
     """A provider plugin is not a `TokenProvider` or takes a name already in use."""
+
+
+class TDSError(TokenRequestError):
+    """The Token Dispenser Service answered with an error (a ``FunctionError`` or an
+    error envelope); ``error_type`` and ``status_code`` carry what it said."""
+
+    def __init__(
+        self, message: str, *, error_type: str | None = None, status_code: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+        self.status_code = status_code

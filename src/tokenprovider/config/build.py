@@ -52,8 +52,10 @@ class _Builder:
         name, settings = self._choose(section, path, label)
         cls = self._registry.get(name)
         assert cls is not None  # _choose only returns known names
+        shorthand = not isinstance(settings, Mapping)
         settings = self._settings(name, settings, cls, path, label)
-        kwargs = self.arguments(cls, settings, (*path, name))
+        # A shorthand's one key sits in the section itself: credentials.jwt, not ...jwt.jwt
+        kwargs = self.arguments(cls, settings, path if shorthand else (*path, name))
         return name, self._construct(cls, (host,), kwargs, (*path, name))
 
     def _host(self, section: Mapping[str, Any], path: KeyPath, label: str) -> Any:

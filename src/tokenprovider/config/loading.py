@@ -108,7 +108,7 @@ def load(
             continue
         document, text = read_toml(config_file.path)
         lines = key_lines(text)
-        source = str(config_file.path)
+        source = str(config_file.path.absolute())
         _check_literal_secrets(config_file.path, document)
         for path, value in _leaves(document, ()):
             _put(data, origins, path, value, Origin(source, line_of(lines, path)))

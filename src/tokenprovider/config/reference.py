@@ -77,7 +77,7 @@ def describe_providers(providers: Registry = registry) -> tuple[str, list[str]]:
         for key, owner, parameter in _settings(cls):
             note = _notes(parameter)
             lines.append(
-                f"    {key:<24} {type_name(parameter.annotation):<24} "
+                f"    {key:<28} {type_name(parameter.annotation):<28} "
                 f"{_default(owner, parameter)}{'; ' + note if note else ''}"
             )
         lines.append("")

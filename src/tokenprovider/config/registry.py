@@ -26,6 +26,7 @@ ENTRY_POINT_GROUP = "tokenprovider.providers"
 BUILT_INS = {
     "jwt": "tokenprovider.providers.jwt:JWTTokenProvider",
     "oauth": "tokenprovider.providers.oauth:OAuthTokenProvider",
+    "tds": "tokenprovider.providers.tds:TDSTokenProvider",
 }
 _NAME = re.compile(r"[a-z][a-z0-9_]*")
 

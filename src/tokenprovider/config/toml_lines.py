@@ -37,6 +37,12 @@ def key_lines(text: str) -> dict[Path, int]:
     return lines
 
 
+def has_comments(text: str) -> bool:
+    """Whether a (valid) TOML document has any comment."""
+    state = _State()
+    return any(state.scan(line) for line in text.splitlines())
+
+
 def line_of(lines: dict[Path, int], path: Path) -> int | None:
     """The line of ``path``, or of its nearest ancestor that has one."""
     for depth in range(len(path), 0, -1):
@@ -107,7 +113,8 @@ class _State:
     def open(self) -> bool:
         return self.depth > 0 or self.quote is not None
 
-    def scan(self, text: str) -> None:
+    def scan(self, text: str) -> bool:
+        """Advance over ``text``; True if it ends in a comment."""
         i = 0
         while i < len(text):
             if self.quote is not None:
@@ -122,7 +129,7 @@ class _State:
                 continue
             char = text[i]
             if char == "#":
-                return
+                return True
             if text.startswith('"""', i) or text.startswith("'''", i):
                 self.quote = text[i : i + 3]
                 i += 3
@@ -137,6 +144,7 @@ class _State:
                 elif char in "]}":
                     self.depth -= 1
                 i += 1
+        return False
 
 
 def dotted(path: Path) -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from tokenprovider.config.loading import KeyPath, read_toml
-from tokenprovider.config.toml_lines import dotted
+from tokenprovider.config.toml_lines import dotted, has_comments
 from tokenprovider.errors import ConfigurationError
 
 
@@ -25,8 +25,7 @@ def read_for_update(path: Path) -> tuple[dict[str, Any], bool]:
         document, text = read_toml(path)
     except ConfigurationError as exc:
         raise ConfigurationError(f"{exc}; refusing to overwrite it, fix it by hand") from None
-    has_comments = any(line.lstrip().startswith("#") or " #" in line for line in text.splitlines())
-    return document, has_comments
+    return document, has_comments(text)
 
 
 def write_atomic(path: Path, document: dict[str, Any]) -> None:

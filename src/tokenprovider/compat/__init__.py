@@ -1,0 +1,1 @@
+"""Drop-in replacements for the documented APIs of the systems tokenprovider replaces."""

@@ -1,0 +1,76 @@
+"""Drop-in for the Token Dispenser client's documented call.
+
+Replace ``from token_dispenser_client_lib import get_token`` with
+``from tokenprovider.compat.tds import get_token``; the call and its result are the same.
+Unlike the original, importing needs no AWS region, the dispenser's ARN is looked up
+once per process, tokens are cached in the process (each call still gets a token with
+more than ``minimum_alive_secs`` left), and failures raise typed errors
+(`TDSError`, `DiscoveryError`, `ConfigurationError`, all `TokenProviderError`).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import TYPE_CHECKING
+
+from tokenprovider.clock import SYSTEM_CLOCK
+from tokenprovider.providers.tds import (
+    MARGIN_GUARD,
+    MAX_MINIMUM_ALIVE_SECS,
+    check_minimum_alive_secs,
+)
+
+if TYPE_CHECKING:
+    from tokenprovider.providers.tds import TDSTokenProvider
+
+#: The providers never attach tokens to requests; this reserved name marks that.
+_NO_HOST = "token-dispenser.invalid"
+_providers: dict[tuple[str, int, str | None], TDSTokenProvider] = {}
+_lock = threading.Lock()
+
+
+def get_token(
+    client_id: str,
+    minimum_alive_secs: int = 300,
+    token_dispenser_arn_ssm_key: str | None = None,
+) -> str:
+    """The dispenser's token JSON (``sm_token``, ``cookiename``, ``expires_at``...) as a string.
+
+    The token has more than ``minimum_alive_secs`` seconds left. Without
+    ``token_dispenser_arn_ssm_key`` the only parameter under ``/service/token-dispenser``
+    names the dispenser.
+    """
+    check_minimum_alive_secs(minimum_alive_secs)
+    provider = _provider(client_id, minimum_alive_secs, token_dispenser_arn_ssm_key)
+    document = provider.token_document()
+    if document["expires_at"] - SYSTEM_CLOCK.time() <= minimum_alive_secs:
+        provider.invalidate_cache()  # a refresh is under way elsewhere: wait for a fresh one
+        document = provider.token_document()
+    return json.dumps(document)
+
+
+def _provider(client_id: str, minimum: int, ssm_key: str | None) -> TDSTokenProvider:
+    from tokenprovider.providers.tds import TDSTokenProvider  # noqa: PLC0415 - loads boto3
+
+    key = (client_id, minimum, ssm_key)
+    with _lock:
+        provider = _providers.get(key)
+        if provider is None:
+            # Ask the dispenser for more than the caller needs and refresh before the
+            # caller's margin is reached, so cached tokens always satisfy it.
+            provider = TDSTokenProvider(
+                _NO_HOST,
+                client_id,
+                minimum_alive_secs=min(MAX_MINIMUM_ALIVE_SECS, minimum + 2 * int(MARGIN_GUARD)),
+                token_dispenser_arn_ssm_key=ssm_key,
+                refresh_ahead=minimum + MARGIN_GUARD,
+            )
+            _providers[key] = provider
+        return provider
+
+
+def clear_cache() -> None:
+    """Forget every provider (and so every cached token and ARN)."""
+    with _lock:
+        _providers.clear()
