@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from tokenprovider.provider import TokenProvider
     from tokenprovider.providers.jwt import JWTTokenProvider
     from tokenprovider.providers.oauth import OAuthTokenProvider
+    from tokenprovider.providers.tds import TDSTokenProvider
     from tokenprovider.retry import RetryPolicy
     from tokenprovider.secret_refs import SecretReference
 
@@ -68,6 +69,7 @@ _HOMES = {
     "tokenprovider.provider": ("TokenProvider",),
     "tokenprovider.providers.jwt": ("JWTTokenProvider",),
     "tokenprovider.providers.oauth": ("OAuthTokenProvider",),
+    "tokenprovider.providers.tds": ("TDSTokenProvider",),
     "tokenprovider.retry": ("RetryPolicy",),
     "tokenprovider.secret_refs": ("SecretReference",),
 }
@@ -92,6 +94,7 @@ __all__ = [
     "SecretReferenceError",
     "SystemClock",
     "TDSError",
+    "TDSTokenProvider",
     "TokenEndpointError",
     "TokenExpiredError",
     "TokenProvider",

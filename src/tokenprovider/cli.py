@@ -129,11 +129,17 @@ def _parser() -> argparse.ArgumentParser:
         'curl -H "$(tokenprovider header)" URL.',
     )
     _profile(header)
-    command(
+    demo = command(
         "demo",
         "show the library at work against local servers on 127.0.0.1",
         "Start a local OAuth2 server and a foreign host on 127.0.0.1, drive traffic through "
         "an OAuthTokenProvider and report what happened. Uses no network beyond loopback.",
+    )
+    demo.add_argument(
+        "--tds",
+        action="store_true",
+        help="the Token Dispenser flow instead: SSM discovery, invoke, cache, refresh "
+        "(moto and a local Lambda endpoint; needs the dev extra)",
     )
     return parser
 
@@ -148,7 +154,11 @@ def _handler(args: argparse.Namespace) -> Callable[[argparse.Namespace], int]:
     return handler
 
 
-def _demo(_: argparse.Namespace) -> int:
+def _demo(args: argparse.Namespace) -> int:
+    if args.tds:
+        from tokenprovider.demo_tds import run_tds_demo  # noqa: PLC0415 - loads boto3, moto
+
+        return run_tds_demo(sys.stdout)
     from tokenprovider.demo import run_demo  # noqa: PLC0415 - loads requests and servers
 
     return run_demo(sys.stdout)

@@ -35,7 +35,10 @@ class Host:
                 f"host scheme must be 'https' or 'http', got {scheme!r} (for {domain!r})"
             )
         text = text.rstrip("/")
-        parts = urlsplit(f"{scheme}://{text}")
+        try:
+            parts = urlsplit(f"{scheme}://{text}")
+        except ValueError as exc:  # unbalanced brackets, a bad IPv6 literal, NFKC tricks
+            raise InvalidHostError(f"host {domain!r} is not a valid domain: {exc}") from None
         # urlsplit gives an empty query or fragment for a bare "?" or "#"; refuse those too.
         if parts.path or "?" in text or "#" in text or "@" in parts.netloc:
             raise InvalidHostError(

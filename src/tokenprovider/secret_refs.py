@@ -95,10 +95,11 @@ class SecretReference:
             raise self._error(str(exc)) from None
 
     def _read_file(self) -> str:
-        path = Path(self._target).expanduser()
-        if not path.is_absolute():
-            path = Path(self._base_dir or os.getcwd()) / path
+        path = Path(self._target)
         try:
+            path = path.expanduser()
+            if not path.is_absolute():
+                path = Path(self._base_dir or os.getcwd()) / path
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
             raise self._error(f"file {path} does not exist") from None
@@ -110,6 +111,8 @@ class SecretReference:
             raise self._error(f"file {path} is not UTF-8 text") from None
         except OSError as exc:
             raise self._error(f"file {path} cannot be read ({exc.strerror})") from None
+        except (ValueError, RuntimeError) as exc:  # a NUL in the path; ~user unknown
+            raise self._error(f"{path!s:.80} is not a usable path ({exc})") from None
         return text.rstrip("\r\n")
 
     def _error(self, problem: str) -> SecretReferenceError:

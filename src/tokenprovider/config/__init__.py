@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from tokenprovider.config.build import parse_credentials_config
     from tokenprovider.config.loading import InsecureConfigFileWarning
-    from tokenprovider.config.registry import ENTRY_POINT_GROUP, register_provider, registry
+    from tokenprovider.config.registry import ENTRY_POINT_GROUP, register_provider
     from tokenprovider.provider import TokenProvider
 
 __all__ = [
@@ -26,7 +26,6 @@ __all__ = [
     "load_provider",
     "parse_credentials_config",
     "register_provider",
-    "registry",
 ]
 
 _MODULE_OF = {
@@ -34,7 +33,6 @@ _MODULE_OF = {
     "InsecureConfigFileWarning": "tokenprovider.config.loading",
     "ENTRY_POINT_GROUP": "tokenprovider.config.registry",
     "register_provider": "tokenprovider.config.registry",
-    "registry": "tokenprovider.config.registry",
 }
 
 

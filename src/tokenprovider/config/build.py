@@ -48,6 +48,7 @@ class _Builder:
         if not isinstance(section, Mapping):
             raise self.error(path, f"must be a table, like {label}, not {_kind(section)}")
         _check_keys(section, path, self)
+        self._check_entries(section, path)
         host = self._host(section, path, label)
         name, settings = self._choose(section, path, label)
         cls = self._registry.get(name)
@@ -80,9 +81,6 @@ class _Builder:
 
     def _choose(self, section: Mapping[str, Any], path: KeyPath, label: str) -> tuple[str, Any]:
         entries = {key: value for key, value in section.items() if key not in SECTION_KEYS}
-        for key, value in entries.items():
-            if key not in self._registry:
-                raise self._unknown_entry(key, value, path)
         chosen = section.get("provider")
         if chosen is not None:
             if not isinstance(chosen, str) or chosen not in self._registry:
@@ -102,6 +100,12 @@ class _Builder:
                 f'with provider = "NAME" in {label}',
             )
         return next(iter(entries.items()))
+
+    def _check_entries(self, section: Mapping[str, Any], path: KeyPath) -> None:
+        """Every key is a section key or a provider name (typos get a did-you-mean)."""
+        for key, value in section.items():
+            if key not in SECTION_KEYS and key not in self._registry:
+                raise self._unknown_entry(key, value, path)
 
     def _unknown_entry(self, key: str, value: Any, path: KeyPath) -> ConfigurationError:
         if isinstance(value, Mapping):

@@ -138,6 +138,9 @@ def _bad_variable(name: str) -> str:
     )
     import difflib  # noqa: PLC0415 - only on this error path
 
+    upper = name.upper()
+    if any(upper.startswith(f"{ENV_PREFIX}{section.upper()}") for section in _SECTIONS):
+        return message + "; separate the parts of the key path with __"
     control = difflib.get_close_matches(name, sorted(_CONTROL_VARIABLES), n=1)
     if control:
         message += f"; did you mean {control[0]}?"

@@ -58,6 +58,10 @@ def credentials_path(loaded: LoadedConfig, profile: str) -> KeyPath:
             )
         return ("credentials",)
     if profile not in profiles:
+        folded = [str(name) for name in profiles if str(name).lower() == profile.lower()]
+        if len(folded) == 1:  # TOKENPROVIDER_PROFILE=DEV finds [profiles.dev]
+            profile = folded[0]
+    if profile not in profiles:
         close = difflib.get_close_matches(profile, [str(name) for name in profiles], n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         known = ", ".join(profile_names(data)) or "none"

@@ -52,7 +52,14 @@ class TokenDispenserHandler:
         self.double_encoded = double_encoded
         self._clock = clock or SYSTEM_CLOCK
         self._lock = threading.Lock()
+        self._issued: dict[str, float] = {}
         self.minted = 0
+
+    def is_valid(self, token: str) -> bool:
+        """Whether ``token`` was minted here and has not expired (for protected resources)."""
+        with self._lock:
+            expires_at = self._issued.get(token)
+        return expires_at is not None and self._clock.time() < expires_at
 
     def __call__(self, event: Any, context: LambdaContext) -> Any:
         """Answer one invocation (raising, as the service does, on bad input)."""
@@ -94,12 +101,14 @@ class TokenDispenserHandler:
     def _mint(self, client_id: str, now: float) -> dict[str, Any]:
         self.minted += 1
         created = int(now)
+        token = secrets.token_urlsafe(32)
+        self._issued[token] = created + self.lifetime
         return {
             "authlevel": 25,
             "cookiename": "SMSESSION",
             "session_idletimeout": self.lifetime,
             "session_maxtimeout": self.lifetime,
-            "sm_token": secrets.token_urlsafe(32),
+            "sm_token": token,
             "ssozone": "SM",
             "status": "success",
             "upn": f"{client_id}@example.invalid",
