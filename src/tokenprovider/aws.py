@@ -35,7 +35,7 @@ def client(
     config = Config(
         connect_timeout=CONNECT_TIMEOUT,
         read_timeout=read_timeout,
-        retries={"mode": "standard", "max_attempts": max_attempts},
+        retries={"mode": "standard", "total_max_attempts": max_attempts},
     )
     chosen = boto3_session if boto3_session is not None else session()
     return chosen.client(service, region_name=region, config=config)

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 #: The providers never attach tokens to requests; this reserved name marks that.
 _NO_HOST = "token-dispenser.invalid"
 _providers: dict[tuple[str, int, str | None], TDSTokenProvider] = {}
+_arns: dict[str | None, str] = {}  # by SSM key: one lookup per process
 _lock = threading.Lock()
 
 
@@ -47,6 +48,9 @@ def get_token(
     if document["expires_at"] - SYSTEM_CLOCK.time() <= minimum_alive_secs:
         provider.invalidate_cache()  # a refresh is under way elsewhere: wait for a fresh one
         document = provider.token_document()
+    if provider.function_arn is not None:
+        with _lock:
+            _arns[token_dispenser_arn_ssm_key] = provider.function_arn
     return json.dumps(document)
 
 
@@ -66,6 +70,8 @@ def _provider(client_id: str, minimum: int, ssm_key: str | None) -> TDSTokenProv
                 token_dispenser_arn_ssm_key=ssm_key,
                 refresh_ahead=minimum + MARGIN_GUARD,
             )
+            if ssm_key in _arns:
+                provider._adopt_function_arn(_arns[ssm_key])
             _providers[key] = provider
         return provider
 
@@ -74,3 +80,4 @@ def clear_cache() -> None:
     """Forget every provider (and so every cached token and ARN)."""
     with _lock:
         _providers.clear()
+        _arns.clear()

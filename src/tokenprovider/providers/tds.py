@@ -134,6 +134,7 @@ class TDSTokenProvider(CachedTokenProvider):
         self.__last: tuple[str, dict[str, Any]] | None = None
         self.__cookie_name = DEFAULT_COOKIE
         self.__lock = threading.Lock()
+        self.__edl_secret: str | None = None
 
     # -- attaching -------------------------------------------------------------------
 
@@ -153,6 +154,16 @@ class TDSTokenProvider(CachedTokenProvider):
             return r  # the caller's own cookie wins
         r.headers["Cookie"] = f"{existing}; {name}={token}" if existing else f"{name}={token}"
         return r
+
+    @property
+    def function_arn(self) -> str | None:
+        """The dispenser's ARN once known (given, or looked up on the first fetch)."""
+        return self.__arn
+
+    def _adopt_function_arn(self, arn: str) -> None:
+        """Use ``arn``, found by another provider, as if this one had looked it up."""
+        if self.__arn is None:
+            self.__arn = arn
 
     def token_document(self) -> dict[str, Any]:
         """The dispenser's whole answer for the current token (``sm_token``, ``expires_at``...)."""
@@ -180,10 +191,11 @@ class TDSTokenProvider(CachedTokenProvider):
         }
         if self.action == "edl":
             assert self._edl_pass is not None
+            self.__edl_secret = reveal(self._edl_pass)
             event.update(
                 action="edl",
                 edl_user=self.edl_user,
-                edl_pass=reveal(self._edl_pass),
+                edl_pass=self.__edl_secret,
                 cmr_env=self.cmr_env,
             )
         return event
@@ -358,9 +370,7 @@ class TDSTokenProvider(CachedTokenProvider):
         return TokenRequestError(f"{doing} failed: {self.__redact(detail)}")
 
     def __redact(self, text: str) -> str:
-        secrets: list[str | None] = [self.__last[0] if self.__last else None]
-        if isinstance(self._edl_pass, str):
-            secrets.append(self._edl_pass)
+        secrets = [self.__last[0] if self.__last else None, self.__edl_secret]
         return redact(text, secrets)
 
 

@@ -149,6 +149,7 @@ class LocalTokenDispenser:
         double_encoded: bool = False,
         moto: MotoServer | None = None,
     ) -> None:
+        """``moto``: a running server to share (reset it first: the table must not exist)."""
         self.prefix = prefix
         self.region = region
         self.ssm_key = f"{SSM_PATH}/{prefix}"
@@ -187,6 +188,7 @@ class LocalTokenDispenser:
         """Start moto (unless one was given) and the Invoke endpoint; create the resources."""
         if self._own_moto:
             self.moto.start()
+            self.moto.reset()  # moto keeps its data per process, not per server
         self.lambda_server.start()
         dynamodb = self.client("dynamodb")
         dynamodb.create_table(

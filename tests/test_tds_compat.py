@@ -1,0 +1,424 @@
+"""`tokenprovider.compat.tds.get_token`, the drop-in for the Token Dispenser client, end to end.
+
+boto3 → moto's server (SSM, DynamoDB) and boto3 → the local Invoke endpoint → the TDS
+handler. The four promises over the original client: importing needs no AWS settings,
+the ARN is looked up once, tokens are cached in the process (each still with more than
+``minimum_alive_secs`` left, checked with a fake clock shared with the handler), and
+failures raise typed errors.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from tokenprovider import (
+    ConfigurationError,
+    DiscoveryError,
+    TDSError,
+    TokenProviderError,
+    TokenRequestError,
+    aws,
+)
+from tokenprovider.compat import tds as compat
+from tokenprovider.testing.clock import FakeClock
+from tokenprovider.testing.lambda_server import LambdaContext
+from tokenprovider.testing.moto import MotoServer
+from tokenprovider.testing.tds_dispenser import LocalTokenDispenser
+
+REGION = "us-west-2"
+CLIENT = "compatclient"
+TOKEN_FIELDS = {
+    "authlevel",
+    "cookiename",
+    "created_at",
+    "expires_at",
+    "session_idletimeout",
+    "session_maxtimeout",
+    "sm_token",
+    "ssozone",
+    "status",
+    "upn",
+    "userdn",
+}
+
+
+# -- fixtures ---------------------------------------------------------------------------------
+
+
+@functools.cache
+def _loader() -> Any:
+    import botocore.loaders  # noqa: PLC0415
+
+    return botocore.loaders.create_loader()
+
+
+def _session() -> Any:
+    """A boto3 session with fake keys sharing one (slow to load) botocore data loader."""
+    import botocore.session  # noqa: PLC0415
+
+    core = botocore.session.get_session()
+    core.register_component("data_loader", _loader())
+    return boto3.session.Session(
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        region_name=REGION,
+        botocore_session=core,
+    )
+
+
+@functools.cache
+def _moto_client(service: str, url: str) -> Any:
+    return _session().client(service, endpoint_url=url)
+
+
+class Dispenser(LocalTokenDispenser):
+    """`LocalTokenDispenser` with faster boto3 clients (a shared data loader)."""
+
+    def client(self, service: str) -> Any:
+        if service == "lambda":
+            return _session().client(service, endpoint_url=self.lambda_server.url)
+        return _moto_client(service, self.moto.url)
+
+
+@pytest.fixture(autouse=True)
+def fresh_compat() -> Iterator[None]:
+    """Every test starts and ends with no cached provider."""
+    compat.clear_cache()
+    yield
+    compat.clear_cache()
+
+
+@pytest.fixture
+def clean_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, str]:
+    """No AWS settings: no variables, missing config files, no IMDS; returns those three."""
+    for name in list(os.environ):
+        if name.upper().startswith("AWS_") or name.lower().endswith("_proxy"):
+            monkeypatch.delenv(name)
+    settings = {
+        "AWS_CONFIG_FILE": str(tmp_path / "missing" / "config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "missing" / "credentials"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+    return settings
+
+
+StackFactory = Callable[..., LocalTokenDispenser]
+
+
+@pytest.fixture
+def make_stack(
+    moto: MotoServer, clean_aws: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[StackFactory]:
+    stacks: list[LocalTokenDispenser] = []
+
+    def make(**settings: Any) -> LocalTokenDispenser:
+        moto.reset()
+        stack = Dispenser(moto=moto, region=REGION, **settings).start()
+        stacks.append(stack)
+        for name, value in stack.env.items():
+            monkeypatch.setenv(name, value)
+        return stack
+
+    yield make
+    for stack in stacks:
+        stack.stop()
+
+
+@pytest.fixture
+def tds(make_stack: StackFactory) -> LocalTokenDispenser:
+    return make_stack()
+
+
+@pytest.fixture
+def ssm_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every SSM operation get_token's providers make (their sessions come from aws.session)."""
+    names: list[str] = []
+
+    def session(profile_name: str | None = None, region: str | None = None) -> Any:
+        made = _session()
+        made.events.register(
+            "before-call.ssm.*", lambda event_name, **_: names.append(event_name.split(".")[-1])
+        )
+        return made
+
+    monkeypatch.setattr(aws, "session", session)
+    return names
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    """A fake clock for get_token and the providers it builds (share it with the handler)."""
+    fake = FakeClock()
+    monkeypatch.setattr("tokenprovider.cached.SYSTEM_CLOCK", fake)
+    monkeypatch.setattr(compat, "SYSTEM_CLOCK", fake)
+    return fake
+
+
+def record_issued(tds: LocalTokenDispenser) -> dict[str, float]:
+    """Wrap the stack's handler; returns ``{sm_token: expires_at}`` for every answer."""
+    handler = tds.handler
+    assert handler is not None
+    issued: dict[str, float] = {}
+
+    def recording(event: Any, context: LambdaContext) -> Any:
+        document = handler(event, context)
+        issued[document["sm_token"]] = document["expires_at"]
+        return document
+
+    tds.lambda_server.add_function(tds.function_name, recording)
+    return issued
+
+
+# -- the result -------------------------------------------------------------------------------
+
+
+def test_get_token_returns_the_token_json_as_a_string(
+    tds: LocalTokenDispenser, ssm_calls: list[str]
+) -> None:
+    result = compat.get_token(CLIENT)
+
+    assert isinstance(result, str)
+    document = json.loads(result)
+    assert set(document) >= TOKEN_FIELDS
+    assert document["cookiename"] == "SMSESSION"
+    assert isinstance(document["sm_token"], str)
+    assert document["sm_token"]
+    assert document["expires_at"] > document["created_at"]
+    item = tds.client("dynamodb").get_item(
+        TableName=tds.table_name, Key={"client_id": {"S": CLIENT}}, ConsistentRead=True
+    )["Item"]
+    assert json.loads(item["token"]["S"]) == document  # exactly what the dispenser cached
+    assert tds.lambda_server.invocations[0].event["client_id"] == CLIENT
+
+
+def test_explicit_ssm_key_and_double_encoded_answers(
+    make_stack: StackFactory, ssm_calls: list[str]
+) -> None:
+    tds = make_stack(double_encoded=True)
+    tds.publish("uat")  # listing would be ambiguous
+
+    document = json.loads(compat.get_token(CLIENT, 300, tds.ssm_key))
+
+    assert document["sm_token"]
+    assert ssm_calls == ["GetParameter"]
+
+
+# -- import -----------------------------------------------------------------------------------
+
+
+def test_import_needs_no_aws_settings(clean_aws: dict[str, str], tmp_path: Path) -> None:
+    script = textwrap.dedent(
+        """
+        import sys
+        from tokenprovider.compat import tds
+        from tokenprovider.compat.tds import get_token
+        print("imported", "boto3" in sys.modules, "botocore" in sys.modules)
+        for args in [("ab",), ("abc123",)]:
+            try:
+                get_token(*args)
+            except Exception as exc:
+                print(type(exc).__name__, "|", exc)
+        """
+    )
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("AWS_")}
+    env.update(clean_aws)
+
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "imported False False"
+    assert lines[1].startswith("ConfigurationError | client_id 'ab'")
+    assert lines[2].startswith("ConfigurationError |")
+    assert "AWS_REGION" in lines[2]
+
+
+# -- the ARN once, tokens cached --------------------------------------------------------------
+
+
+def test_repeated_calls_make_one_ssm_call_and_one_invoke(
+    tds: LocalTokenDispenser, ssm_calls: list[str]
+) -> None:
+    results = {compat.get_token(CLIENT) for _ in range(20)}
+
+    assert len(results) == 1
+    assert ssm_calls == ["GetParametersByPath"]
+    assert tds.lambda_server.invocation_count() == 1
+
+
+def test_concurrent_calls_share_one_lookup_and_one_invoke(
+    tds: LocalTokenDispenser, ssm_calls: list[str]
+) -> None:
+    with ThreadPoolExecutor(8) as pool:
+        results = set(pool.map(lambda _: compat.get_token(CLIENT), range(32)))
+
+    assert len(results) == 1
+    assert ssm_calls == ["GetParametersByPath"]
+    assert tds.lambda_server.invocation_count() == 1
+
+
+def test_clear_cache_forgets_the_arn_and_the_token(
+    tds: LocalTokenDispenser, ssm_calls: list[str]
+) -> None:
+    first = compat.get_token(CLIENT)
+    compat.clear_cache()
+
+    second = compat.get_token(CLIENT)
+
+    assert len(ssm_calls) == 2
+    assert tds.lambda_server.invocation_count() == 2
+    assert json.loads(second) == json.loads(first)  # the dispenser's cache still holds it
+
+
+def test_arn_is_looked_up_once_per_process(tds: LocalTokenDispenser, ssm_calls: list[str]) -> None:
+    """docs/tds.md: the dispenser's ARN is "looked up once per process"."""
+    compat.get_token(CLIENT, 300)
+    compat.get_token(CLIENT, 600)
+    compat.get_token("otherclient", 300)
+
+    assert tds.lambda_server.invocation_count("ok") == 3  # tokens differ per setting ...
+    assert len(ssm_calls) == 1  # ... but the dispenser is the same one
+
+
+@pytest.mark.parametrize(("minimum", "step"), [(0, 7), (300, 7), (1800, 29), (3300, 97)])
+def test_token_always_has_more_than_minimum_alive_secs_left(
+    make_stack: StackFactory,
+    ssm_calls: list[str],
+    clock: FakeClock,
+    minimum: int,
+    step: int,
+) -> None:
+    lifetime, duration = 3600, 2 * 3600
+    tds = make_stack(clock=clock, lifetime=lifetime)
+    issued = record_issued(tds)
+
+    for _ in range(duration // step):
+        document = json.loads(compat.get_token(CLIENT, minimum))
+        left = document["expires_at"] - clock.time()
+        assert left > minimum, f"a token with {left}s left, asked for more than {minimum}s"
+        assert issued[document["sm_token"]] == document["expires_at"]
+        clock.advance(step)
+
+    invocations = tds.lambda_server.invocation_count()
+    assert invocations == len(issued)  # every invoke got a new token: no spinning
+    assert duration / lifetime <= invocations
+    assert invocations <= math.ceil(duration / (lifetime - minimum - 60 - step)) + 1
+    assert ssm_calls == ["GetParametersByPath"]
+
+
+# -- typed failures ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (("ab",), "client_id"),
+        (("bad-client",), "client_id"),
+        (("x" * 33,), "client_id"),
+        ((CLIENT, -1), "minimum_alive_secs"),
+        ((CLIENT, 3301), "minimum_alive_secs"),
+        ((CLIENT, "300"), "minimum_alive_secs"),
+    ],
+)
+def test_bad_arguments_are_configuration_errors_before_any_aws_call(
+    tds: LocalTokenDispenser, ssm_calls: list[str], args: tuple[Any, ...], named: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=named):
+        compat.get_token(*args)
+
+    assert ssm_calls == []
+    assert tds.lambda_server.invocation_count() == 0
+
+
+def test_no_published_dispenser_is_a_discovery_error(
+    tds: LocalTokenDispenser, ssm_calls: list[str]
+) -> None:
+    tds.client("ssm").delete_parameter(Name=tds.ssm_key)
+
+    with pytest.raises(DiscoveryError, match="no token dispenser"):
+        compat.get_token(CLIENT)
+
+    assert tds.lambda_server.invocation_count() == 0
+
+
+def test_ambiguous_dispensers_are_a_discovery_error(
+    tds: LocalTokenDispenser, ssm_calls: list[str]
+) -> None:
+    other = tds.publish("uat")
+
+    with pytest.raises(DiscoveryError) as info:
+        compat.get_token(CLIENT)
+
+    assert tds.ssm_key in str(info.value)
+    assert other in str(info.value)
+    assert "token_dispenser_arn_ssm_key" in str(info.value)
+
+
+def test_missing_ssm_key_is_a_discovery_error(tds: LocalTokenDispenser) -> None:
+    with pytest.raises(DiscoveryError, match="/service/token-dispenser/nowhere"):
+        compat.get_token(CLIENT, 300, "/service/token-dispenser/nowhere")
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        ({"statusCode": 422, "body": "Found more than one tds arn"}, "more than one tds arn"),
+        (RuntimeError("dispenser exploded"), "dispenser exploded"),
+    ],
+    ids=["envelope", "function-error"],
+)
+def test_service_errors_are_tds_errors_not_tokens(
+    tds: LocalTokenDispenser, answer: Any, expected: str
+) -> None:
+    def handler(event: Any, context: LambdaContext) -> Any:
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    tds.lambda_server.add_function(tds.function_name, handler)
+
+    with pytest.raises(TDSError, match=expected) as info:
+        compat.get_token(CLIENT)
+
+    assert isinstance(info.value, TokenProviderError)
+
+
+def test_failure_then_recovery(
+    tds: LocalTokenDispenser, ssm_calls: list[str], clock: FakeClock
+) -> None:
+    ssm = tds.client("ssm")
+    ssm.delete_parameter(Name=tds.ssm_key)
+    with pytest.raises(DiscoveryError):
+        compat.get_token(CLIENT)
+    ssm.put_parameter(Name=tds.ssm_key, Value=tds.arn, Type="String")
+
+    with pytest.raises(TokenRequestError, match="not retrying"):  # a short cool-down ...
+        compat.get_token(CLIENT)
+    clock.advance(5)
+    document = json.loads(compat.get_token(CLIENT))  # ... then it works
+
+    assert document["sm_token"]
+    assert ssm_calls == ["GetParametersByPath", "GetParametersByPath"]
