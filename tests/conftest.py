@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tokenprovider.testing.moto import MotoServer
+from tokenprovider.testing.tds_dispenser import LocalTokenDispenser
 
 #: Distinctive values that must never appear in any repr, log record or error text.
 CANARY_SECRET = "canary-SECRET-7f3a9c"
@@ -96,3 +99,51 @@ def aws_env(
 
 
 _PROXY_VARIABLES = frozenset({"http_proxy", "https_proxy", "all_proxy", "no_proxy"})
+
+
+# -- the Token Dispenser stack on the session's moto server -----------------------------------
+
+REGION = "us-west-2"
+StackFactory = Callable[..., LocalTokenDispenser]
+
+
+@pytest.fixture
+def clean_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, str]:
+    """No AWS settings: no variables, missing config files, no IMDS; returns those three."""
+    for name in list(os.environ):
+        if name.upper().startswith("AWS_") or name.lower().endswith("_proxy"):
+            monkeypatch.delenv(name)
+    settings = {
+        "AWS_CONFIG_FILE": str(tmp_path / "missing" / "config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "missing" / "credentials"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+    return settings
+
+
+@pytest.fixture
+def make_stack(
+    moto: MotoServer, clean_aws: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[StackFactory]:
+    """Build dispenser stacks on the session's moto server (reset first); sets their ``env``."""
+    stacks: list[LocalTokenDispenser] = []
+
+    def make(**settings: Any) -> LocalTokenDispenser:
+        moto.reset()
+        stack = LocalTokenDispenser(moto=moto, region=REGION, **settings).start()
+        stacks.append(stack)
+        for name, value in stack.env.items():
+            monkeypatch.setenv(name, value)
+        return stack
+
+    yield make
+    for stack in stacks:
+        stack.stop()
+
+
+@pytest.fixture
+def tds(make_stack: StackFactory) -> LocalTokenDispenser:
+    """A dispenser stack with default settings."""
+    return make_stack()

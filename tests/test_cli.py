@@ -56,3 +56,19 @@ def test_usage_errors_exit_2(args: list[str]) -> None:
     result = run(*args)
     assert result.returncode == 2
     assert "usage: tokenprovider" in result.stderr
+
+
+def test_demo_tds_runs_the_dispenser_flow_and_exits_zero() -> None:
+    result = run("demo", "--tds")
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    for scene in (
+        "SSM discovery",
+        "dispenser invoked",
+        "token on a request",
+        "cached token reused",
+        "refreshed 250 s before expiry",
+    ):
+        assert f"[ok  ] {scene}" in out
+    assert "50 more requests, 0 invokes, 0 SSM calls" in out
+    assert "FAIL" not in out

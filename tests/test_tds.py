@@ -9,20 +9,17 @@ AWS calls are counted with botocore events and the Invoke endpoint's record.
 
 from __future__ import annotations
 
-import functools
 import json
 import math
-import os
 import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 import requests
 
-from conftest import CANARY_SECRET, all_log_text, assert_no_leak
+from conftest import CANARY_SECRET, REGION, StackFactory, all_log_text, assert_no_leak
 from tokenprovider import (
     ConfigurationError,
     DiscoveryError,
@@ -38,87 +35,23 @@ from tokenprovider.testing.clock import FakeClock
 from tokenprovider.testing.http_recorder import RecordingHTTPServer
 from tokenprovider.testing.lambda_server import LambdaContext
 from tokenprovider.testing.moto import MotoServer
-from tokenprovider.testing.tds_dispenser import LocalTokenDispenser
+from tokenprovider.testing.tds_dispenser import LocalTokenDispenser, fake_session
 
-REGION = "us-west-2"
 HOST = "https://cmr.example.com"
 CLIENT = "myclient"
 SSM_PATH = "/service/token-dispenser"
 #: Placed in malformed answers; no error may repeat it.
 MARKER = "TOKEN-VALUE-9b2e"
 
-StackFactory = Callable[..., LocalTokenDispenser]
-
 
 # -- fixtures ---------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def clean_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """No AWS settings at all: no variables, config files that do not exist, no IMDS."""
-    for name in list(os.environ):
-        if name.upper().startswith("AWS_") or name.lower().endswith("_proxy"):
-            monkeypatch.delenv(name)
-    missing = tmp_path / "missing"
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(missing / "config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(missing / "credentials"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    return tmp_path
-
-
-class Dispenser(LocalTokenDispenser):
-    """`LocalTokenDispenser` whose boto3 clients share one botocore data loader (faster)."""
-
-    def client(self, service: str) -> Any:
-        if service == "lambda":
-            return _session(self.region).client(service, endpoint_url=self.lambda_server.url)
-        return _moto_client(service, self.moto.url, self.region)
-
-
-@functools.cache
-def _moto_client(service: str, url: str, region: str) -> Any:
-    return _session(region).client(service, endpoint_url=url)
-
-
-def _session(region: str | None) -> Any:
-    return boto3.session.Session(
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        region_name=region,
-        botocore_session=_botocore_session(),
-    )
-
-
-@pytest.fixture
-def make_stack(
-    moto: MotoServer, clean_aws: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[StackFactory]:
-    """Build a dispenser stack on the session's moto server (reset first); its ``env`` is set."""
-    stacks: list[LocalTokenDispenser] = []
-
-    def make(**settings: Any) -> LocalTokenDispenser:
-        moto.reset()
-        stack = Dispenser(moto=moto, region=REGION, **settings).start()
-        stacks.append(stack)
-        for name, value in stack.env.items():
-            monkeypatch.setenv(name, value)
-        return stack
-
-    yield make
-    for stack in stacks:
-        stack.stop()
-
-
-@pytest.fixture
-def tds(make_stack: StackFactory) -> LocalTokenDispenser:
-    return make_stack()
 
 
 class Calls:
     """A boto3 session (fake keys) that records every API call made through it."""
 
     def __init__(self, region: str | None = REGION) -> None:
-        self.session = _session(region)
+        self.session = fake_session(region)
         self.names: list[str] = []
         self.session.events.register("before-call.*.*", self._record)
 
@@ -128,22 +61,6 @@ class Calls:
     def count(self, prefix: str) -> int:
         """Calls whose ``service.Operation`` starts with ``prefix``, like ``"ssm"``."""
         return sum(1 for name in self.names if name.startswith(prefix))
-
-
-def _botocore_session() -> Any:
-    """A botocore session sharing the (slow to load) data loader across tests."""
-    import botocore.session  # noqa: PLC0415
-
-    session = botocore.session.get_session()
-    session.register_component("data_loader", _loader())
-    return session
-
-
-@functools.cache
-def _loader() -> Any:
-    import botocore.loaders  # noqa: PLC0415
-
-    return botocore.loaders.create_loader()
 
 
 @pytest.fixture

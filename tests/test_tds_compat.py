@@ -9,21 +9,20 @@ failures raise typed errors.
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
+from conftest import REGION, StackFactory
 from tokenprovider import (
     ConfigurationError,
     DiscoveryError,
@@ -35,10 +34,8 @@ from tokenprovider import (
 from tokenprovider.compat import tds as compat
 from tokenprovider.testing.clock import FakeClock
 from tokenprovider.testing.lambda_server import LambdaContext
-from tokenprovider.testing.moto import MotoServer
-from tokenprovider.testing.tds_dispenser import LocalTokenDispenser
+from tokenprovider.testing.tds_dispenser import LocalTokenDispenser, fake_session
 
-REGION = "us-west-2"
 CLIENT = "compatclient"
 TOKEN_FIELDS = {
     "authlevel",
@@ -58,41 +55,6 @@ TOKEN_FIELDS = {
 # -- fixtures ---------------------------------------------------------------------------------
 
 
-@functools.cache
-def _loader() -> Any:
-    import botocore.loaders  # noqa: PLC0415
-
-    return botocore.loaders.create_loader()
-
-
-def _session() -> Any:
-    """A boto3 session with fake keys sharing one (slow to load) botocore data loader."""
-    import botocore.session  # noqa: PLC0415
-
-    core = botocore.session.get_session()
-    core.register_component("data_loader", _loader())
-    return boto3.session.Session(
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        region_name=REGION,
-        botocore_session=core,
-    )
-
-
-@functools.cache
-def _moto_client(service: str, url: str) -> Any:
-    return _session().client(service, endpoint_url=url)
-
-
-class Dispenser(LocalTokenDispenser):
-    """`LocalTokenDispenser` with faster boto3 clients (a shared data loader)."""
-
-    def client(self, service: str) -> Any:
-        if service == "lambda":
-            return _session().client(service, endpoint_url=self.lambda_server.url)
-        return _moto_client(service, self.moto.url)
-
-
 @pytest.fixture(autouse=True)
 def fresh_compat() -> Iterator[None]:
     """Every test starts and ends with no cached provider."""
@@ -102,55 +64,12 @@ def fresh_compat() -> Iterator[None]:
 
 
 @pytest.fixture
-def clean_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, str]:
-    """No AWS settings: no variables, missing config files, no IMDS; returns those three."""
-    for name in list(os.environ):
-        if name.upper().startswith("AWS_") or name.lower().endswith("_proxy"):
-            monkeypatch.delenv(name)
-    settings = {
-        "AWS_CONFIG_FILE": str(tmp_path / "missing" / "config"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "missing" / "credentials"),
-        "AWS_EC2_METADATA_DISABLED": "true",
-    }
-    for name, value in settings.items():
-        monkeypatch.setenv(name, value)
-    return settings
-
-
-StackFactory = Callable[..., LocalTokenDispenser]
-
-
-@pytest.fixture
-def make_stack(
-    moto: MotoServer, clean_aws: dict[str, str], monkeypatch: pytest.MonkeyPatch
-) -> Iterator[StackFactory]:
-    stacks: list[LocalTokenDispenser] = []
-
-    def make(**settings: Any) -> LocalTokenDispenser:
-        moto.reset()
-        stack = Dispenser(moto=moto, region=REGION, **settings).start()
-        stacks.append(stack)
-        for name, value in stack.env.items():
-            monkeypatch.setenv(name, value)
-        return stack
-
-    yield make
-    for stack in stacks:
-        stack.stop()
-
-
-@pytest.fixture
-def tds(make_stack: StackFactory) -> LocalTokenDispenser:
-    return make_stack()
-
-
-@pytest.fixture
 def ssm_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Every SSM operation get_token's providers make (their sessions come from aws.session)."""
     names: list[str] = []
 
     def session(profile_name: str | None = None, region: str | None = None) -> Any:
-        made = _session()
+        made = fake_session(REGION)
         made.events.register(
             "before-call.ssm.*", lambda event_name, **_: names.append(event_name.split(".")[-1])
         )

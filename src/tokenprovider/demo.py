@@ -32,6 +32,15 @@ class _Report:
     out: TextIO
     failures: list[str] = field(default_factory=list)
 
+    def finish(self) -> int:
+        """Print the verdict; 0 if every scene behaved as expected, else 1."""
+        self.out.write("\n")
+        if self.failures:
+            self.out.write(f"demo FAILED: {', '.join(self.failures)}\n")
+            return 1
+        self.out.write("demo finished: every scene behaved as expected\n")
+        return 0
+
     def line(self, ok: bool, title: str, detail: str) -> None:
         mark = "ok  " if ok else "FAIL"
         self.out.write(f"  [{mark}] {title:<34} {detail}\n")
@@ -61,12 +70,7 @@ def run_demo(out: TextIO) -> int:
             _recovery(server, session, provider, report)
             _foreign_host(server, foreign, session, report)
         _refresh_ahead(server, report)
-    out.write("\n")
-    if report.failures:
-        out.write(f"demo FAILED: {', '.join(report.failures)}\n")
-        return 1
-    out.write("demo finished: every scene behaved as expected\n")
-    return 0
+    return report.finish()
 
 
 def _timed(call: Callable[[], requests.Response]) -> tuple[int, float]:

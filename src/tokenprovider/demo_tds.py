@@ -77,12 +77,7 @@ def run_tds_demo(out: TextIO) -> int:
             )
             out.write(f"  provider: {provider!r}\n\n")
             _scenes(provider, tds, resource=resource, calls=calls, clock=clock, report=report)
-    out.write("\n")
-    if report.failures:
-        out.write(f"demo FAILED: {', '.join(report.failures)}\n")
-        return 1
-    out.write("demo finished: every scene behaved as expected\n")
-    return 0
+    return report.finish()
 
 
 def _scenes(

@@ -14,6 +14,7 @@ DynamoDB table ``<prefix>-LaunchpadTokenDispenserCacheTable`` (hash key ``client
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import secrets
@@ -29,6 +30,33 @@ from tokenprovider.testing.moto import MotoServer
 
 _CLIENT_ID = re.compile(r"[a-zA-Z0-9]{3,32}")
 SSM_PATH = "/service/token-dispenser"
+
+
+@functools.cache
+def _data_loader() -> Any:
+    import botocore.loaders  # noqa: PLC0415 - test dependency
+
+    return botocore.loaders.create_loader()
+
+
+def fake_session(region: str | None = "us-west-2") -> Any:
+    """A boto3 session with fake keys (``testing``) for local stand-ins.
+
+    Sessions made here share one botocore data loader, which is slow to build, so tests
+    that make many sessions stay fast. ``session.events.register("before-call.*.*", f)``
+    counts the calls made through it.
+    """
+    import boto3  # noqa: PLC0415 - test dependency
+    import botocore.session  # noqa: PLC0415
+
+    core = botocore.session.get_session()
+    core.register_component("data_loader", _data_loader())
+    return boto3.session.Session(
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        region_name=region,
+        botocore_session=core,
+    )
 
 
 class TokenDispenserHandler:
@@ -161,6 +189,7 @@ class LocalTokenDispenser:
         self._settings = {"lifetime": lifetime, "clock": clock, "double_encoded": double_encoded}
         self.handler: TokenDispenserHandler | None = None
         self.arn = ""
+        self._clients: dict[str, Any] = {}
 
     @property
     def env(self) -> dict[str, str]:
@@ -176,13 +205,11 @@ class LocalTokenDispenser:
         }
 
     def client(self, service: str) -> Any:
-        """A boto3 client for ``service`` on this stack."""
-        import boto3  # noqa: PLC0415 - test dependency
-
-        url = self.lambda_server.url if service == "lambda" else self.moto.url
-        return boto3.session.Session(
-            aws_access_key_id="testing", aws_secret_access_key="testing", region_name=self.region
-        ).client(service, endpoint_url=url)
+        """A boto3 client for ``service`` on this stack (made once per service)."""
+        if service not in self._clients:
+            url = self.lambda_server.url if service == "lambda" else self.moto.url
+            self._clients[service] = fake_session(self.region).client(service, endpoint_url=url)
+        return self._clients[service]
 
     def start(self) -> LocalTokenDispenser:
         """Start moto (unless one was given) and the Invoke endpoint; create the resources."""
