@@ -660,6 +660,48 @@ def test_later_sources_win(tmp_path: Path, workdir: Path, env: dict[str, str], t
     assert provider.host.domain == HOST
 
 
+def test_another_domain_in_a_later_file_drops_the_earlier_provider_and_secret(
+    tmp_path: Path, workdir: Path, env: dict[str, str]
+) -> None:
+    """A user file's secret is never used for the host a project file names instead."""
+    write(
+        user_path(tmp_path),
+        f'[credentials]\ndomain = "{HOST}"\n[credentials.oauth]\n'
+        f'client_id = "reporting"\nclient_secret = "{CANARY_SECRET}"\n',
+    )
+    project = write(
+        workdir / ".tokenprovider.toml", '[credentials]\ndomain = "other.example.com"\n'
+    )
+    config_error(ConfigurationError, lambda: load(workdir, env), "names no provider", str(project))
+
+
+def test_another_domain_from_a_variable_starts_the_table_afresh(
+    tmp_path: Path, workdir: Path, env: dict[str, str]
+) -> None:
+    write(
+        user_path(tmp_path),
+        f'[credentials]\ndomain = "{HOST}"\n[credentials.oauth]\nclient_id = "reporting"\n',
+    )
+    env["TOKENPROVIDER_CREDENTIALS__DOMAIN"] = "other.example.com"
+    env["TOKENPROVIDER_CREDENTIALS__JWT"] = JWT  # only what the variables set remains
+    provider = load(workdir, env)
+    assert isinstance(provider, JWTTokenProvider)
+    assert provider.host.domain == "other.example.com"
+
+
+def test_the_same_domain_spelled_differently_keeps_the_table(
+    tmp_path: Path, workdir: Path, env: dict[str, str]
+) -> None:
+    write(
+        user_path(tmp_path),
+        f'[credentials]\ndomain = "{HOST}"\n[credentials.oauth]\nclient_id = "reporting"\n',
+    )
+    write(workdir / ".tokenprovider.toml", f'[credentials]\ndomain = "{HOST.upper()}/"\n')
+    provider = load(workdir, env)
+    assert isinstance(provider, OAuthTokenProvider)
+    assert provider.client_id == "reporting"
+
+
 def test_explicit_file_from_tokenprovider_config(
     tmp_path: Path, workdir: Path, env: dict[str, str]
 ) -> None:

@@ -12,7 +12,7 @@ import sys
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from tokenprovider.config.locations import CONFIG_ENV, EXPLICIT, ConfigFile, search_path
 from tokenprovider.config.toml_lines import key_lines, line_of
@@ -26,6 +26,7 @@ else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
 KeyPath = tuple[str, ...]
+T = TypeVar("T", bound=tuple[Any, ...])
 
 ENV_PREFIX = "TOKENPROVIDER_"
 PROFILE_ENV = "TOKENPROVIDER_PROFILE"
@@ -110,11 +111,24 @@ def load(
         lines = key_lines(text)
         source = str(config_file.path.absolute())
         _check_literal_secrets(config_file.path, document)
-        for path, value in _leaves(document, ()):
+        for path, value in _domains_first(_leaves(document, ())):
             _put(data, origins, path, value, Origin(source, line_of(lines, path)))
-    for name, path, value in environment_settings(env):
+    settings = [(path, value, name) for name, path, value in environment_settings(env)]
+    for path, value, name in _domains_first(settings):
         _put(data, origins, path, value, Origin(name, variable=True))
     return LoadedConfig(data, origins, files)
+
+
+def _domains_first(leaves: list[T]) -> list[T]:
+    """``leaves`` with each ``domain`` first (it may reset its table; see `_put`)."""
+    return sorted(leaves, key=lambda leaf: leaf[0][-1] != "domain")
+
+
+def _is_section(path: KeyPath) -> bool:
+    """Whether ``path`` is a credentials table: ``credentials`` or ``profiles.P.credentials``."""
+    return path == ("credentials",) or (
+        len(path) == 3 and path[0] == "profiles" and path[2] == "credentials"
+    )
 
 
 def environment_settings(env: Mapping[str, str]) -> list[tuple[str, KeyPath, str]]:
@@ -161,7 +175,10 @@ def _put(
     value: Any,
     origin: Origin,
 ) -> None:
-    """Set ``path`` to ``value`` (later wins); a scalar in the way is replaced, with a note."""
+    """Set ``path`` to ``value`` (later wins); a scalar in the way is replaced.
+
+    Setting a different ``domain`` for a credentials table first empties that table.
+    """
     table = data
     for depth, given in enumerate(path[:-1]):
         key = _existing_key(table, given) if origin.variable else given
@@ -173,6 +190,16 @@ def _put(
         path = (*path[:depth], key, *path[depth + 1 :])
     last = _existing_key(table, path[-1]) if origin.variable else path[-1]
     path = (*path[:-1], last)
+    if (
+        last == "domain"
+        and _is_section(path[:-1])
+        and _host_key(table.get(last, value)) != _host_key(value)
+    ):
+        # Another host: what earlier sources set here belongs to the old one (a secret, a
+        # provider), so it is dropped rather than merged, and never sent to the new host.
+        table.clear()
+        _forget(origins, path[:-1])
+        origins[path[:-1]] = origin
     if value == {} and isinstance(table.get(last), dict):  # an empty header adds nothing
         origins.setdefault(path, origin)
         return
@@ -181,6 +208,11 @@ def _put(
     origins[path] = origin
     for depth in range(1, len(path)):
         origins.setdefault(path[:depth], origin)
+
+
+def _host_key(domain: Any) -> Any:
+    """A domain as compared across sources: case and a trailing slash do not matter."""
+    return domain.strip().rstrip("/").lower() if isinstance(domain, str) else domain
 
 
 def _existing_key(table: dict[str, Any], key: str) -> str:
