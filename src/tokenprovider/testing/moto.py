@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import logging
 import urllib.request
-from types import TracebackType
 from typing import Any
 
+from tokenprovider.testing.running import Running
 
-class MotoServer:
+
+class MotoServer(Running):
     """A moto server on a free loopback port: ``with MotoServer() as moto: moto.url``."""
 
     def __init__(self) -> None:
@@ -32,23 +33,13 @@ class MotoServer:
 
     def reset(self) -> None:
         """Forget every resource created so far."""
-        request = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")
-        with urllib.request.urlopen(request, timeout=10):
-            pass
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback only
+        request = urllib.request.Request(f"{self.url}/moto-api/reset", data=b"", method="POST")
+        with opener.open(request, timeout=10) as response:
+            response.read()
 
     def stop(self) -> None:
         """Stop the server; safe to call twice."""
         if self._server is not None:
             self._server.stop()
             self._server = None
-
-    def __enter__(self) -> MotoServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
