@@ -12,7 +12,7 @@ from typing import Any
 from tokenprovider.config.display import masked, render
 from tokenprovider.config.loading import environment_settings, load
 from tokenprovider.config.locations import default_project_file, search_path, user_file
-from tokenprovider.config.profiles import active_profile, credentials_path
+from tokenprovider.config.profiles import active_profile, credentials_path, section
 from tokenprovider.config.toml_lines import dotted, parse_key
 from tokenprovider.errors import ConfigurationError
 
@@ -52,9 +52,8 @@ def config_show(args: argparse.Namespace) -> int:
 
 
 def _subtree(data: dict[str, Any], path: tuple[str, ...]) -> dict[str, Any]:
-    value: Any = data
-    for key in path:
-        value = value[key]
+    """The table at ``path``, nested under its keys as in the whole document."""
+    value: Any = section(data, path)
     for key in reversed(path):
         value = {key: value}
     result: dict[str, Any] = value

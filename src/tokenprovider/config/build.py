@@ -8,13 +8,13 @@ path and where the value was set.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from tokenprovider.config import convert as conversion
 from tokenprovider.config.params import Parameter, parameters, type_name
 from tokenprovider.config.registry import Registry, registry
+from tokenprovider.config.suggest import did_you_mean
 from tokenprovider.config.toml_lines import dotted
 from tokenprovider.errors import ConfigurationError, TokenProviderError
 from tokenprovider.masking import REDACTED, is_secret_key, redact
@@ -111,7 +111,7 @@ class _Builder:
         if isinstance(value, Mapping):
             return self._unknown_provider(key, (*path, key))
         candidates = [*SECTION_KEYS, *self._registry.names()]
-        hint = _did_you_mean(key, candidates)
+        hint = did_you_mean(key, candidates)
         if not hint and any(key in parameters(cls) for cls in self._known_classes()):
             hint = f"; provider settings go in the provider's table, like [{dotted(path)}.NAME]"
         return self.error((*path, key), f"is not a known setting{hint}")
@@ -127,7 +127,7 @@ class _Builder:
 
     def _unknown_provider(self, name: object, path: KeyPath) -> ConfigurationError:
         known = self._registry.names()
-        hint = _did_you_mean(name, known) if isinstance(name, str) else ""
+        hint = did_you_mean(name, known) if isinstance(name, str) else ""
         return self.error(
             path,
             f"there is no provider {name!r}{hint}; known providers: {', '.join(known)} "
@@ -171,7 +171,7 @@ class _Builder:
         if key in ("domain", "scheme"):
             return self.error(path, f"{key} belongs in the [credentials] table, not here")
         settable = [p.name for p in accepted.values() if p.configurable]
-        hint = _did_you_mean(key, settable) or f"; known: {', '.join(settable) or 'none'}"
+        hint = did_you_mean(key, settable) or f"; known: {', '.join(settable) or 'none'}"
         return self.error(path, f"is not a known setting{hint}")
 
     def _value(self, value: Any, parameter: Parameter, path: KeyPath) -> Any:
@@ -243,11 +243,6 @@ def _kind(value: object) -> str:
 def _show(value: object) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _did_you_mean(word: str, candidates: list[str]) -> str:
-    close = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _retyped(exc: TokenProviderError, message: str) -> TokenProviderError:

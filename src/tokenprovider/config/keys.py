@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import difflib
 import pathlib
-import types
 import typing
 from collections.abc import Mapping
 from typing import Any
@@ -13,6 +11,7 @@ from tokenprovider.config import convert as conversion
 from tokenprovider.config import params
 from tokenprovider.config.build import SECTION_KEYS
 from tokenprovider.config.registry import Registry, registry
+from tokenprovider.config.suggest import did_you_mean
 from tokenprovider.config.toml_lines import dotted
 from tokenprovider.errors import ConfigurationError
 from tokenprovider.masking import is_secret_key
@@ -27,8 +26,7 @@ def credentials_prefix(path: KeyPath) -> int:
         return 1
     if len(path) >= 3 and path[0] == "profiles" and path[2] == "credentials":
         return 3
-    close = difflib.get_close_matches(path[0], ["credentials", "profiles"], n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    hint = did_you_mean(path[0], ["credentials", "profiles"])
     raise ConfigurationError(
         f"{dotted(path)}: settings live under credentials.* or profiles.NAME.credentials.*{hint}"
     )
@@ -47,8 +45,7 @@ def annotation_for(path: KeyPath, providers: Registry = registry) -> Any:
     cls = providers.get(head)
     if cls is None:
         known = [*SECTION_KEYS, *providers.names()]
-        close = difflib.get_close_matches(head, known, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        hint = did_you_mean(head, known)
         raise ConfigurationError(
             f"{dotted(path)}: {head!r} is neither a provider nor a setting{hint}; "
             f"known: {', '.join(known)}"
@@ -65,7 +62,7 @@ def annotation_for(path: KeyPath, providers: Registry = registry) -> Any:
 
 def _member(annotation: Any, key: str, path: KeyPath) -> Any:
     """The type of ``key`` inside a value of type ``annotation``."""
-    for candidate in _union_members(annotation):
+    for candidate in params.members(annotation):
         if isinstance(candidate, type) and (
             _is_provider(candidate) or params.is_settings_class(candidate)
         ):
@@ -74,8 +71,7 @@ def _member(annotation: Any, key: str, path: KeyPath) -> Any:
             if parameter is not None and parameter.configurable:
                 return parameter.annotation
             settable = [p.name for p in accepted.values() if p.configurable]
-            close = difflib.get_close_matches(key, settable, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            hint = did_you_mean(key, settable)
             raise ConfigurationError(
                 f"{dotted(path)} is not a known setting{hint}; known: {', '.join(settable)}"
             )
@@ -90,12 +86,6 @@ def _is_provider(cls: type) -> bool:
     from tokenprovider.provider import TokenProvider  # noqa: PLC0415
 
     return issubclass(cls, TokenProvider)
-
-
-def _union_members(annotation: Any) -> tuple[Any, ...]:
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
-        return typing.get_args(annotation)
-    return (annotation,)
 
 
 def value_for(path: KeyPath, text: str, providers: Registry = registry) -> Any:

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
 from tokenprovider.config.locations import CONFIG_ENV, EXPLICIT, ConfigFile, search_path
-from tokenprovider.config.toml_lines import key_lines, line_of
+from tokenprovider.config.suggest import did_you_mean
+from tokenprovider.config.toml_lines import key_lines, nearest
 from tokenprovider.errors import ConfigurationError
 from tokenprovider.masking import is_secret_key
 from tokenprovider.secret_refs import is_reference
@@ -69,11 +70,7 @@ class LoadedConfig:
 
     def origin(self, path: KeyPath) -> Origin | None:
         """The origin of ``path``, or of its nearest ancestor that has one."""
-        for depth in range(len(path), 0, -1):
-            found = self.origins.get(path[:depth])
-            if found is not None:
-                return found
-        return None
+        return nearest(self.origins, path)
 
 
 def read_toml(path: Path) -> tuple[dict[str, Any], str]:
@@ -110,9 +107,10 @@ def load(
         document, text = read_toml(config_file.path)
         lines = key_lines(text)
         source = str(config_file.path.absolute())
-        _check_literal_secrets(config_file.path, document)
-        for path, value in _domains_first(_leaves(document, ())):
-            _put(data, origins, path, value, Origin(source, line_of(lines, path)))
+        leaves = _leaves(document, ())
+        _check_literal_secrets(config_file.path, leaves)
+        for path, value in _domains_first(leaves):
+            _put(data, origins, path, value, Origin(source, nearest(lines, path)))
     settings = [(path, value, name) for name, path, value in environment_settings(env)]
     for path, value, name in _domains_first(settings):
         _put(data, origins, path, value, Origin(name, variable=True))
@@ -150,15 +148,10 @@ def _bad_variable(name: str) -> str:
         "TOKENPROVIDER_CREDENTIALS__<PROVIDER>__<KEY> or "
         "TOKENPROVIDER_PROFILES__<PROFILE>__CREDENTIALS__..., with double underscores"
     )
-    import difflib  # noqa: PLC0415 - only on this error path
-
     upper = name.upper()
     if any(upper.startswith(f"{ENV_PREFIX}{section.upper()}") for section in _SECTIONS):
         return message + "; separate the parts of the key path with __"
-    control = difflib.get_close_matches(name, sorted(_CONTROL_VARIABLES), n=1)
-    if control:
-        message += f"; did you mean {control[0]}?"
-    return message
+    return message + did_you_mean(name, sorted(_CONTROL_VARIABLES))
 
 
 def _leaves(value: Any, path: KeyPath) -> list[tuple[KeyPath, Any]]:
@@ -227,7 +220,7 @@ def _forget(origins: dict[KeyPath, Origin], path: KeyPath) -> None:
         del origins[known]
 
 
-def _check_literal_secrets(path: Path, document: dict[str, Any]) -> None:
+def _check_literal_secrets(path: Path, leaves: list[tuple[KeyPath, Any]]) -> None:
     """Warn if ``path`` holds a literal secret and others may read it."""
     try:
         mode = path.stat().st_mode
@@ -237,7 +230,7 @@ def _check_literal_secrets(path: Path, document: dict[str, Any]) -> None:
         return
     literal = [
         ".".join(key_path)
-        for key_path, value in _leaves(document, ())
+        for key_path, value in leaves
         if key_path
         and is_secret_key(key_path[-1])
         and isinstance(value, str)

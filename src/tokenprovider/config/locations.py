@@ -81,8 +81,7 @@ def search_path(
 ) -> list[ConfigFile]:
     """The files merged, in order; the project and explicit entries appear when found/given."""
     files = [ConfigFile(SITE, site_file(env)), ConfigFile(USER, user_file(env))]
-    project = project_file(cwd)
-    files.append(ConfigFile(PROJECT, project or default_project_file(cwd)))
+    files.append(ConfigFile(PROJECT, default_project_file(cwd)))
     chosen = explicit if explicit is not None else env.get(CONFIG_ENV) or None
     if chosen is not None:
         files.append(ConfigFile(EXPLICIT, Path(chosen).expanduser()))

@@ -6,12 +6,12 @@ another profile, so a profile's token can never be sent with another profile's s
 
 from __future__ import annotations
 
-import difflib
 import os
 from collections.abc import Mapping
 from typing import Any
 
 from tokenprovider.config.loading import PROFILE_ENV, KeyPath, LoadedConfig
+from tokenprovider.config.suggest import did_you_mean
 from tokenprovider.config.toml_lines import dotted
 from tokenprovider.errors import ConfigurationError
 
@@ -62,8 +62,7 @@ def credentials_path(loaded: LoadedConfig, profile: str) -> KeyPath:
         if len(folded) == 1:  # TOKENPROVIDER_PROFILE=DEV finds [profiles.dev]
             profile = folded[0]
     if profile not in profiles:
-        close = difflib.get_close_matches(profile, [str(name) for name in profiles], n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        hint = did_you_mean(profile, [str(name) for name in profiles])
         known = ", ".join(profile_names(data)) or "none"
         raise ConfigurationError(
             f"there is no profile {profile!r}{hint}; configured profiles: {known} "
@@ -87,8 +86,7 @@ def credentials_path(loaded: LoadedConfig, profile: str) -> KeyPath:
 def _check_top_level(loaded: LoadedConfig) -> None:
     for key in loaded.data:
         if key not in TOP_LEVEL:
-            close = difflib.get_close_matches(str(key), TOP_LEVEL, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            hint = did_you_mean(str(key), TOP_LEVEL)
             raise _error(loaded, (str(key),), f"is not a known table{hint}")
 
 

@@ -8,8 +8,11 @@ keys inside an inline table share their table's line.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from typing import TypeVar
 
 Path = tuple[str, ...]
+V = TypeVar("V")
 _BARE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 
 
@@ -43,11 +46,12 @@ def has_comments(text: str) -> bool:
     return any(state.scan(line) for line in text.splitlines())
 
 
-def line_of(lines: dict[Path, int], path: Path) -> int | None:
-    """The line of ``path``, or of its nearest ancestor that has one."""
+def nearest(by_path: Mapping[Path, V], path: Path) -> V | None:
+    """The value for ``path``, or for its nearest ancestor that has one (a line, an origin)."""
     for depth in range(len(path), 0, -1):
-        if path[:depth] in lines:
-            return lines[path[:depth]]
+        found = by_path.get(path[:depth])
+        if found is not None:
+            return found
     return None
 
 

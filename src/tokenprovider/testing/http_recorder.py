@@ -11,8 +11,9 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any, TypeVar
+
+from tokenprovider.testing.running import Running
 
 _S = TypeVar("_S", bound="_BackgroundServer")
 _MAX_LINE = 65536
@@ -133,7 +134,7 @@ class _Server(ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
-class _BackgroundServer(abc.ABC):
+class _BackgroundServer(Running):
     """An HTTP server on 127.0.0.1 with an OS-chosen port, served from a daemon thread."""
 
     def __init__(self) -> None:
@@ -183,17 +184,6 @@ class _BackgroundServer(abc.ABC):
     def url(self) -> str:
         """``http://127.0.0.1:PORT``."""
         return f"http://{self.domain}"
-
-    def __enter__(self: _S) -> _S:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 @dataclass(frozen=True)

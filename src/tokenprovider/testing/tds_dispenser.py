@@ -21,12 +21,12 @@ import secrets
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from types import TracebackType
 from typing import Any
 
 from tokenprovider.clock import SYSTEM_CLOCK, Clock
 from tokenprovider.testing.lambda_server import LambdaContext, LocalLambdaServer
 from tokenprovider.testing.moto import MotoServer
+from tokenprovider.testing.running import Running
 
 _CLIENT_ID = re.compile(r"[a-zA-Z0-9]{3,32}")
 SSM_PATH = "/service/token-dispenser"
@@ -159,7 +159,7 @@ class TokenDispenserHandler:
         }
 
 
-class LocalTokenDispenser:
+class LocalTokenDispenser(Running):
     """The Token Dispenser stack on 127.0.0.1; `env` says how to point boto3 at it.
 
     >>> with LocalTokenDispenser() as tds:  # doctest: +SKIP
@@ -249,17 +249,6 @@ class LocalTokenDispenser:
         self.lambda_server.stop()
         if self._own_moto:
             self.moto.stop()
-
-    def __enter__(self) -> LocalTokenDispenser:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 @contextmanager
