@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from tokenprovider.testing.lambda_server import LambdaContext
 from tokenprovider.testing.moto import MotoServer
 from tokenprovider.testing.tds_dispenser import LocalTokenDispenser
 
@@ -147,3 +148,18 @@ def make_stack(
 def tds(make_stack: StackFactory) -> LocalTokenDispenser:
     """A dispenser stack with default settings."""
     return make_stack()
+
+
+def record_issued(tds: LocalTokenDispenser) -> dict[str, float]:
+    """Wrap the stack's handler; returns ``{sm_token: expires_at}`` for every answer."""
+    handler = tds.handler
+    assert handler is not None
+    issued: dict[str, float] = {}
+
+    def recording(event: Any, context: LambdaContext) -> Any:
+        document = handler(event, context)
+        issued[document["sm_token"]] = document["expires_at"]
+        return document
+
+    tds.lambda_server.add_function(tds.function_name, recording)
+    return issued

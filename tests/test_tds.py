@@ -19,7 +19,14 @@ from typing import Any
 import pytest
 import requests
 
-from conftest import CANARY_SECRET, REGION, StackFactory, all_log_text, assert_no_leak
+from conftest import (
+    CANARY_SECRET,
+    REGION,
+    StackFactory,
+    all_log_text,
+    assert_no_leak,
+    record_issued,
+)
 from tokenprovider import (
     ConfigurationError,
     DiscoveryError,
@@ -510,21 +517,6 @@ def test_unknown_profile_is_a_configuration_error() -> None:
 # -- refreshing without spinning --------------------------------------------------------------
 
 
-def recording_dispenser(tds: LocalTokenDispenser) -> dict[str, float]:
-    """Wrap the stack's handler; returns ``{sm_token: expires_at}`` for every answer."""
-    handler = tds.handler
-    assert handler is not None
-    issued: dict[str, float] = {}
-
-    def recording(event: Any, context: LambdaContext) -> Any:
-        document = handler(event, context)
-        issued[document["sm_token"]] = document["expires_at"]
-        return document
-
-    tds.lambda_server.add_function(tds.function_name, recording)
-    return issued
-
-
 @pytest.mark.parametrize("minimum", [0, 300, 3300])
 def test_every_refresh_gets_a_new_token(
     make_stack: StackFactory, calls: Calls, minimum: int
@@ -532,7 +524,7 @@ def test_every_refresh_gets_a_new_token(
     lifetime, step, duration = 3600, 7, 3 * 3600
     clock = FakeClock()
     tds = make_stack(clock=clock, lifetime=lifetime)
-    issued = recording_dispenser(tds)
+    issued = record_issued(tds)
     tdp = provider(calls, minimum_alive_secs=minimum, lambda_arn=tds.arn, clock=clock)
 
     seen: list[str] = []
@@ -559,7 +551,7 @@ def test_no_spin_when_the_dispenser_clock_differs_a_little(
     ours = FakeClock()
     theirs = FakeClock(wall=ours.time() + skew)
     tds = make_stack(clock=theirs)
-    issued = recording_dispenser(tds)
+    issued = record_issued(tds)
     tdp = provider(calls, lambda_arn=tds.arn, clock=ours)
 
     for _ in range(2 * 3600 // 7):

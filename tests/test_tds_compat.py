@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from conftest import REGION, StackFactory
+from conftest import REGION, StackFactory, record_issued
 from tokenprovider import (
     ConfigurationError,
     DiscoveryError,
@@ -86,21 +86,6 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     monkeypatch.setattr("tokenprovider.cached.SYSTEM_CLOCK", fake)
     monkeypatch.setattr(compat, "SYSTEM_CLOCK", fake)
     return fake
-
-
-def record_issued(tds: LocalTokenDispenser) -> dict[str, float]:
-    """Wrap the stack's handler; returns ``{sm_token: expires_at}`` for every answer."""
-    handler = tds.handler
-    assert handler is not None
-    issued: dict[str, float] = {}
-
-    def recording(event: Any, context: LambdaContext) -> Any:
-        document = handler(event, context)
-        issued[document["sm_token"]] = document["expires_at"]
-        return document
-
-    tds.lambda_server.add_function(tds.function_name, recording)
-    return issued
 
 
 # -- the result -------------------------------------------------------------------------------
