@@ -150,7 +150,7 @@ def _bad_variable(name: str) -> str:
     )
     upper = name.upper()
     if any(upper.startswith(f"{ENV_PREFIX}{section.upper()}") for section in _SECTIONS):
-        return message + "; separate the parts of the key path with __"
+        return message  # a key path with single underscores: the message says it all
     return message + did_you_mean(name, sorted(_CONTROL_VARIABLES))
 
 
