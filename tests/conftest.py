@@ -10,9 +10,19 @@ from typing import Any
 
 import pytest
 
+from tokenprovider.caches import default_cache
 from tokenprovider.testing.lambda_server import LambdaContext
 from tokenprovider.testing.moto import MotoServer
 from tokenprovider.testing.tds_dispenser import LocalTokenDispenser
+
+
+@pytest.fixture(autouse=True)
+def _fresh_default_cache() -> Iterator[None]:
+    """Each test starts with an empty process-wide token cache."""
+    default_cache().clear()
+    yield
+    default_cache().clear()
+
 
 #: Distinctive values that must never appear in any repr, log record or error text.
 CANARY_SECRET = "canary-SECRET-7f3a9c"

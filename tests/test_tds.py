@@ -37,6 +37,7 @@ from tokenprovider import (
     TokenRequestError,
     parse_credentials_config,
 )
+from tokenprovider.caches import MemoryTokenCache
 from tokenprovider.providers.tds import TDSTokenProvider
 from tokenprovider.testing.clock import FakeClock
 from tokenprovider.testing.http_recorder import RecordingHTTPServer
@@ -895,5 +896,6 @@ def test_a_second_stack_starts_in_the_same_process(monkeypatch: pytest.MonkeyPat
         with LocalTokenDispenser() as stack:
             for name, value in stack.env.items():
                 monkeypatch.setenv(name, value)
-            assert TDSTokenProvider(HOST, CLIENT).token
+            # Both stacks publish the same ARN (moto's account), so keep tokens apart.
+            assert TDSTokenProvider(HOST, CLIENT, cache=MemoryTokenCache()).token
             assert stack.lambda_server.invocation_count("ok") == 1

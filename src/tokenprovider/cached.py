@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 import math
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from tokenprovider.clock import SYSTEM_CLOCK, Clock
 from tokenprovider.errors import (
@@ -16,6 +18,9 @@ from tokenprovider.errors import (
 )
 from tokenprovider.host import Host
 from tokenprovider.provider import TokenProvider
+
+if TYPE_CHECKING:
+    from tokenprovider.caches.base import CacheEntry, CacheKey, Found, TokenCache
 
 logger = logging.getLogger("tokenprovider")
 
@@ -37,9 +42,11 @@ class _Snapshot:
     mandatory_at: float  # from this on, callers wait for a fresh token
     expires_at: float | None  # wall-clock expiry, for display
     reauth_until: float = -math.inf  # a 401 before this does not invalidate the token
+    version: str = ""  # the cache entry it came from
 
 
 _EMPTY = _Snapshot("", ("Authorization", ""), -math.inf, -math.inf, None)
+_NO_KEY: CacheKey | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +73,12 @@ class CachedTokenProvider(TokenProvider):
     Both margins are capped (a quarter and a half of the token's lifetime) so a
     5-second token is not fetched again on every call. Time left is tracked on a
     monotonic clock, so a wall-clock jump neither expires nor extends a token.
+
+    Tokens go through ``cache`` (a `TokenCache`; the process-wide `MemoryTokenCache` by
+    default), so providers with the same identity share one token and one fetch, across
+    processes or hosts with a `FileTokenCache` or `DynamoDBTokenCache`. A subclass takes
+    part by defining `_cache_identity` (and `_cache_secret` if it has credentials);
+    without them its tokens stay its own.
     """
 
     clock_skew: float = 10.0
@@ -84,6 +97,7 @@ class CachedTokenProvider(TokenProvider):
         refresh_ahead: float | None = None,
         failure_cooldown: float | None = None,
         clock: Clock | None = None,
+        cache: TokenCache | None = None,
     ) -> None:
         super().__init__(host)
         cls = type(self)
@@ -100,6 +114,28 @@ class CachedTokenProvider(TokenProvider):
         self.__generation = 0  # fetches finished, successful or not
         self.__advisory_failures = 0
         self.__reauth_pending = False
+        self.__cache = _checked_cache(cache)
+        self.__key: CacheKey | None = _NO_KEY
+        self.__rejected = ""  # a token the API or the caller refused: never adopt it again
+
+    @property
+    def cache(self) -> TokenCache:
+        """Where this provider keeps its token."""
+        return self.__cache
+
+    def _cache_identity(self) -> Mapping[str, object] | None:
+        """What identifies this provider's tokens (kind, host, client id, scopes...).
+
+        Providers with equal identities share tokens through their cache, so it must
+        cover everything that makes a token differ, but no secret (see `_cache_secret`).
+        None, the default, keeps this provider's tokens to itself.
+        """
+        return None
+
+    def _cache_secret(self) -> str | None:
+        """The credential that also identifies the tokens; it enters cache keys only as
+        a salted hash, and may derive the cache's encryption key."""
+        return None
 
     def _request_token(self) -> tuple[str, float]:
         """Fetch a new token: return ``(token, expiry as epoch seconds)``."""
@@ -118,6 +154,13 @@ class CachedTokenProvider(TokenProvider):
         """Wall-clock expiry (epoch seconds) of the cached token, or None if none is cached."""
         return self.__snapshot.expires_at
 
+    def _token_and_expiry(self) -> tuple[str, float | None]:
+        """The token and its wall-clock expiry, read together (`token` refreshes alike)."""
+        snapshot = self.__snapshot
+        if self.__now() >= snapshot.refresh_at:
+            snapshot = self.__slow_path()
+        return snapshot.token, snapshot.expires_at
+
     def _wall_time(self) -> float:
         """Wall-clock epoch seconds from this provider's clock, for computing expiries."""
         return self.__clock.time()
@@ -132,8 +175,10 @@ class CachedTokenProvider(TokenProvider):
         return self.__slow_path().header
 
     def invalidate_cache(self) -> None:
-        """Drop the cached token; the next caller fetches a new one."""
+        """Drop the cached token; the next caller fetches a new one (even if a shared
+        cache still holds this token)."""
         with self.__swap_lock:
+            self.__rejected = self.__snapshot.token or self.__rejected
             self.__snapshot = _EMPTY
 
     def _invalidate_if_current(self, sent_authorization: str) -> None:
@@ -141,6 +186,7 @@ class CachedTokenProvider(TokenProvider):
             snapshot = self.__snapshot
             if snapshot.header[1] != sent_authorization or self.__now() < snapshot.reauth_until:
                 return
+            self.__rejected = snapshot.token
             self.__snapshot = _EMPTY
             self.__reauth_pending = True
 
@@ -224,21 +270,83 @@ class CachedTokenProvider(TokenProvider):
         return later
 
     def __fetch(self) -> _Snapshot:
-        """Call `_request_token` (holding the fetch lock) and install its result."""
+        """Get a token through the cache (holding the fetch lock) and install it."""
         self.__fetching_thread = threading.get_ident()
         try:
-            result = self._request_token()
+            snapshot = self.__through_cache()
         finally:
             self.__fetching_thread = None
             self.__generation += 1
-        snapshot = self.__snapshot_for(result)
         with self.__swap_lock:
             self.__snapshot = snapshot
             self.__reauth_pending = False
+            self.__rejected = ""
         self.__advisory_failures = 0
         return snapshot
 
-    def __snapshot_for(self, result: object) -> _Snapshot:
+    def __through_cache(self) -> _Snapshot:
+        key = self.__cache_key()
+        if key is None:
+            token, expires_at = self.__requested()
+            return self.__snapshot_for(token, expires_at, expires_at - self.__clock.time())
+        held = self.__snapshot.version
+        rejected = self.__rejected
+        wall = self.__clock.time
+
+        def usable(entry: CacheEntry, appeared: bool) -> bool:
+            if entry.token == rejected or not is_header_safe(entry.token):
+                return False
+            if appeared:  # written while we waited: fresh, whatever the writer's clock says
+                return entry.lifetime > 0
+            if entry.version == held:
+                return False  # the token this provider already found due
+            now = wall()
+            remaining = min(entry.expires_at, now + entry.lifetime) - now
+            return remaining > self.__margins(entry.lifetime)[1]
+
+        def request() -> tuple[str, float, float]:
+            token, expires_at = self.__requested()
+            return token, expires_at, wall()
+
+        found = self.__cache.fetch(key, request, usable)
+        return self.__adopt(found)
+
+    def __adopt(self, found: Found) -> _Snapshot:
+        entry = found.entry
+        now = self.__clock.time()
+        if found.fetched:
+            remaining = entry.expires_at - now
+        elif found.waited is not None:
+            remaining = entry.lifetime - found.waited
+        else:
+            remaining = min(entry.expires_at, now + entry.lifetime) - now
+        logger.debug(
+            "%s: %s token for %s from %s",
+            type(self).__name__,
+            "fetched a" if found.fetched else "using a cached",
+            self.host,
+            type(self.__cache).__name__,
+        )
+        return self.__snapshot_for(entry.token, now + remaining, entry.lifetime, entry.version)
+
+    def __cache_key(self) -> CacheKey | None:
+        key = self.__key
+        if key is None:
+            identity = self._cache_identity()
+            if identity is None:
+                if self.__cache.shared:
+                    raise ConfigurationError(
+                        f"{type(self).__name__} cannot use {type(self.__cache).__name__}: it "
+                        "does not define _cache_identity(), so its tokens cannot be told "
+                        "apart from another client's"
+                    )
+                return None
+            key = self.__key = self.__cache.key_for(identity, self._cache_secret())
+        return key
+
+    def __requested(self) -> tuple[str, float]:
+        """Call `_request_token` and check what it returned."""
+        result = self._request_token()
         name = type(self).__name__
         if not isinstance(result, (tuple, list)) or len(result) != 2:
             raise MalformedTokenResponseError(
@@ -265,28 +373,51 @@ class CachedTokenProvider(TokenProvider):
                 f"{name}._request_token() must return the expiry as epoch seconds "
                 f"(time.time() + lifetime), got {type(expires_at).__name__}"
             )
-        lifetime = expires_at - self.__clock.time()
-        if lifetime <= 0:
+        if expires_at <= self.__clock.time():
             hint = (
                 " (it looks like a lifetime; return time.time() + lifetime)"
                 if expires_at < 1e9
                 else " (check this machine's clock)"
             )
             logger.warning("%s: the new token for %s is already expired%s", name, self.host, hint)
-            lifetime = 0.0
-        expires_mono = self.__now() + lifetime
+        return token, float(expires_at)
+
+    def __margins(self, lifetime: float) -> tuple[float, float]:
+        """The mandatory and advisory margins for a token that lives ``lifetime`` seconds."""
         mandatory = min(self.clock_skew, lifetime * MANDATORY_SHARE)
         advisory = max(mandatory, min(self.refresh_ahead, lifetime * ADVISORY_SHARE))
+        return mandatory, advisory
+
+    def __snapshot_for(
+        self, token: str, expires_at: float, lifetime: float, version: str = ""
+    ) -> _Snapshot:
+        """The snapshot for ``token``; ``expires_at`` is on this host's wall clock."""
+        now = self.__now()
+        expires_mono = now + max(0.0, expires_at - self.__clock.time())
+        mandatory, advisory = self.__margins(max(0.0, lifetime))
         return _Snapshot(
             token=token,
             header=("Authorization", self._format_authorization(token)),
             refresh_at=expires_mono - advisory,
             mandatory_at=expires_mono - mandatory,
-            expires_at=float(expires_at),
-            reauth_until=self.__now() + self.reauth_interval
-            if self.__reauth_pending
-            else -math.inf,
+            expires_at=expires_at,
+            reauth_until=now + self.reauth_interval if self.__reauth_pending else -math.inf,
+            version=version,
         )
+
+
+def _checked_cache(cache: object) -> TokenCache:
+    from tokenprovider.caches.base import TokenCache  # noqa: PLC0415 - keeps imports light
+    from tokenprovider.caches.memory import default_cache  # noqa: PLC0415
+
+    if cache is None:
+        return default_cache()
+    if not isinstance(cache, TokenCache):
+        raise ConfigurationError(
+            f"cache must be a TokenCache (MemoryTokenCache, FileTokenCache, "
+            f"DynamoDBTokenCache), got {type(cache).__name__}"
+        )
+    return cache
 
 
 def is_header_safe(token: str) -> bool:

@@ -76,6 +76,11 @@ class PluginError(ConfigurationError):
     """A provider plugin is not a `TokenProvider` or takes a name already in use."""
 
 
+class CacheError(TokenProviderError):
+    """A token cache cannot be used as configured (a missing table, an unusable
+    directory, a bad encryption key); the message names the cache and what to change."""
+
+
 class TDSError(TokenRequestError):
     """The Token Dispenser Service answered with an error (a ``FunctionError`` or an
     error envelope); ``error_type`` and ``status_code`` carry what it said."""

@@ -14,6 +14,7 @@ import json
 import threading
 from typing import TYPE_CHECKING
 
+from tokenprovider.caches.memory import MemoryTokenCache
 from tokenprovider.clock import SYSTEM_CLOCK
 from tokenprovider.providers.tds import (
     MARGIN_GUARD,
@@ -29,6 +30,7 @@ _NO_HOST = "token-dispenser.invalid"
 _providers: dict[tuple[str, int, str | None], TDSTokenProvider] = {}
 _arns: dict[str | None, str] = {}  # by SSM key: one lookup per process
 _lock = threading.Lock()
+_cache = MemoryTokenCache()  # its own, so that clear_cache() forgets the tokens too
 
 
 def get_token(
@@ -69,6 +71,7 @@ def _provider(client_id: str, minimum: int, ssm_key: str | None) -> TDSTokenProv
                 minimum_alive_secs=min(MAX_MINIMUM_ALIVE_SECS, minimum + 2 * int(MARGIN_GUARD)),
                 token_dispenser_arn_ssm_key=ssm_key,
                 refresh_ahead=minimum + MARGIN_GUARD,
+                cache=_cache,
             )
             if ssm_key in _arns:
                 provider._adopt_function_arn(_arns[ssm_key])
@@ -81,3 +84,4 @@ def clear_cache() -> None:
     with _lock:
         _providers.clear()
         _arns.clear()
+        _cache.clear()

@@ -16,8 +16,9 @@ from typing import Any, NamedTuple
 
 from tokenprovider.secret_refs import SecretReference
 
-#: Parameters that configuration never sets directly (``host`` comes from domain/scheme).
-_NOT_SETTINGS = frozenset({"self", "host"})
+#: Parameters that configuration never sets directly: ``host`` comes from domain/scheme,
+#: ``cache`` from the section's ``cache`` and ``cache_key``.
+_NOT_SETTINGS = frozenset({"self", "host", "cache"})
 UNRESOLVED = object()
 _SEQUENCES = frozenset(
     {

@@ -27,6 +27,8 @@ from tokenprovider.secret_refs import SecretReference, reveal
 if TYPE_CHECKING:
     import requests
 
+    from tokenprovider.caches.base import TokenCache
+
 logger = logging.getLogger("tokenprovider")
 
 #: Lifetime assumed when a token response has no ``expires_in`` (RFC 6749 leaves it optional).
@@ -78,6 +80,7 @@ class OAuthTokenProvider(CachedTokenProvider):
         refresh_ahead: float | None = None,
         failure_cooldown: float | None = None,
         clock: Clock | None = None,
+        cache: TokenCache | None = None,
     ) -> None:
         super().__init__(
             host,
@@ -85,6 +88,7 @@ class OAuthTokenProvider(CachedTokenProvider):
             refresh_ahead=refresh_ahead,
             failure_cooldown=failure_cooldown,
             clock=clock,
+            cache=cache,
         )
         if not isinstance(client_id, str) or not client_id:
             raise ConfigurationError("client_id must be a non-empty string")
@@ -124,6 +128,23 @@ class OAuthTokenProvider(CachedTokenProvider):
         self.retry = retry or RetryPolicy()
         self.__discovered_url: str | None = None
         self.__secret: str | None = None
+
+    def _cache_identity(self) -> dict[str, object]:
+        """Host, token URL, client id, grant, scopes, audience and extra parameters."""
+        return {
+            "kind": "oauth",
+            "host": self.host.url,
+            "token_url": self.token_url,
+            "client_id": self.client_id,
+            "grant_type": self.grant_type,
+            "scopes": sorted(self.scopes),
+            "audience": self.audience,
+            "extra_params": sorted((self._extra_params or {}).items()),
+        }
+
+    def _cache_secret(self) -> str | None:
+        """The client secret (revealed here if it is a reference)."""
+        return None if self._client_secret is None else reveal(self._client_secret)
 
     def _request_token(self) -> tuple[str, float]:
         import requests  # noqa: PLC0415 - loaded on first fetch to keep imports light

@@ -28,6 +28,7 @@ from tokenprovider.secret_refs import SecretReference, reveal
 if TYPE_CHECKING:
     import requests
 
+    from tokenprovider.caches.base import TokenCache
     from tokenprovider.host import Host
 
 #: The dispenser's rule for client ids.
@@ -81,6 +82,7 @@ class TDSTokenProvider(CachedTokenProvider):
         refresh_ahead: float | None = None,
         failure_cooldown: float | None = None,
         clock: Clock | None = None,
+        cache: TokenCache | None = None,
     ) -> None:
         super().__init__(
             host,
@@ -88,6 +90,7 @@ class TDSTokenProvider(CachedTokenProvider):
             refresh_ahead=refresh_ahead,
             failure_cooldown=failure_cooldown,
             clock=clock,
+            cache=cache,
         )
         _check_client_id(client_id)
         check_minimum_alive_secs(minimum_alive_secs)
@@ -167,12 +170,34 @@ class TDSTokenProvider(CachedTokenProvider):
 
     def token_document(self) -> dict[str, Any]:
         """The dispenser's whole answer for the current token (``sm_token``, ``expires_at``...)."""
-        while True:
-            token = self.token
-            last = self.__last
-            if last is not None and last[0] == token:
-                return dict(last[1])
-            self.invalidate_cache()  # pragma: no cover - a refresh raced this read
+        token, expires_at = self._token_and_expiry()
+        last = self.__last
+        if last is not None and last[0] == token:
+            return dict(last[1])
+        # Another provider (process, host) fetched this token: the cache keeps only the
+        # token and its expiry, so the rest of the answer is rebuilt from them.
+        return {
+            "sm_token": token,
+            "expires_at": None if expires_at is None else int(expires_at),
+            "cookiename": self.__cookie_name,
+        }
+
+    def _cache_identity(self) -> dict[str, object]:
+        """The client id, the dispenser's ARN (looked up here if need be), the host
+        and, for EDL, the user and environment."""
+        return {
+            "kind": "tds",
+            "host": self.host.url,
+            "client_id": self.client_id,
+            "dispenser": self.__function_arn(),
+            "action": self.action,
+            "edl_user": self.edl_user,
+            "cmr_env": self.cmr_env,
+        }
+
+    def _cache_secret(self) -> str | None:
+        """The EDL password, for EDL tokens."""
+        return None if self._edl_pass is None else reveal(self._edl_pass)
 
     # -- fetching --------------------------------------------------------------------
 

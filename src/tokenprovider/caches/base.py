@@ -1,0 +1,192 @@
+"""The token cache interface, and the fetch-through algorithm every cache shares.
+
+A cache holds `CacheEntry` records under a `CacheKey`. `TokenCache.fetch` returns an
+entry a provider may use, fetching (through the provider's own request function) only
+when no usable entry exists, and only once however many callers, processes or hosts
+ask together: each cache offers a way to *hold* a key (a lock or a lease) while one
+caller refreshes it.
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+import hashlib
+import hmac
+import json
+import logging
+import os
+import secrets
+import socket
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+logger = logging.getLogger("tokenprovider")
+
+
+@dataclass(frozen=True, slots=True)
+class CacheKey:
+    """What identifies one token: a digest for storage and a label for messages.
+
+    ``material`` is the client's credentials, used only to derive an encryption key
+    (``key="derive"``); it is never stored and never shown.
+    """
+
+    digest: str
+    label: str
+    material: bytes | None = field(default=None, repr=False, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class CacheEntry:
+    """One cached token: its wall-clock expiry and issue time (writer's clock), who
+    wrote it, and a version that changes with every write."""
+
+    token: str = field(repr=False)
+    expires_at: float
+    issued_at: float
+    writer: str
+    version: str
+
+    @property
+    def lifetime(self) -> float:
+        """How long the token lived when it was written (immune to clock offsets)."""
+        return max(0.0, self.expires_at - self.issued_at)
+
+
+def new_entry(token: str, expires_at: float, issued_at: float) -> CacheEntry:
+    """A fresh entry written by this process."""
+    return CacheEntry(token, float(expires_at), float(issued_at), writer_id(), secrets.token_hex(8))
+
+
+def writer_id() -> str:
+    """This process, as ``host:pid`` (read each time: a forked child has its own pid)."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """What `TokenCache.fetch` returns: the entry, and how it was obtained.
+
+    ``fetched`` is true when this caller made the token request. ``waited`` is set when
+    the entry appeared while this caller waited for another to refresh: its age is then
+    at most ``waited`` seconds, whatever the writer's clock said.
+    """
+
+    entry: CacheEntry
+    fetched: bool = False
+    waited: float | None = None
+
+
+#: Decides whether a cached entry may be used; the flag says it appeared while waiting.
+Usable = Callable[[CacheEntry, bool], bool]
+Request = Callable[[], tuple[str, float, float]]
+
+
+class Hold(abc.ABC):
+    """A key held for refreshing: the entry found once held, and a way to write."""
+
+    current: CacheEntry | None = None
+    #: False when the cache gave up waiting for another holder: the caller fetches anyway.
+    held: bool = True
+
+    @abc.abstractmethod
+    def store(self, entry: CacheEntry) -> None:
+        """Write ``entry`` (what the holder fetched) for everyone to read."""
+
+
+class TokenCache(abc.ABC):
+    """Where providers keep tokens. Subclasses implement `load`, `_hold` and `_salt`.
+
+    ``shared`` says whether entries reach other processes; such caches need a provider
+    that defines its identity (`CachedTokenProvider._cache_identity`).
+    """
+
+    shared: bool = True
+
+    def key_for(self, identity: Mapping[str, object], secret: str | None) -> CacheKey:
+        """The key for a provider with ``identity``; ``secret`` enters only as a salted hash."""
+        fields = dict(identity)
+        if secret is not None:
+            fields["secret_sha256"] = hashlib.sha256(secret.encode()).hexdigest()
+        canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), default=str)
+        digest = hmac.new(self._salt(), canonical.encode(), hashlib.sha256).hexdigest()
+        material = None if secret is None else f"{identity.get('client_id', '')}\0{secret}"
+        return CacheKey(digest, _label(identity), None if material is None else material.encode())
+
+    def _salt(self) -> bytes:
+        """A per-cache random salt for key digests (and derived encryption keys)."""
+        return b""
+
+    @abc.abstractmethod
+    def load(self, key: CacheKey) -> CacheEntry | None:
+        """The entry under ``key``, or None; anything unreadable counts as None."""
+
+    @abc.abstractmethod
+    def _hold(
+        self, key: CacheKey, seen: CacheEntry | None
+    ) -> contextlib.AbstractContextManager[Hold]:
+        """Hold ``key`` against other refreshers (waiting for them if need be)."""
+
+    def fetch(self, key: CacheKey, request: Request, usable: Usable) -> Found:
+        """A usable entry for ``key``: cached, written by a concurrent refresher, or fetched.
+
+        ``request`` returns ``(token, expires_at, issued_at)``; it is called at most once,
+        and only by the caller holding the key.
+        """
+        seen = self.load(key)
+        if seen is not None and usable(seen, False):
+            return Found(seen)
+        started = time.monotonic()
+        with self._hold(key, seen) as hold:
+            current = hold.current
+            if current is not None:
+                appeared = seen is None or current.version != seen.version
+                if usable(current, appeared):
+                    waited = time.monotonic() - started if appeared else None
+                    return Found(current, waited=waited)
+            token, expires_at, issued_at = request()
+            entry = new_entry(token, expires_at, issued_at)
+            try:
+                hold.store(entry)
+            except Exception as exc:  # the token is good; failing to share it loses nothing
+                logger.warning(
+                    "%s: could not store the token for %s (%s: %s); it is used but not shared",
+                    type(self).__name__,
+                    key.label,
+                    type(exc).__name__,
+                    exc,
+                )
+            return Found(entry, fetched=True)
+
+
+def _label(identity: Mapping[str, object]) -> str:
+    kind = identity.get("kind", "provider")
+    client = identity.get("client_id")
+    host = identity.get("host")
+    words = [str(kind)]
+    if client is not None:
+        words.append(f"client {client!r}")
+    if host is not None:
+        words.append(f"for {host}")
+    return " ".join(words)
+
+
+class CallbackHold(Hold):
+    """A `Hold` whose writes go to a function (the caches' own write)."""
+
+    def __init__(
+        self,
+        current: CacheEntry | None,
+        store: Callable[[CacheEntry], None],
+        *,
+        held: bool = True,
+    ) -> None:
+        self.current = current
+        self.held = held
+        self.__store = store
+
+    def store(self, entry: CacheEntry) -> None:
+        """Write ``entry``."""
+        self.__store(entry)
