@@ -129,6 +129,24 @@ def _parser() -> argparse.ArgumentParser:
         'curl -H "$(tokenprovider header)" URL.',
     )
     _profile(header)
+    cache = command(
+        "cache",
+        "set up shared token caches",
+        "Create what a shared token cache needs, such as the DynamoDB table.",
+    )
+    cache_commands = cache.add_subparsers(dest="cache_command", metavar="ACTION", required=True)
+    create = cache_commands.add_parser(
+        "create-table",
+        help='create a DynamoDB table for cache = "dynamodb:NAME" (TTL enabled)',
+        description="Create the DynamoDB table NAME for DynamoDBTokenCache: on-demand "
+        "billing, a string partition key, TTL on the ttl attribute. An existing table is "
+        "left as it is (TTL is enabled if it was not).",
+        epilog=_EPILOG,
+        parents=[common],
+    )
+    create.add_argument("name", metavar="NAME", help="the table name")
+    create.add_argument("--region", help="AWS region (default: AWS_REGION or your profile's)")
+    create.add_argument("--aws-profile", metavar="P", help="AWS profile (default: AWS_PROFILE)")
     demo = command(
         "demo",
         "show the library at work against local servers on 127.0.0.1",
@@ -149,7 +167,12 @@ def _handler(args: argparse.Namespace) -> Callable[[argparse.Namespace], int]:
         return _demo
     from tokenprovider import cli_commands  # noqa: PLC0415
 
-    name = f"config_{args.config_command}" if args.command == "config" else args.command
+    if args.command == "config":
+        name = f"config_{args.config_command}"
+    elif args.command == "cache":
+        name = "cache_" + args.cache_command.replace("-", "_")
+    else:
+        name = args.command
     handler: Callable[[argparse.Namespace], int] = getattr(cli_commands, name)
     return handler
 

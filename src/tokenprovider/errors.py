@@ -76,7 +76,7 @@ class PluginError(ConfigurationError):
     """A provider plugin is not a `TokenProvider` or takes a name already in use."""
 
 
-class CacheError(TokenProviderError):
+class CacheError(ConfigurationError):
     """A token cache cannot be used as configured (a missing table, an unusable
     directory, a bad encryption key); the message names the cache and what to change."""
 

@@ -13,7 +13,8 @@ from typing import Any
 
 #: Setting names that hold secrets whatever provider they belong to.
 _SECRET_NAME = re.compile(
-    r"secret|passw|passphrase|token|jwt|credential|private_?key|api_?key|_pass$|^pass$"
+    r"secret|passw|passphrase|token|jwt|credential|private_?key|api_?key|cache_?key|"
+    r"encryption_?key|_pass$|^pass$"
 )
 #: Suffixes that mark a locator (where a secret or token comes from), not a secret.
 _LOCATOR_SUFFIXES = ("_url", "_uri", "_arn", "_ssm_key", "_path", "_file", "_dir")

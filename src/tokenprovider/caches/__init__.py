@@ -10,18 +10,23 @@ from tokenprovider.caches.base import CacheEntry, CacheKey, TokenCache
 from tokenprovider.caches.memory import MemoryTokenCache, default_cache
 
 if TYPE_CHECKING:
+    from tokenprovider.caches.dynamodb import DynamoDBTokenCache, create_table
     from tokenprovider.caches.file import FileTokenCache
 
 _HOMES = {
+    "DynamoDBTokenCache": "tokenprovider.caches.dynamodb",
+    "create_table": "tokenprovider.caches.dynamodb",
     "FileTokenCache": "tokenprovider.caches.file",
 }
 
 __all__ = [
     "CacheEntry",
     "CacheKey",
+    "DynamoDBTokenCache",
     "FileTokenCache",
     "MemoryTokenCache",
     "TokenCache",
+    "create_table",
     "default_cache",
 ]
 

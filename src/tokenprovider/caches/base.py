@@ -22,6 +22,8 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from tokenprovider.errors import ConfigurationError
+
 logger = logging.getLogger("tokenprovider")
 
 
@@ -159,6 +161,16 @@ class TokenCache(abc.ABC):
                     exc,
                 )
             return Found(entry, fetched=True)
+
+
+def positive_seconds(name: str, value: object) -> None:
+    """Raise `ConfigurationError` unless ``value`` is a positive, finite number."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not 0 < value < float("inf")
+    ):
+        raise ConfigurationError(f"{name} must be positive seconds, got {value!r}")
 
 
 def _label(identity: Mapping[str, object]) -> str:

@@ -14,10 +14,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from tokenprovider.caches.base import CacheEntry, CacheKey, CallbackHold, Hold, TokenCache
+from tokenprovider.caches.base import (
+    CacheEntry,
+    CacheKey,
+    CallbackHold,
+    Hold,
+    TokenCache,
+    positive_seconds,
+)
 from tokenprovider.caches.records import RecordError, from_record, to_record
 from tokenprovider.caches.sealing import Encryption, Sealer
-from tokenprovider.errors import CacheError, ConfigurationError
+from tokenprovider.errors import CacheError
 from tokenprovider.secret_refs import SecretReference
 
 logger = logging.getLogger("tokenprovider")
@@ -52,12 +59,7 @@ class FileTokenCache(TokenCache):
         key: str | bytes | SecretReference | None = None,
         lock_timeout: float = 60.0,
     ) -> None:
-        if (
-            isinstance(lock_timeout, bool)
-            or not isinstance(lock_timeout, (int, float))
-            or not (0 < lock_timeout < float("inf"))
-        ):
-            raise ConfigurationError(f"lock_timeout must be positive seconds, got {lock_timeout!r}")
+        positive_seconds("lock_timeout", lock_timeout)
         self.directory = Path(directory).expanduser() if directory is not None else None
         self.lock_timeout = float(lock_timeout)
         self.__encryption = None if key is None else Encryption(key, owner="FileTokenCache")

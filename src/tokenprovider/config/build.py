@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from tokenprovider.provider import TokenProvider
 
 OriginOf = Callable[["KeyPath"], "Origin | None"]
-SECTION_KEYS = ("domain", "scheme", "provider")
+SECTION_KEYS = ("domain", "scheme", "provider", "cache", "cache_key")
 
 
 class _Builder:
@@ -57,7 +57,55 @@ class _Builder:
         settings = self._settings(name, settings, cls, path, label)
         # A shorthand's one key sits in the section itself: credentials.jwt, not ...jwt.jwt
         kwargs = self.arguments(cls, settings, path if shorthand else (*path, name))
+        cache = self._cache(section, path, name, cls)
+        if cache is not None:
+            kwargs["cache"] = cache
         return name, self._construct(cls, (host,), kwargs, (*path, name))
+
+    def _cache(self, section: Mapping[str, Any], path: KeyPath, name: str, cls: type) -> Any:
+        """The cache that ``cache`` and ``cache_key`` describe, or None for the default."""
+        from tokenprovider.cached import CachedTokenProvider  # noqa: PLC0415
+        from tokenprovider.caches.setting import cache_from_setting  # noqa: PLC0415
+
+        spec, key = section.get("cache"), section.get("cache_key")
+        if spec is None:
+            if key is not None:
+                raise self.error(
+                    (*path, "cache_key"), 'needs cache = "file" or cache = "dynamodb:TABLE"'
+                )
+            return None
+        if not isinstance(spec, str):
+            raise self.error((*path, "cache"), f"must be a string, not {_kind(spec)}")
+        if not issubclass(cls, CachedTokenProvider):
+            raise self.error(
+                (*path, "cache"), f"{name} tokens are not fetched, so {name} uses no cache"
+            )
+        origin = self._origin_of((*path, "cache"))
+        reference: SecretReference | str | None = None
+        if key is not None:
+            key_path = (*path, "cache_key")
+            if not isinstance(key, str) or not (is_reference(key) or key == "derive"):
+                raise self.error(
+                    key_path,
+                    "must be a secret reference (env:, file:, aws-secretsmanager:, aws-ssm:) "
+                    'to 32 base64-encoded bytes, or "derive"',
+                )
+            key_origin = self._origin_of(key_path)
+            reference = (
+                key
+                if key == "derive"
+                else SecretReference(
+                    key,
+                    base_dir=key_origin.directory if key_origin else None,
+                    setting=self.where(key_path),
+                )
+            )
+        try:
+            return cache_from_setting(
+                spec, reference, base_dir=origin.directory if origin else None
+            )
+        except ConfigurationError as exc:
+            raise self.error((*path, "cache"), str(exc)) from None
 
     def _host(self, section: Mapping[str, Any], path: KeyPath, label: str) -> Any:
         from tokenprovider.host import Host  # noqa: PLC0415 - keeps `config show` light

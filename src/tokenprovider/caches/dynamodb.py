@@ -1,0 +1,471 @@
+"""`DynamoDBTokenCache`: tokens shared by every host that can reach one DynamoDB table.
+
+One item per cache key holds the (sealed) token, its expiry, its writer and a TTL
+attribute. Single flight across hosts is a lease on the same item, taken and released
+with conditional writes: the item is rewritten only if it is still exactly as the
+writer last read it. Waiters poll with consistent reads, use the holder's token as
+soon as it appears, and take over a lease that has been held longer than its
+``lease_seconds`` on *their own* monotonic clock, so hosts' wall clocks never decide
+whether a holder died. Only ``GetItem`` and ``PutItem`` are needed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import random
+import secrets
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from tokenprovider import aws
+from tokenprovider.caches.base import (
+    CacheEntry,
+    CacheKey,
+    CallbackHold,
+    Hold,
+    TokenCache,
+    positive_seconds,
+    writer_id,
+)
+from tokenprovider.caches.records import RecordError, from_record, to_record
+from tokenprovider.caches.sealing import Encryption, Sealer
+from tokenprovider.errors import CacheError, ConfigurationError
+from tokenprovider.secret_refs import SecretReference
+
+logger = logging.getLogger("tokenprovider")
+
+DEFAULT_KEY_ATTRIBUTE = "cache_key"
+TTL_ATTRIBUTE = "ttl"
+#: Items stay this long past their token's expiry before DynamoDB's TTL removes them.
+TTL_GRACE = 3600
+_LEASE_FIELDS = ("lease_id", "lease_holder", "lease_seconds")
+_SALT_KEY = "tokenprovider#salt"
+_MAX_POLL = 0.5
+
+
+class DynamoDBTokenCache(TokenCache):
+    """Keeps tokens in a DynamoDB table, so a fleet of hosts makes one request per refresh.
+
+    The table's partition key is a string attribute named ``key_attribute``; create one
+    with `create_table` or ``tokenprovider cache create-table NAME``. With ``key`` (a
+    secret reference to 32 base64 bytes, or ``"derive"``), tokens are stored encrypted.
+    A host that finds another refreshing waits up to ``max_wait`` seconds for its token,
+    polling every ``poll_interval`` seconds or so. Throttling and transient errors are
+    retried by botocore (``max_attempts`` attempts in ``standard`` mode).
+    """
+
+    def __init__(
+        self,
+        table_name: str,
+        *,
+        key: str | bytes | SecretReference | None = None,
+        region: str | None = None,
+        boto3_session: object | None = None,
+        key_attribute: str = DEFAULT_KEY_ATTRIBUTE,
+        lease_seconds: float = 30.0,
+        max_wait: float | None = None,
+        poll_interval: float = 0.1,
+        max_attempts: int = aws.MAX_ATTEMPTS,
+    ) -> None:
+        if not isinstance(table_name, str) or not 3 <= len(table_name) <= 255:
+            raise ConfigurationError(
+                f"table_name must be a DynamoDB table name (3 to 255 characters), "
+                f"got {table_name!r}"
+            )
+        if not isinstance(key_attribute, str) or not key_attribute:
+            raise ConfigurationError("key_attribute must be a non-empty string")
+        for name, value in (("lease_seconds", lease_seconds), ("poll_interval", poll_interval)):
+            positive_seconds(name, value)
+        if max_wait is not None:
+            positive_seconds("max_wait", max_wait)
+        if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1:
+            raise ConfigurationError(
+                f"max_attempts must be a whole number >= 1, got {max_attempts!r}"
+            )
+        self.table_name = table_name
+        self.key_attribute = key_attribute
+        self.lease_seconds = float(lease_seconds)
+        self.max_wait = float(max_wait) if max_wait is not None else 2 * self.lease_seconds
+        self.poll_interval = float(poll_interval)
+        self.__region = region
+        self.__boto3_session = boto3_session
+        self.__max_attempts = max_attempts
+        self.__encryption = None if key is None else Encryption(key, owner="DynamoDBTokenCache")
+        self.__client: Any = None
+        self.__salt: bytes | None = None
+        self.__lock = threading.Lock()
+        self.__reported: set[tuple[str, object]] = set()
+
+    def __repr__(self) -> str:
+        encrypted = ", encrypted" if self.__encryption is not None else ""
+        return f"{type(self).__name__}({self.table_name!r}{encrypted})"
+
+    @property
+    def encrypted(self) -> bool:
+        """Whether tokens are stored encrypted."""
+        return self.__encryption is not None
+
+    # -- reading ---------------------------------------------------------------------
+
+    def load(self, key: CacheKey) -> CacheEntry | None:
+        """The entry for ``key`` (a consistent read); anything unreadable is None."""
+        try:
+            item = self.__get(key.digest)
+        except CacheError:
+            raise
+        except Exception as exc:
+            logger.warning(
+                "DynamoDBTokenCache: cannot read %s from table %s (%s); fetching anew",
+                key.label,
+                self.table_name,
+                aws.describe_error(exc) or type(exc).__name__,
+            )
+            return None
+        return self.__entry(key, item)
+
+    def __entry(self, key: CacheKey, item: Mapping[str, Any] | None) -> CacheEntry | None:
+        if item is None or ("token" not in item and "sealed" not in item):
+            return None  # no item, or only a lease: nobody has stored a token yet
+        try:
+            return from_record(key, item, self.__sealer(key))
+        except RecordError as exc:
+            seen = (key.digest, item.get("version"))
+            if seen in self.__reported:
+                return None
+            self.__reported.add(seen)
+            logger.warning(
+                "DynamoDBTokenCache: ignoring the item for %s in table %s: %s",
+                key.label,
+                self.table_name,
+                exc,
+            )
+            return None
+
+    # -- single flight ---------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _hold(self, key: CacheKey, seen: CacheEntry | None) -> Iterator[Hold]:
+        started = time.monotonic()
+        first_seen: dict[str, float] = {}  # lease id -> when this host first saw it
+        delay = self.poll_interval
+        try:
+            item = self.__get(key.digest)
+        except CacheError:
+            raise
+        except Exception as exc:
+            yield self.__unheld(key, None, exc)
+            return
+        while True:
+            current = self.__entry(key, item)
+            if current is not None and (seen is None or current.version != seen.version):
+                yield CallbackHold(current, lambda entry: self.__put(key, entry), held=False)
+                return  # someone refreshed while we looked
+            lease = None if item is None else item.get("lease_id")
+            now = time.monotonic()
+            if lease is not None:
+                first = first_seen.setdefault(lease, now)
+                allowed = _float(item, "lease_seconds", self.lease_seconds) if item else 0.0
+            if lease is None or now - first > allowed:
+                if lease is not None:
+                    logger.warning(
+                        "DynamoDBTokenCache: %s's lease on %s expired; taking over",
+                        item.get("lease_holder", "another host") if item else "another host",
+                        key.label,
+                    )
+                mine = secrets.token_hex(8)
+                try:
+                    taken = self.__take(key.digest, item, mine)
+                except Exception as exc:
+                    yield self.__unheld(key, current, exc)
+                    return
+                if taken is not None:
+                    yield from self.__holding(key, current, taken, mine)
+                    return
+            elif now - started > self.max_wait:
+                yield self.__unheld(key, current, None)
+                return
+            time.sleep(delay * random.uniform(0.5, 1.0))
+            delay = min(delay * 1.5, _MAX_POLL)
+            try:
+                item = self.__get(key.digest)
+            except Exception as exc:
+                yield self.__unheld(key, current, exc)
+                return
+
+    def __holding(
+        self, key: CacheKey, current: CacheEntry | None, held_item: dict[str, Any], mine: str
+    ) -> Iterator[Hold]:
+        stored = False
+
+        def store(entry: CacheEntry) -> None:
+            nonlocal stored
+            stored = True
+            self.__put(key, entry, lease=mine)
+
+        try:
+            yield CallbackHold(current, store)
+        finally:
+            if not stored:  # the fetch failed: let the next host try at once
+                released = {k: v for k, v in held_item.items() if k not in _LEASE_FIELDS}
+                with contextlib.suppress(Exception):
+                    self.__conditional_put(released, lease=mine)
+
+    def __take(
+        self, digest: str, item: Mapping[str, Any] | None, mine: str
+    ) -> dict[str, Any] | None:
+        """Write a lease into the item if it is still as read; the new item, or None if
+        another host changed it first."""
+        base = {self.key_attribute: digest} if item is None else dict(item)
+        taken = {
+            **base,
+            "lease_id": mine,
+            "lease_holder": writer_id(),
+            "lease_seconds": self.lease_seconds,
+        }
+        if TTL_ATTRIBUTE not in taken:
+            taken[TTL_ATTRIBUTE] = int(time.time()) + TTL_GRACE
+        if item is None:
+            condition = "attribute_not_exists(#k)"
+            names: dict[str, str] = {"#k": self.key_attribute}
+            values: dict[str, Any] = {}
+        else:
+            condition, names, values = _unchanged(item)
+        if self.__try_put(taken, condition, names, values):
+            return taken
+        return None
+
+    def __unheld(self, key: CacheKey, current: CacheEntry | None, error: Exception | None) -> Hold:
+        if error is not None:
+            logger.warning(
+                "DynamoDBTokenCache: cannot coordinate the refresh of %s through table %s "
+                "(%s); fetching without it",
+                key.label,
+                self.table_name,
+                aws.describe_error(error) or type(error).__name__,
+            )
+        else:
+            logger.warning(
+                "DynamoDBTokenCache: waited %.0fs for another host to refresh %s; fetching anyway",
+                self.max_wait,
+                key.label,
+            )
+        return CallbackHold(current, lambda entry: self.__put(key, entry), held=False)
+
+    # -- writing ---------------------------------------------------------------------
+
+    def __put(self, key: CacheKey, entry: CacheEntry, *, lease: str | None = None) -> None:
+        record = to_record(key, entry, self.__sealer(key))
+        item = {
+            **record,
+            self.key_attribute: key.digest,
+            TTL_ATTRIBUTE: int(entry.expires_at) + TTL_GRACE,
+        }
+        if lease is None:
+            self.__call("put_item", TableName=self.table_name, Item=_encode(item))
+        elif not self.__conditional_put(item, lease=lease):
+            logger.info(
+                "DynamoDBTokenCache: another host took over the refresh of %s; "
+                "not overwriting its entry",
+                key.label,
+            )
+
+    def __conditional_put(self, item: Mapping[str, Any], *, lease: str) -> bool:
+        return self.__try_put(item, "lease_id = :lease", {}, {":lease": lease})
+
+    def __try_put(
+        self,
+        item: Mapping[str, Any],
+        condition: str,
+        names: Mapping[str, str],
+        values: Mapping[str, Any],
+    ) -> bool:
+        from botocore.exceptions import ClientError  # noqa: PLC0415
+
+        arguments: dict[str, Any] = {
+            "TableName": self.table_name,
+            "Item": _encode(item),
+            "ConditionExpression": condition,
+        }
+        if names:
+            arguments["ExpressionAttributeNames"] = dict(names)
+        if values:
+            arguments["ExpressionAttributeValues"] = _encode(values)
+        try:
+            self.__call("put_item", **arguments)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    # -- plumbing --------------------------------------------------------------------
+
+    def __get(self, digest: str) -> dict[str, Any] | None:
+        answer = self.__call(
+            "get_item",
+            TableName=self.table_name,
+            Key={self.key_attribute: {"S": digest}},
+            ConsistentRead=True,
+        )
+        item = answer.get("Item")
+        return None if item is None else _decode(item)
+
+    def __call(self, operation: str, **arguments: Any) -> Any:
+        """Call DynamoDB; a missing table or a wrong key schema is a `CacheError`."""
+        from botocore.exceptions import ClientError  # noqa: PLC0415
+
+        client = self.__dynamodb()
+        try:
+            return getattr(client, operation)(**arguments)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code")
+            if code == "ResourceNotFoundException":
+                raise CacheError(
+                    f"the DynamoDB table {self.table_name!r} does not exist in "
+                    f"{client.meta.region_name}; create it with: tokenprovider cache "
+                    f"create-table {self.table_name} --region {client.meta.region_name}"
+                ) from None
+            if code == "ValidationException" and "key" in str(exc).lower():
+                raise CacheError(
+                    f"the DynamoDB table {self.table_name!r} does not have a string "
+                    f"partition key named {self.key_attribute!r} (and no sort key); "
+                    "set key_attribute to its partition key's name"
+                ) from None
+            raise
+
+    def __dynamodb(self) -> Any:
+        client = self.__client
+        if client is None:
+            with self.__lock:
+                if self.__client is None:
+                    self.__client = _client(
+                        self.__boto3_session, self.__region, self.__max_attempts
+                    )
+                client = self.__client
+        return client
+
+    def __sealer(self, key: CacheKey) -> Sealer | None:
+        if self.__encryption is None:
+            return None
+        return self.__encryption.sealer(key, self._salt())
+
+    def _salt(self) -> bytes:
+        salt = self.__salt
+        if salt is None:
+            salt = self.__salt = self.__read_or_create_salt()
+        return salt
+
+    def __read_or_create_salt(self) -> bytes:
+        item = {self.key_attribute: _SALT_KEY, "salt": secrets.token_hex(16)}
+        self.__try_put(item, "attribute_not_exists(#k)", {"#k": self.key_attribute}, {})
+        stored = self.__get(_SALT_KEY) or {}
+        try:
+            salt = bytes.fromhex(str(stored.get("salt", "")))
+        except ValueError:
+            salt = b""
+        if len(salt) < 16:
+            raise CacheError(
+                f"the salt item {_SALT_KEY!r} in DynamoDB table {self.table_name!r} is "
+                "corrupt; delete it (cached tokens are then fetched anew)"
+            )
+        return salt
+
+
+def create_table(
+    table_name: str,
+    *,
+    region: str | None = None,
+    boto3_session: object | None = None,
+    key_attribute: str = DEFAULT_KEY_ATTRIBUTE,
+) -> bool:
+    """Create a table for `DynamoDBTokenCache` (on-demand billing, TTL on ``ttl``) and
+    wait until it is active. Returns False if it already existed (TTL is then enabled
+    if it was not)."""
+    from botocore.exceptions import ClientError  # noqa: PLC0415
+
+    client = _client(boto3_session, region, aws.MAX_ATTEMPTS)
+    created = True
+    try:
+        try:
+            client.create_table(
+                TableName=table_name,
+                AttributeDefinitions=[{"AttributeName": key_attribute, "AttributeType": "S"}],
+                KeySchema=[{"AttributeName": key_attribute, "KeyType": "HASH"}],
+                BillingMode="PAY_PER_REQUEST",
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ResourceInUseException":
+                raise
+            created = False
+        client.get_waiter("table_exists").wait(TableName=table_name)
+        ttl = client.describe_time_to_live(TableName=table_name).get("TimeToLiveDescription", {})
+        if ttl.get("TimeToLiveStatus") not in ("ENABLED", "ENABLING"):
+            client.update_time_to_live(
+                TableName=table_name,
+                TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
+            )
+    except Exception as exc:
+        described = aws.describe_error(exc)
+        if described is None:
+            raise
+        raise CacheError(f"cannot create the DynamoDB table {table_name!r}: {described}") from None
+    return created
+
+
+def _client(boto3_session: object | None, region: str | None, max_attempts: int) -> Any:
+    session = boto3_session if boto3_session is not None else aws.session(region=region)
+    chosen = region or getattr(session, "region_name", None)
+    if not chosen:
+        raise ConfigurationError(
+            "the DynamoDB token cache needs an AWS region: set region (--region), "
+            "AWS_DEFAULT_REGION, or a region in your AWS profile"
+        )
+    return aws.client("dynamodb", boto3_session=session, region=chosen, max_attempts=max_attempts)
+
+
+def _unchanged(item: Mapping[str, Any]) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """A condition that holds while the item's version and lease are as in ``item``."""
+    names = {"#v": "version", "#l": "lease_id"}
+    values: dict[str, Any] = {}
+    parts = []
+    if "version" in item:
+        parts.append("#v = :v")
+        values[":v"] = item["version"]
+    else:
+        parts.append("attribute_not_exists(#v)")
+    if "lease_id" in item:
+        parts.append("#l = :l")
+        values[":l"] = item["lease_id"]
+    else:
+        parts.append("attribute_not_exists(#l)")
+    return " AND ".join(parts), names, values
+
+
+def _encode(fields: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+    encoded = {}
+    for name, value in fields.items():
+        if isinstance(value, bool) or value is None:
+            continue
+        if isinstance(value, (int, float)):
+            encoded[name] = {"N": repr(value) if isinstance(value, float) else str(value)}
+        else:
+            encoded[name] = {"S": str(value)}
+    return encoded
+
+
+def _decode(item: Mapping[str, Mapping[str, str]]) -> dict[str, Any]:
+    decoded: dict[str, Any] = {}
+    for name, value in item.items():
+        if "S" in value:
+            decoded[name] = value["S"]
+        elif "N" in value:
+            decoded[name] = float(value["N"])
+    return decoded
+
+
+def _float(item: Mapping[str, Any], name: str, default: float) -> float:
+    value = item.get(name)
+    return float(value) if isinstance(value, (int, float)) and value > 0 else default

@@ -1,0 +1,44 @@
+"""The configuration's ``cache`` and ``cache_key`` settings, turned into a `TokenCache`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tokenprovider.caches.base import TokenCache
+from tokenprovider.errors import ConfigurationError
+from tokenprovider.secret_refs import SecretReference
+
+#: What ``cache =`` accepts, for messages and docs.
+FORMS = ('"memory"', '"file"', '"file:DIRECTORY"', '"dynamodb:TABLE"')
+
+
+def cache_from_setting(
+    spec: str, key: str | SecretReference | None = None, *, base_dir: Path | None = None
+) -> TokenCache:
+    """The cache ``spec`` names: ``memory`` (the process-wide default), ``file``,
+    ``file:DIRECTORY`` (relative to ``base_dir``) or ``dynamodb:TABLE``; ``key`` is a
+    secret reference to the encryption key, or ``"derive"``."""
+    kind, _, argument = spec.partition(":")
+    if kind == "memory" and not argument:
+        if key is not None:
+            raise ConfigurationError(
+                'cache_key needs cache = "file" or "dynamodb:TABLE"; the memory cache '
+                "never leaves the process, so it is not encrypted"
+            )
+        from tokenprovider.caches.memory import default_cache  # noqa: PLC0415
+
+        return default_cache()
+    if kind == "file":
+        from tokenprovider.caches.file import FileTokenCache  # noqa: PLC0415
+
+        directory = None
+        if argument:
+            directory = Path(argument).expanduser()
+            if base_dir is not None and not directory.is_absolute():
+                directory = base_dir / directory
+        return FileTokenCache(directory, key=key)
+    if kind == "dynamodb" and argument:
+        from tokenprovider.caches.dynamodb import DynamoDBTokenCache  # noqa: PLC0415
+
+        return DynamoDBTokenCache(argument, key=key)
+    raise ConfigurationError(f"must be one of {', '.join(FORMS)}, got {spec!r}")
