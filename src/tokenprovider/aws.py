@@ -28,8 +28,10 @@ def client(
     region: str | None = None,
     read_timeout: float = READ_TIMEOUT,
     max_attempts: int = MAX_ATTEMPTS,
+    endpoint_url: str | None = None,
 ) -> Any:
-    """A boto3 client for ``service`` with timeouts and botocore's ``standard`` retries."""
+    """A boto3 client for ``service`` with timeouts and botocore's ``standard`` retries;
+    ``endpoint_url`` overrides boto3's endpoint settings."""
     from botocore.config import Config  # noqa: PLC0415 - optional dependency, loaded on use
 
     config = Config(
@@ -38,7 +40,7 @@ def client(
         retries={"mode": "standard", "total_max_attempts": max_attempts},
     )
     chosen = boto3_session if boto3_session is not None else session()
-    return chosen.client(service, region_name=region, config=config)
+    return chosen.client(service, region_name=region, config=config, endpoint_url=endpoint_url)
 
 
 def describe_error(exc: BaseException) -> str | None:

@@ -23,10 +23,11 @@ def read_ssm_parameter(name: str) -> str:
     return value
 
 
-def read_secretsmanager(name: str, field: str | None) -> str:
+def read_secretsmanager(name: str, field: str | None, *, endpoint_url: str | None = None) -> str:
     """Secret ``name``'s string, or its JSON object's ``field``."""
     try:
-        response = aws.client("secretsmanager").get_secret_value(SecretId=name)
+        client = aws.client("secretsmanager", endpoint_url=endpoint_url)
+        response = client.get_secret_value(SecretId=name)
     except Exception as exc:
         raise _read_error("AWS Secrets Manager", exc) from None
     text = response.get("SecretString")

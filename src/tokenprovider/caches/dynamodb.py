@@ -55,6 +55,7 @@ class DynamoDBTokenCache(TokenCache):
     A host that finds another refreshing waits up to ``max_wait`` seconds for its token,
     polling every ``poll_interval`` seconds or so. Throttling and transient errors are
     retried by botocore (``max_attempts`` attempts in ``standard`` mode).
+    ``endpoint_url`` points the client elsewhere (DynamoDB Local, LocalStack).
     """
 
     def __init__(
@@ -69,6 +70,7 @@ class DynamoDBTokenCache(TokenCache):
         max_wait: float | None = None,
         poll_interval: float = 0.1,
         max_attempts: int = aws.MAX_ATTEMPTS,
+        endpoint_url: str | None = None,
     ) -> None:
         if not isinstance(table_name, str) or not 3 <= len(table_name) <= 255:
             raise ConfigurationError(
@@ -93,6 +95,7 @@ class DynamoDBTokenCache(TokenCache):
         self.__region = region
         self.__boto3_session = boto3_session
         self.__max_attempts = max_attempts
+        self.__endpoint_url = endpoint_url
         self.__encryption = None if key is None else Encryption(key, owner="DynamoDBTokenCache")
         self.__client: Any = None
         self.__salt: bytes | None = None
@@ -342,7 +345,10 @@ class DynamoDBTokenCache(TokenCache):
             with self.__lock:
                 if self.__client is None:
                     self.__client = _client(
-                        self.__boto3_session, self.__region, self.__max_attempts
+                        self.__boto3_session,
+                        self.__region,
+                        self.__max_attempts,
+                        self.__endpoint_url,
                     )
                 client = self.__client
         return client
@@ -415,7 +421,12 @@ def create_table(
     return created
 
 
-def _client(boto3_session: object | None, region: str | None, max_attempts: int) -> Any:
+def _client(
+    boto3_session: object | None,
+    region: str | None,
+    max_attempts: int,
+    endpoint_url: str | None = None,
+) -> Any:
     session = boto3_session if boto3_session is not None else aws.session(region=region)
     chosen = region or getattr(session, "region_name", None)
     if not chosen:
@@ -423,7 +434,13 @@ def _client(boto3_session: object | None, region: str | None, max_attempts: int)
             "the DynamoDB token cache needs an AWS region: set region (--region), "
             "AWS_DEFAULT_REGION, or a region in your AWS profile"
         )
-    return aws.client("dynamodb", boto3_session=session, region=chosen, max_attempts=max_attempts)
+    return aws.client(
+        "dynamodb",
+        boto3_session=session,
+        region=chosen,
+        max_attempts=max_attempts,
+        endpoint_url=endpoint_url,
+    )
 
 
 def _unchanged(item: Mapping[str, Any]) -> tuple[str, dict[str, str], dict[str, Any]]:
