@@ -15,6 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from tokenprovider.cached import CachedTokenProvider
+    from tokenprovider.caches import (
+        DynamoDBTokenCache,
+        FileTokenCache,
+        MemoryTokenCache,
+        TokenCache,
+    )
     from tokenprovider.clock import SYSTEM_CLOCK, Clock, SystemClock
     from tokenprovider.config import (
         load_provider,
@@ -22,6 +28,7 @@ if TYPE_CHECKING:
         register_provider,
     )
     from tokenprovider.errors import (
+        CacheError,
         ConfigurationError,
         DiscoveryError,
         InvalidHostError,
@@ -48,9 +55,16 @@ __version__ = "0.1.0"
 
 _HOMES = {
     "tokenprovider.cached": ("CachedTokenProvider",),
+    "tokenprovider.caches": (
+        "DynamoDBTokenCache",
+        "FileTokenCache",
+        "MemoryTokenCache",
+        "TokenCache",
+    ),
     "tokenprovider.clock": ("SYSTEM_CLOCK", "Clock", "SystemClock"),
     "tokenprovider.config": ("load_provider", "parse_credentials_config", "register_provider"),
     "tokenprovider.errors": (
+        "CacheError",
         "ConfigurationError",
         "DiscoveryError",
         "InvalidHostError",
@@ -77,15 +91,19 @@ _MODULE_OF = {name: module for module, names in _HOMES.items() for name in names
 
 __all__ = [
     "SYSTEM_CLOCK",
+    "CacheError",
     "CachedTokenProvider",
     "Clock",
     "ConfigurationError",
     "DiscoveryError",
+    "DynamoDBTokenCache",
+    "FileTokenCache",
     "Host",
     "InvalidHostError",
     "JWTTokenProvider",
     "MalformedTokenError",
     "MalformedTokenResponseError",
+    "MemoryTokenCache",
     "OAuthError",
     "OAuthTokenProvider",
     "PluginError",
@@ -95,6 +113,7 @@ __all__ = [
     "SystemClock",
     "TDSError",
     "TDSTokenProvider",
+    "TokenCache",
     "TokenEndpointError",
     "TokenExpiredError",
     "TokenProvider",

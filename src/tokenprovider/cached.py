@@ -341,7 +341,21 @@ class CachedTokenProvider(TokenProvider):
                         "apart from another client's"
                     )
                 return None
-            key = self.__key = self.__cache.key_for(identity, self._cache_secret())
+            try:
+                key = self.__cache.key_for(identity, self._cache_secret())
+            except TokenProviderError:
+                raise
+            except Exception as exc:  # the cache's store is down: fetch without it
+                logger.warning(
+                    "%s: cannot reach %r (%s: %s); fetching the token for %s without it",
+                    type(self).__name__,
+                    self.__cache,
+                    type(exc).__name__,
+                    exc,
+                    self.host,
+                )
+                return None
+            self.__key = key
         return key
 
     def __requested(self) -> tuple[str, float]:
