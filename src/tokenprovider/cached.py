@@ -293,15 +293,17 @@ class CachedTokenProvider(TokenProvider):
         rejected = self.__rejected
         wall = self.__clock.time
 
-        def usable(entry: CacheEntry, appeared: bool) -> bool:
+        def usable(entry: CacheEntry, waited: float | None) -> bool:
             if entry.token == rejected or not is_header_safe(entry.token):
                 return False
-            if appeared:  # written while we waited: fresh, whatever the writer's clock says
-                return entry.lifetime > 0
-            if entry.version == held:
+            if waited is not None:
+                # Written while we waited, so at most `waited` old, whatever the clocks say.
+                remaining = entry.lifetime - waited
+            elif entry.version == held:
                 return False  # the token this provider already found due
-            now = wall()
-            remaining = min(entry.expires_at, now + entry.lifetime) - now
+            else:
+                now = wall()
+                remaining = min(entry.expires_at, now + entry.lifetime) - now
             return remaining > self.__margins(entry.lifetime)[1]
 
         def request() -> tuple[str, float, float]:

@@ -81,8 +81,9 @@ class Found:
     waited: float | None = None
 
 
-#: Decides whether a cached entry may be used; the flag says it appeared while waiting.
-Usable = Callable[[CacheEntry, bool], bool]
+#: Decides whether a cached entry may be used; the second argument is set when the entry
+#: appeared while the caller waited: it is then at most that many seconds old.
+Usable = Callable[[CacheEntry, "float | None"], bool]
 Request = Callable[[], tuple[str, float, float]]
 
 
@@ -115,7 +116,13 @@ class TokenCache(abc.ABC):
         canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), default=str)
         digest = hmac.new(self._salt(), canonical.encode(), hashlib.sha256).hexdigest()
         material = None if secret is None else f"{identity.get('client_id', '')}\0{secret}"
-        return CacheKey(digest, _label(identity), None if material is None else material.encode())
+        key = CacheKey(digest, _label(identity), None if material is None else material.encode())
+        self._prepare(key)
+        return key
+
+    def _prepare(self, key: CacheKey) -> None:  # noqa: B027 - nothing to check by default
+        """Check, once per provider, that ``key`` can be used (an encryption key that
+        cannot be read is an error now, not a silent miss at every read)."""
 
     def _salt(self) -> bytes:
         """A per-cache random salt for key digests (and derived encryption keys)."""
@@ -138,15 +145,15 @@ class TokenCache(abc.ABC):
         and only by the caller holding the key.
         """
         seen = self.load(key)
-        if seen is not None and usable(seen, False):
+        if seen is not None and usable(seen, None):
             return Found(seen)
         started = time.monotonic()
         with self._hold(key, seen) as hold:
             current = hold.current
             if current is not None:
                 appeared = seen is None or current.version != seen.version
-                if usable(current, appeared):
-                    waited = time.monotonic() - started if appeared else None
+                waited = time.monotonic() - started if appeared else None
+                if usable(current, waited):
                     return Found(current, waited=waited)
             token, expires_at, issued_at = request()
             entry = new_entry(token, expires_at, issued_at)

@@ -358,6 +358,9 @@ class DynamoDBTokenCache(TokenCache):
             return None
         return self.__encryption.sealer(key, self._salt())
 
+    def _prepare(self, key: CacheKey) -> None:
+        self.__sealer(key)
+
     def _salt(self) -> bytes:
         salt = self.__salt
         if salt is None:

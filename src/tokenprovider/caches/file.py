@@ -12,7 +12,6 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from tokenprovider.caches.base import (
     CacheEntry,
@@ -91,14 +90,21 @@ class FileTokenCache(TokenCache):
         except OSError as exc:
             logger.warning("FileTokenCache: cannot read %s (%s); fetching anew", path, exc)
             return None
+        sealer = self.__sealer(key)
         try:
             record = json.loads(data)
             if not isinstance(record, dict):
                 raise RecordError("not a JSON object")
-            return from_record(key, record, self.__sealer(key))
-        except (ValueError, RecordError) as exc:
-            logger.warning("FileTokenCache: ignoring %s: %s", path, _reason(exc))
-            return None
+            return from_record(key, record, sealer)
+        except RecordError as exc:
+            reason: object = exc
+        except Exception:  # ValueError for bad JSON or UTF-8, RecursionError for deep nesting
+            reason = "not valid JSON (truncated or corrupt)"
+        logger.warning("FileTokenCache: ignoring %s: %s", path, reason)
+        return None
+
+    def _prepare(self, key: CacheKey) -> None:
+        self.__sealer(key)
 
     @contextlib.contextmanager
     def _hold(self, key: CacheKey, seen: CacheEntry | None) -> Iterator[Hold]:
@@ -113,6 +119,7 @@ class FileTokenCache(TokenCache):
             return
         try:
             lock = filelock.FileLock(lock_path, mode=0o600, thread_local=False)
+            _private_file(lock_path)
             try:
                 lock.acquire(timeout=self.lock_timeout)
             except filelock.Timeout:
@@ -187,10 +194,18 @@ def _private_directory(path: Path) -> Path:
     return path
 
 
+def _private_file(path: Path) -> None:
+    """Make an existing ``path`` mode 0600 if others could read it (files we made are)."""
+    with contextlib.suppress(OSError):
+        if stat.S_IMODE(path.stat().st_mode) & 0o077:
+            os.chmod(path, 0o600)
+
+
 def _read_or_create_salt(path: Path) -> bytes:
     """The salt in ``path``; the first process to need one writes it (atomically)."""
     for _ in range(2):
         try:
+            _private_file(path)
             text = path.read_text().strip()
         except FileNotFoundError:
             _publish(path, secrets.token_hex(16))
@@ -225,7 +240,3 @@ def _publish(path: Path, text: str) -> None:
     finally:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
-
-
-def _reason(exc: Exception) -> Any:
-    return "not valid JSON (truncated or corrupt)" if isinstance(exc, ValueError) else exc
