@@ -7,16 +7,20 @@ plays a foreign host that must never see a token.
 
 from __future__ import annotations
 
+import hashlib
+import multiprocessing
 import statistics
+import tempfile
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import Any, TextIO
 from urllib.parse import quote
 
 import requests
 
+from tokenprovider.caches.file import FileTokenCache
 from tokenprovider.providers.oauth import OAuthTokenProvider
 from tokenprovider.retry import RetryPolicy
 from tokenprovider.testing.http_recorder import RecordingHTTPServer
@@ -69,6 +73,7 @@ def run_demo(out: TextIO) -> int:
             _revoked_token(server, session, report)
             _recovery(server, session, provider, report)
             _foreign_host(server, foreign, session, report)
+        _processes_share(server, report)
         _refresh_ahead(server, report)
     return report.finish()
 
@@ -186,6 +191,49 @@ def _foreign_host(
         f"{len(paths)} requests reached it (direct, via redirect), "
         f"{len(seen)} carried an Authorization header",
     )
+
+
+def _processes_share(server: LocalOAuthServer, report: _Report) -> None:
+    processes = 4
+    before = server.token_requests
+    context = multiprocessing.get_context("spawn")
+    with tempfile.TemporaryDirectory() as directory:
+        start = context.Barrier(processes)
+        results = context.Queue()
+        workers = [
+            context.Process(
+                target=_cold_process,
+                args=(server.url, server.token_url, directory, start, results),
+            )
+            for _ in range(processes)
+        ]
+        for worker in workers:
+            worker.start()
+        fingerprints = {results.get(timeout=60) for _ in workers}
+        for worker in workers:
+            worker.join(timeout=60)
+    fetched = server.token_requests - before
+    report.line(
+        fetched == 1 and len(fingerprints) == 1,
+        f"{processes} cold processes, one file cache",
+        f"{fetched} token request; {len(fingerprints)} distinct token among them "
+        "(a lock file makes one fetch while the others wait)",
+    )
+
+
+def _cold_process(
+    url: str, token_url: str, directory: str, start: Any, results: Any
+) -> None:  # pragma: no cover - runs in a child process
+    provider = OAuthTokenProvider(
+        url,
+        CLIENT_ID,
+        CLIENT_SECRET,
+        token_url=token_url,
+        scopes=["fleet"],
+        cache=FileTokenCache(directory),
+    )
+    start.wait()
+    results.put(hashlib.sha256(provider.token.encode()).hexdigest())
 
 
 def _refresh_ahead(server: LocalOAuthServer, report: _Report) -> None:
