@@ -21,6 +21,7 @@ lint: $(DEV_INSTALLED)
 bench: $(DEV_INSTALLED)
 	$(BIN)/python benchmarks/hot_path.py
 	$(BIN)/python benchmarks/cli_startup.py
+	$(BIN)/python benchmarks/fleet.py
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' \

@@ -377,3 +377,26 @@ def test_401_refresh_is_not_repeated_within_the_reauth_interval(fake_clock: Fake
     provider._invalidate_if_current(second)  # later on, a 401 refreshes again
     assert provider._authorization() not in (first, second)
     assert provider.calls == 3
+
+
+class _InterruptingClock(FakeClock):
+    """Runs ``interrupt`` once, inside the next monotonic() read, as if another thread
+    ran between a caller reading the snapshot and reaching the slow path."""
+
+    interrupt: Callable[[], object] | None = None
+
+    def monotonic(self) -> float:
+        interrupt, self.interrupt = self.interrupt, None
+        if interrupt is not None:
+            interrupt()
+        return super().monotonic()
+
+
+def test_a_caller_that_finds_the_token_refreshed_meanwhile_does_not_refresh_again() -> None:
+    clock = _InterruptingClock()
+    provider = CountingProvider(clock, lifetime=100.0, refresh_ahead=50.0)
+    assert provider.token == "token-1"
+    clock.advance(60)  # in the advisory window
+    clock.interrupt = lambda: provider.token  # another caller refreshes first
+    assert provider.token == "token-2"
+    assert provider.calls == 2

@@ -197,7 +197,10 @@ class CachedTokenProvider(TokenProvider):
                 "it must fetch the token without using self.token"
             )
         snapshot = self.__snapshot
-        if self.__now() < snapshot.mandatory_at:
+        now = self.__now()
+        if now < snapshot.refresh_at:
+            return snapshot  # refreshed since the caller looked
+        if now < snapshot.mandatory_at:
             return self.__advisory(snapshot)
         generation = self.__generation
         with self.__fetch_lock:

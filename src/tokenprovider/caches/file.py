@@ -29,6 +29,7 @@ from tokenprovider.secret_refs import SecretReference
 logger = logging.getLogger("tokenprovider")
 
 _SALT_FILE = "salt"
+_LOCK_POLL = 0.01  # seconds between tries for a lock another process holds
 _LOCKS: dict[Path, threading.Lock] = {}  # one per lock file: threads queue here first
 _LOCKS_GUARD = threading.Lock()
 
@@ -118,7 +119,9 @@ class FileTokenCache(TokenCache):
             yield self.__unheld(key)
             return
         try:
-            lock = filelock.FileLock(lock_path, mode=0o600, thread_local=False)
+            lock = filelock.FileLock(
+                lock_path, mode=0o600, thread_local=False, poll_interval=_LOCK_POLL
+            )
             _private_file(lock_path)
             try:
                 lock.acquire(timeout=self.lock_timeout)
