@@ -30,6 +30,8 @@ MANDATORY_SHARE = 0.25
 ADVISORY_SHARE = 0.5
 #: Longest pause between failed advisory refreshes.
 MAX_ADVISORY_BACKOFF = 60.0
+#: After a cache's store cannot be reached, fetch without it for this many seconds.
+CACHE_RETRY_AFTER = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +118,7 @@ class CachedTokenProvider(TokenProvider):
         self.__reauth_pending = False
         self.__cache = _checked_cache(cache)
         self.__key: CacheKey | None = _NO_KEY
+        self.__cache_down_until = -math.inf
         self.__rejected = ""  # a token the API or the caller refused: never adopt it again
 
     @property
@@ -337,6 +340,8 @@ class CachedTokenProvider(TokenProvider):
     def __cache_key(self) -> CacheKey | None:
         key = self.__key
         if key is None:
+            if self.__now() < self.__cache_down_until:
+                return None  # the cache's store failed moments ago: do not wait on it again
             identity = self._cache_identity()
             if identity is None:
                 if self.__cache.shared:
@@ -351,13 +356,16 @@ class CachedTokenProvider(TokenProvider):
             except TokenProviderError:
                 raise
             except Exception as exc:  # the cache's store is down: fetch without it
+                self.__cache_down_until = self.__now() + CACHE_RETRY_AFTER
                 logger.warning(
-                    "%s: cannot reach %r (%s: %s); fetching the token for %s without it",
+                    "%s: cannot reach %r (%s: %s); fetching the token for %s without it, "
+                    "and trying the cache again in %.0fs",
                     type(self).__name__,
                     self.__cache,
                     type(exc).__name__,
                     exc,
                     self.host,
+                    CACHE_RETRY_AFTER,
                 )
                 return None
             self.__key = key

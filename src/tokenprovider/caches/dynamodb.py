@@ -4,9 +4,10 @@ One item per cache key holds the (sealed) token, its expiry, its writer and a TT
 attribute. Single flight across hosts is a lease on the same item, taken and released
 with conditional writes: the item is rewritten only if it is still exactly as the
 writer last read it. Waiters poll with consistent reads, use the holder's token as
-soon as it appears, and take over a lease that has been held longer than its
-``lease_seconds`` on *their own* monotonic clock, so hosts' wall clocks never decide
-whether a holder died. Only ``GetItem`` and ``PutItem`` are needed.
+soon as it appears, and take over a lease once they have watched it for longer than its
+``lease_seconds`` on their own monotonic clock, or once the holder's deadline is a
+further ``lease_seconds`` past on theirs: clock offsets smaller than the lease never end
+a live one. Only ``GetItem`` and ``PutItem`` are needed.
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import random
+import re
 import secrets
 import threading
 import time
 from collections.abc import Iterator, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from tokenprovider import aws
 from tokenprovider.caches.base import (
@@ -41,8 +44,9 @@ DEFAULT_KEY_ATTRIBUTE = "cache_key"
 TTL_ATTRIBUTE = "ttl"
 #: Items stay this long past their token's expiry before DynamoDB's TTL removes them.
 TTL_GRACE = 3600
-_LEASE_FIELDS = ("lease_id", "lease_holder", "lease_seconds")
+_LEASE_FIELDS = ("lease_id", "lease_holder", "lease_seconds", "lease_until")
 _SALT_KEY = "tokenprovider#salt"
+_TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}")
 _MAX_POLL = 0.5
 
 
@@ -72,10 +76,15 @@ class DynamoDBTokenCache(TokenCache):
         max_attempts: int = aws.MAX_ATTEMPTS,
         endpoint_url: str | None = None,
     ) -> None:
-        if not isinstance(table_name, str) or not 3 <= len(table_name) <= 255:
+        if not isinstance(table_name, str) or not _TABLE_NAME.fullmatch(table_name):
             raise ConfigurationError(
-                f"table_name must be a DynamoDB table name (3 to 255 characters), "
+                "table_name must be a DynamoDB table name (3 to 255 of A-Z a-z 0-9 _ . -), "
                 f"got {table_name!r}"
+            )
+        if endpoint_url is not None and not _is_endpoint(endpoint_url):
+            raise ConfigurationError(
+                f"endpoint_url must be an http(s) URL such as http://localhost:8000, "
+                f"got {endpoint_url!r}"
             )
         if not isinstance(key_attribute, str) or not key_attribute:
             raise ConfigurationError("key_attribute must be a non-empty string")
@@ -168,10 +177,7 @@ class DynamoDBTokenCache(TokenCache):
                 return  # someone refreshed while we looked
             lease = None if item is None else item.get("lease_id")
             now = time.monotonic()
-            if lease is not None:
-                first = first_seen.setdefault(lease, now)
-                allowed = _float(item, "lease_seconds", self.lease_seconds) if item else 0.0
-            if lease is None or now - first > allowed:
+            if lease is None or _expired(item or {}, now - first_seen.setdefault(lease, now)):
                 if lease is not None:
                     logger.warning(
                         "DynamoDBTokenCache: %s's lease on %s expired; taking over",
@@ -227,9 +233,12 @@ class DynamoDBTokenCache(TokenCache):
             "lease_id": mine,
             "lease_holder": writer_id(),
             "lease_seconds": self.lease_seconds,
+            "lease_until": time.time() + self.lease_seconds,
         }
-        if TTL_ATTRIBUTE not in taken:
-            taken[TTL_ATTRIBUTE] = int(time.time()) + TTL_GRACE
+        # An idle fleet's item may be past its TTL: keep DynamoDB from deleting the lease.
+        ttl = taken.get(TTL_ATTRIBUTE)
+        soonest = int(time.time()) + TTL_GRACE
+        taken[TTL_ATTRIBUTE] = max(int(ttl), soonest) if isinstance(ttl, float) else soonest
         if item is None:
             condition = "attribute_not_exists(#k)"
             names: dict[str, str] = {"#k": self.key_attribute}
@@ -368,19 +377,31 @@ class DynamoDBTokenCache(TokenCache):
         return salt
 
     def __read_or_create_salt(self) -> bytes:
-        item = {self.key_attribute: _SALT_KEY, "salt": secrets.token_hex(16)}
-        self.__try_put(item, "attribute_not_exists(#k)", {"#k": self.key_attribute}, {})
-        stored = self.__get(_SALT_KEY) or {}
-        try:
-            salt = bytes.fromhex(str(stored.get("salt", "")))
-        except ValueError:
-            salt = b""
-        if len(salt) < 16:
-            raise CacheError(
-                f"the salt item {_SALT_KEY!r} in DynamoDB table {self.table_name!r} is "
-                "corrupt; delete it (cached tokens are then fetched anew)"
+        names = {"#k": self.key_attribute}
+        fresh = {self.key_attribute: _SALT_KEY, "salt": secrets.token_hex(16)}
+        self.__try_put(fresh, "attribute_not_exists(#k)", names, {})
+        for _ in range(3):
+            stored = self.__get(_SALT_KEY) or {}
+            salt = _salt_bytes(stored.get("salt"))
+            if salt is not None:
+                return salt
+            # A damaged salt: replace it (only if it is still the damaged one, so every
+            # host ends up with the same salt). Cached tokens become misses, no more.
+            logger.warning(
+                "DynamoDBTokenCache: the salt item in table %s is damaged; replacing it "
+                "(cached tokens will be fetched anew)",
+                self.table_name,
             )
-        return salt
+            if "salt" in stored:
+                condition, values = "#s = :old", {":old": stored["salt"]}
+            else:
+                condition, values = "attribute_not_exists(#s)", {}
+            self.__try_put(
+                {**fresh, "salt": secrets.token_hex(16)}, condition, {"#s": "salt"}, values
+            )
+        raise CacheError(  # pragma: no cover - someone keeps damaging it
+            f"the salt item {_SALT_KEY!r} in DynamoDB table {self.table_name!r} keeps being damaged"
+        )
 
 
 def create_table(
@@ -486,6 +507,29 @@ def _decode(item: Mapping[str, Mapping[str, str]]) -> dict[str, Any]:
     return decoded
 
 
-def _float(item: Mapping[str, Any], name: str, default: float) -> float:
-    value = item.get(name)
-    return float(value) if isinstance(value, (int, float)) and value > 0 else default
+def _expired(item: Mapping[str, Any], watched: float) -> bool:
+    """Whether a lease is dead: watched by this host for longer than its duration, or
+    past its holder's deadline by a whole further duration (so that a host arriving
+    late need not watch a dead lease for a full term, yet clock offsets smaller than
+    the duration never end a live one)."""
+    duration = item.get("lease_seconds")
+    if not isinstance(duration, float) or not duration > 0:
+        return True  # not a lease this version wrote: treat as free
+    until = item.get("lease_until")
+    late = isinstance(until, float) and time.time() > until + duration
+    return watched > duration or late
+
+
+def _salt_bytes(value: object) -> bytes | None:
+    try:
+        salt = bytes.fromhex(value) if isinstance(value, str) else b""
+    except ValueError:
+        return None
+    return salt if len(salt) >= 16 else None
+
+
+def _is_endpoint(url: object) -> bool:
+    if not isinstance(url, str):
+        return False
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https") and bool(parts.hostname)

@@ -34,8 +34,8 @@ def cache_from_setting(
         directory = None
         if argument:
             directory = Path(argument).expanduser()
-            if base_dir is not None and not directory.is_absolute():
-                directory = base_dir / directory
+            if not directory.is_absolute():
+                directory = (base_dir or Path.cwd()) / directory
         return FileTokenCache(directory, key=key)
     if kind == "dynamodb" and argument:
         from tokenprovider.caches.dynamodb import DynamoDBTokenCache  # noqa: PLC0415

@@ -19,6 +19,7 @@ object with its expiry, but:
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import os
 import threading
@@ -34,6 +35,10 @@ if TYPE_CHECKING:
 #: Where LocalStack listens when ``IS_LOCAL`` is true and ``AWS_ENDPOINT_URL`` is unset.
 LOCALSTACK_URL = "http://localhost:4566"
 DEFAULT_TABLE = "Tokens"
+#: Longest wait for another container's refresh (seconds; a third of the invocation's
+#: time left if shorter), and the least.
+WAIT = 5.0
+MIN_WAIT = 0.2
 #: The original's table keys items by ``Id``.
 KEY_ATTRIBUTE = "Id"
 _TRUE = frozenset({"1", "true", "yes", "on"})
@@ -69,13 +74,15 @@ def refresh_token(
     makes one attempt. Called as a Lambda handler, ``(event, context)``, both come from
     the environment.
     """
-    if isinstance(retries, Mapping):  # a Lambda event: (event, context)
+    context = interval if _is_lambda_context(interval) else None
+    if context is not None or isinstance(retries, Mapping):  # (event, context) from Lambda
         retries, interval = None, None
     settings = read_settings(os.environ)
     attempts = _attempts(retries, settings.retries, should_retry)
     interval_ms = _interval(interval, settings.interval_ms)
     key, secret = _credentials(settings)
     provider = _provider(settings, key, secret, attempts, interval_ms)
+    _bound_wait(provider, context)
     token, expires_at = provider._token_and_expiry()
     assert expires_at is not None  # a fetched token always has an expiry
     now = provider._wall_time()
@@ -120,24 +127,54 @@ def read_settings(env: Mapping[str, str]) -> Settings:
 
 
 def _credentials(settings: Settings) -> tuple[str, str]:
+    """``consumerKey`` and ``consumerSecret``, from one read of the secret (so both come
+    from the same version, even while it is being rotated)."""
     from tokenprovider.aws_secrets import AWSReadError, read_secretsmanager  # noqa: PLC0415
 
+    where = f"the secret {settings.secret_name!r} (SECRET_NAME)"
+    try:
+        text = read_secretsmanager(settings.secret_name, None, endpoint_url=settings.endpoint_url)
+    except AWSReadError as exc:
+        raise SecretReferenceError(f"cannot read {where}: {exc}") from None
+    try:
+        document = json.loads(text)
+    except ValueError:
+        document = None
+    if not isinstance(document, dict):
+        raise SecretReferenceError(
+            f"{where} is not a JSON object with consumerKey and consumerSecret"
+        )
     values = []
     for field in ("consumerKey", "consumerSecret"):
-        try:
-            value = read_secretsmanager(
-                settings.secret_name, field, endpoint_url=settings.endpoint_url
-            )
-        except AWSReadError as exc:
-            raise SecretReferenceError(
-                f"cannot read {field} from the secret {settings.secret_name!r} (SECRET_NAME): {exc}"
-            ) from None
-        if not value:
-            raise SecretReferenceError(
-                f"{field} in the secret {settings.secret_name!r} (SECRET_NAME) is empty"
-            )
+        value = document.get(field)
+        if not isinstance(value, str) or not value:
+            state = "missing" if field not in document else "empty or not a string"
+            raise SecretReferenceError(f"{field} in {where} is {state}")
         values.append(value)
     return values[0], values[1]
+
+
+def _is_lambda_context(value: object) -> bool:
+    return hasattr(value, "aws_request_id") or hasattr(value, "get_remaining_time_in_millis")
+
+
+def _bound_wait(provider: OAuthTokenProvider, context: Any) -> None:
+    """Wait for another container's refresh at most a third of this invocation's time
+    left, then fetch: a container that died holding the lease must not make every
+    later one time out."""
+    from tokenprovider.caches.dynamodb import DynamoDBTokenCache  # noqa: PLC0415
+
+    cache = provider.cache
+    if not isinstance(cache, DynamoDBTokenCache):  # pragma: no cover - always one here
+        return
+    wait = WAIT
+    if callable(getattr(context, "get_remaining_time_in_millis", None)):
+        try:
+            left = float(context.get_remaining_time_in_millis()) / 1000
+        except (TypeError, ValueError):
+            left = math.inf
+        wait = max(MIN_WAIT, min(wait, left / 3))
+    cache.max_wait = wait
 
 
 def _provider(

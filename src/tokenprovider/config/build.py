@@ -9,6 +9,7 @@ path and where the value was set.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tokenprovider.config import convert as conversion
@@ -31,8 +32,11 @@ SECTION_KEYS = ("domain", "scheme", "provider", "cache", "cache_key")
 class _Builder:
     """One provider build: knows where values came from, and which secrets to redact."""
 
-    def __init__(self, origin_of: OriginOf | None, providers: Registry) -> None:
+    def __init__(
+        self, origin_of: OriginOf | None, providers: Registry, cwd: Path | None = None
+    ) -> None:
         self._origin_of = origin_of or (lambda path: None)
+        self._cwd = cwd or Path.cwd()
         self._registry = providers
         self._literal_secrets: list[str] = []
 
@@ -101,9 +105,9 @@ class _Builder:
                 )
             )
         try:
-            return cache_from_setting(
-                spec, reference, base_dir=origin.directory if origin else None
-            )
+            # A relative directory is taken from the file that set it, else the cwd.
+            base_dir = origin.directory if origin and origin.directory else self._cwd
+            return cache_from_setting(spec, reference, base_dir=base_dir)
         except ConfigurationError as exc:
             raise self.error((*path, "cache"), str(exc)) from None
 
@@ -317,9 +321,12 @@ def build_named(
     path: KeyPath,
     origin_of: OriginOf | None = None,
     providers: Registry | None = None,
+    *,
+    cwd: Path | None = None,
 ) -> tuple[str, TokenProvider]:
-    """Like `build_provider`, also returning the name of the provider chosen."""
-    return _Builder(origin_of, providers or registry).provider(section, path)
+    """Like `build_provider`, also returning the name of the provider chosen; relative
+    paths set by variables are taken from ``cwd`` (default: the working directory)."""
+    return _Builder(origin_of, providers or registry, cwd).provider(section, path)
 
 
 def parse_credentials_config(config: Mapping[str, Any]) -> TokenProvider:

@@ -34,5 +34,10 @@ def resolve(
     loaded = load(env, Path(cwd) if cwd is not None else None, config_file)
     name, _ = active_profile(profile, env)
     path = credentials_path(loaded, name)
-    provider_name, provider = build_named(section(loaded.data, path), path, loaded.origin)
+    provider_name, provider = build_named(
+        section(loaded.data, path),
+        path,
+        loaded.origin,
+        cwd=Path(cwd) if cwd is not None else Path.cwd(),
+    )
     return Resolved(provider, provider_name, name)

@@ -1,0 +1,1023 @@
+"""DynamoDBTokenCache against moto's server mode over HTTP on 127.0.0.1.
+
+Real processes (``spawn``) and threads with their own providers, real sockets to the local
+OAuth server, real conditional writes for the lease. The test steers timing only through
+the OAuth server's hold/release and through observable DynamoDB state: a waiter is known
+to be waiting when one of its GetItem answers holds only another host's lease. Every
+provider uses `CANARY_SECRET`; no log record, repr or error may show it or a token.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import http.client
+import json
+import logging
+import multiprocessing
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import boto3
+import pytest
+
+import ddb_workers
+from conftest import CANARY_SECRET, assert_no_leak
+from tokenprovider import OAuthTokenProvider
+from tokenprovider.cached import CACHE_RETRY_AFTER
+from tokenprovider.caches.base import writer_id
+from tokenprovider.caches.dynamodb import DynamoDBTokenCache, create_table
+from tokenprovider.errors import CacheError, ConfigurationError, TokenProviderError
+from tokenprovider.testing.clock import FakeClock
+from tokenprovider.testing.oauth_server import LocalOAuthServer
+
+TABLE = ddb_workers.TABLE
+SALT_KEY = "tokenprovider#salt"
+LEASE_FIELDS = ("lease_id", "lease_holder", "lease_seconds", "lease_until")
+SPAWN = multiprocessing.get_context("spawn")
+
+
+@pytest.fixture
+def server(oauth_server: LocalOAuthServer) -> Iterator[LocalOAuthServer]:
+    """The local OAuth server, with the client's secret set to the canary."""
+    oauth_server.clients = {"client": CANARY_SECRET}
+    yield oauth_server
+    oauth_server.release_token_requests()
+
+
+@pytest.fixture
+def logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    """The library's own log records, at DEBUG (botocore's debug output logs response
+    bodies, tokens included, so it is left out)."""
+    caplog.set_level(logging.DEBUG, logger="tokenprovider")
+    return caplog
+
+
+def ours(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name.startswith("tokenprovider")]
+
+
+def log_text(caplog: pytest.LogCaptureFixture) -> str:
+    """Every tokenprovider record, formatted with arguments and exception text."""
+    formatter = logging.Formatter("%(name)s %(levelname)s %(message)s")
+    parts = []
+    for record in ours(caplog):
+        parts.append(formatter.format(record))
+        if record.exc_info:
+            parts.append(formatter.formatException(record.exc_info))
+    return "\n".join(parts)
+
+
+def warnings_of(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in ours(caplog) if r.levelno == logging.WARNING]
+
+
+def make_table(client: Any, name: str = TABLE, key_attribute: str = "cache_key") -> None:
+    client.create_table(
+        TableName=name,
+        AttributeDefinitions=[{"AttributeName": key_attribute, "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": key_attribute, "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    client.get_waiter("table_exists").wait(TableName=name)
+
+
+@pytest.fixture
+def dynamodb(aws_env: str) -> Any:
+    """A boto3 DynamoDB client on moto, with the table `TABLE` created (plain boto3)."""
+    client = boto3.client("dynamodb")
+    make_table(client)
+    return client
+
+
+def make(
+    server: LocalOAuthServer,
+    *,
+    session: Any = None,
+    clock: FakeClock | None = None,
+    **cache: Any,
+) -> OAuthTokenProvider:
+    dynamodb = DynamoDBTokenCache(TABLE, boto3_session=session, **cache)
+    return OAuthTokenProvider(
+        server.url,
+        "client",
+        CANARY_SECRET,
+        token_url=server.token_url,
+        cache=dynamodb,
+        clock=clock,
+    )
+
+
+def token_items(client: Any, key_attribute: str = "cache_key") -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = client.scan(TableName=TABLE, ConsistentRead=True)["Items"]
+    return [item for item in items if item[key_attribute]["S"] != SALT_KEY]
+
+
+def token_item(client: Any, key_attribute: str = "cache_key") -> dict[str, Any]:
+    items = token_items(client, key_attribute)
+    assert len(items) == 1, items
+    return items[0]
+
+
+def raw_table(client: Any) -> str:
+    return json.dumps(client.scan(TableName=TABLE, ConsistentRead=True)["Items"])
+
+
+def new_key() -> str:
+    return base64.b64encode(os.urandom(32)).decode("ascii")
+
+
+def stop_process(process: Any) -> None:
+    if process.is_alive():
+        process.kill()
+    process.join(30)
+
+
+# --- single flight ------------------------------------------------------------------------
+
+
+def test_eight_processes_make_one_token_request(server: LocalOAuthServer, dynamodb: Any) -> None:
+    """Eight programs start together; while the first holds the lease (its token request
+    held at the server), the other seven are seen waiting on it; then one request serves
+    all eight."""
+    barrier = SPAWN.Barrier(8)
+    waiting = SPAWN.Queue()
+    results = SPAWN.Queue()
+    server.hold_token_requests()
+    args = (server.url, server.token_url, CANARY_SECRET, barrier, waiting, results)
+    children = [SPAWN.Process(target=ddb_workers.token_after_barrier, args=args) for _ in range(8)]
+    for child in children:
+        child.start()
+    try:
+        assert server.wait_for_token_requests(1, timeout=60)
+        waiters = 0
+        with contextlib.suppress(queue.Empty):
+            while waiters < 7:
+                waiting.get(timeout=30)
+                waiters += 1
+        assert waiters == 7, f"{waiters} waiters, {server.token_requests} token requests"
+        server.release_token_requests()
+        tokens = [results.get(timeout=60) for _ in children]
+    finally:
+        server.release_token_requests()
+        for child in children:
+            child.join(30)
+            stop_process(child)
+    assert [child.exitcode for child in children] == [0] * 8
+    assert server.token_requests == 1
+    assert len(set(tokens)) == 1
+    assert token_item(dynamodb)["token"]["S"] == tokens[0]
+
+
+def test_sixteen_threads_on_two_providers_make_one_token_request(
+    server: LocalOAuthServer, dynamodb: Any
+) -> None:
+    lease_seen = threading.Event()
+    providers = [
+        make(server, session=ddb_workers.lease_watching_session(lease_seen.set), poll_interval=0.05)
+        for _ in range(2)
+    ]
+    barrier = threading.Barrier(16)
+    tokens: list[str] = []
+    errors: list[BaseException] = []
+
+    def work(index: int) -> None:
+        try:
+            barrier.wait(30)
+            tokens.append(providers[index % 2].token)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    server.hold_token_requests()
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(16)]
+    for thread in threads:
+        thread.start()
+    try:
+        assert server.wait_for_token_requests(1, timeout=30)
+        assert lease_seen.wait(30), "the second provider never saw the first one's lease"
+    finally:
+        server.release_token_requests()
+        for thread in threads:
+            thread.join(30)
+    assert errors == []
+    assert server.token_requests == 1
+    assert len(tokens) == 16
+    assert len(set(tokens)) == 1
+
+
+def test_waiter_uses_the_lease_holders_token(
+    server: LocalOAuthServer, dynamodb: Any, logs: pytest.LogCaptureFixture
+) -> None:
+    lease_seen = threading.Event()
+    holder = make(server)
+    waiter = make(server, session=ddb_workers.lease_watching_session(lease_seen.set))
+    results: dict[str, str] = {}
+
+    def get(name: str, provider: OAuthTokenProvider) -> None:
+        results[name] = provider.token
+
+    server.hold_token_requests()
+    first = threading.Thread(target=get, args=("holder", holder))
+    second = threading.Thread(target=get, args=("waiter", waiter))
+    first.start()
+    try:
+        assert server.wait_for_token_requests(1, timeout=30)
+        held = token_item(dynamodb)
+        assert held["lease_holder"]["S"] == writer_id()
+        assert "token" not in held
+        second.start()
+        assert lease_seen.wait(30), "the waiter never read the holder's lease"
+        assert server.token_requests == 1
+    finally:
+        server.release_token_requests()
+        first.join(30)
+        if second.is_alive() or second.ident is not None:
+            second.join(30)
+    assert server.token_requests == 1
+    assert results["holder"] == results["waiter"]
+    item = token_item(dynamodb)
+    assert item["token"]["S"] == results["holder"]
+    assert not set(LEASE_FIELDS) & set(item)
+    assert "taking over" not in log_text(logs)
+    assert_no_leak(log_text(logs), CANARY_SECRET, results["holder"])
+
+
+def test_killed_lease_holder_is_replaced(
+    server: LocalOAuthServer, dynamodb: Any, logs: pytest.LogCaptureFixture
+) -> None:
+    server.hold_token_requests()
+    child = SPAWN.Process(
+        target=ddb_workers.fetch_token_until_killed,
+        args=(server.url, server.token_url, CANARY_SECRET, 1.0),
+    )
+    child.start()
+    try:
+        assert server.wait_for_token_requests(1, timeout=60)
+        # The lease is written (and answered) before the token request is sent.
+        held = token_item(dynamodb)
+        assert "lease_id" in held, held
+        assert held["lease_holder"]["S"] == f"{socket.gethostname()}:{child.pid}"
+        assert "token" not in held
+        assert child.pid is not None
+        os.kill(child.pid, signal.SIGKILL)
+        child.join(30)
+    finally:
+        stop_process(child)
+        server.release_token_requests()
+    assert child.exitcode == -signal.SIGKILL
+
+    provider = make(server, lease_seconds=1.0, poll_interval=0.05)
+    token = provider.token
+
+    assert server.token_requests == 2
+    item = token_item(dynamodb)
+    assert item["token"]["S"] == token
+    assert item["writer"]["S"] == writer_id()
+    assert not set(LEASE_FIELDS) & set(item)
+    text = log_text(logs)
+    assert "taking over" in text
+    assert_no_leak(text, CANARY_SECRET, token)
+
+
+def test_presumed_dead_holder_does_not_overwrite_the_new_holders_token(
+    server: LocalOAuthServer, dynamodb: Any, logs: pytest.LogCaptureFixture
+) -> None:
+    """A holder slower than its lease is taken over; when its token finally arrives it
+    is used by that holder but not written over the new holder's entry."""
+    slow = make(server, lease_seconds=1.0)
+    taker = make(server, lease_seconds=1.0, poll_interval=0.05)
+    results: dict[str, str] = {}
+
+    def get(name: str, provider: OAuthTokenProvider) -> None:
+        results[name] = provider.token
+
+    server.hold_token_requests()
+    first = threading.Thread(target=get, args=("slow", slow))
+    second = threading.Thread(target=get, args=("taker", taker))
+    first.start()
+    try:
+        assert server.wait_for_token_requests(1, timeout=30)
+        slow_lease = token_item(dynamodb)["lease_id"]["S"]
+        second.start()
+        # The taker asks only after writing its own lease over the slow one.
+        assert server.wait_for_token_requests(2, timeout=30)
+        assert token_item(dynamodb)["lease_id"]["S"] != slow_lease
+    finally:
+        server.release_token_requests()
+        first.join(30)
+        if second.ident is not None:
+            second.join(30)
+    assert server.token_requests == 2
+    assert results["slow"] != results["taker"]
+    item = token_item(dynamodb)
+    assert item["token"]["S"] == results["taker"]
+    assert not set(LEASE_FIELDS) & set(item)
+    assert make(server).token == results["taker"]
+    assert server.token_requests == 2
+    text = log_text(logs)
+    assert "taking over" in text
+    assert "another host took over" in text
+
+
+def test_lease_on_an_item_past_its_ttl_gets_a_future_ttl(
+    server: LocalOAuthServer, dynamodb: Any
+) -> None:
+    """An item whose token expired over an hour ago is past its ``ttl``: DynamoDB may
+    delete it at any moment. A host that writes its lease into that item must move the
+    ttl into the future, or the item (and the lease) can vanish mid-refresh, and the
+    holder's conditional store then fails ("another host took over") and nobody gets
+    the token from the cache."""
+    make(server).token  # noqa: B018 - writes the item
+    item = token_item(dynamodb)
+    now = time.time()
+    item["expires_at"] = {"N": repr(now - 7200)}
+    item["issued_at"] = {"N": repr(now - 10800)}
+    item["ttl"] = {"N": str(int(now) - 3600)}
+    item["version"] = {"S": "old-version"}
+    dynamodb.put_item(TableName=TABLE, Item=item)
+
+    holder = make(server)
+    server.hold_token_requests()
+    thread = threading.Thread(target=lambda: holder.token)
+    thread.start()
+    try:
+        assert server.wait_for_token_requests(2, timeout=30)
+        leased = token_item(dynamodb)
+        assert "lease_id" in leased
+        ttl = float(leased["ttl"]["N"])
+    finally:
+        server.release_token_requests()
+        thread.join(30)
+    assert ttl > time.time(), f"the leased item's ttl is {time.time() - ttl:.0f}s in the past"
+
+
+def test_damaged_salt_item_is_replaced_with_a_warning(
+    server: LocalOAuthServer, dynamodb: Any, logs: pytest.LogCaptureFixture
+) -> None:
+    dynamodb.put_item(
+        TableName=TABLE, Item={"cache_key": {"S": SALT_KEY}, "salt": {"S": "not-hex"}}
+    )
+    token = make(server).token
+    salt = dynamodb.get_item(TableName=TABLE, Key={"cache_key": {"S": SALT_KEY}})["Item"]
+    assert len(bytes.fromhex(salt["salt"]["S"])) >= 16
+    assert make(server).token == token  # every host now uses the same new salt
+    assert server.token_requests == 1
+    assert any("salt" in text and TABLE in text for text in warnings_of(logs)), warnings_of(logs)
+
+
+def test_failed_fetch_releases_the_lease(
+    server: LocalOAuthServer, dynamodb: Any, logs: pytest.LogCaptureFixture
+) -> None:
+    """A holder whose token request fails leaves no lease behind: the next host fetches
+    at once instead of waiting out the lease."""
+    server.respond_next(400, json.dumps({"error": "invalid_request"}).encode())
+    failing = make(server)
+    with pytest.raises(TokenProviderError) as info:
+        failing.token  # noqa: B018
+    assert_no_leak(str(info.value), CANARY_SECRET)
+    for item in token_items(dynamodb):
+        assert not set(LEASE_FIELDS) & set(item), item
+
+    other = make(server, lease_seconds=30.0, max_wait=30.0)
+    token = other.token
+    assert server.token_requests == 2
+    assert token_item(dynamodb)["token"]["S"] == token
+    assert "waited" not in log_text(logs)
+
+
+# --- what the item holds --------------------------------------------------------------------
+
+
+def test_item_holds_the_entry_and_reads_are_consistent(
+    server: LocalOAuthServer, dynamodb: Any, logs: pytest.LogCaptureFixture
+) -> None:
+    reads: list[dict[str, Any]] = []
+    session = boto3.session.Session()
+    session.events.register(
+        "before-parameter-build.dynamodb.GetItem",
+        lambda params, **_: reads.append(dict(params)),
+    )
+    provider = make(server, session=session)
+    before = time.time()
+    token = provider.token
+    after = time.time()
+
+    assert reads, "the cache never read the table"
+    assert all(read.get("ConsistentRead") is True for read in reads), reads
+    item = token_item(dynamodb)
+    assert set(item) == {
+        "cache_key",
+        "format",
+        "expires_at",
+        "issued_at",
+        "writer",
+        "version",
+        "token",
+        "ttl",
+    }
+    assert len(item["cache_key"]["S"]) == 64
+    assert item["token"]["S"] == token
+    assert item["writer"]["S"] == writer_id()
+    assert item["version"]["S"]
+    expires_at = float(item["expires_at"]["N"])
+    assert before + 3600 - 1 <= expires_at <= after + 3600 + 1
+    assert before - 1 <= float(item["issued_at"]["N"]) <= after + 1
+    assert int(item["ttl"]["N"]) == int(expires_at) + 3600
+
+    # Another host (its own cache instance) reads it without a token request.
+    assert make(server).token == token
+    assert server.token_requests == 1
+    assert_no_leak(log_text(logs), CANARY_SECRET, token)
+
+
+@pytest.mark.parametrize("kind", ["env", "derive"])
+def test_sealed_item_holds_neither_token_nor_secret(
+    server: LocalOAuthServer,
+    dynamodb: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    logs: pytest.LogCaptureFixture,
+    kind: str,
+) -> None:
+    key_text = new_key()
+    variable = f"TP_DDB_SEALED_{kind.upper()}_{os.getpid()}"
+    monkeypatch.setenv(variable, key_text)
+    key = f"env:{variable}" if kind == "env" else "derive"
+    provider = make(server, key=key)
+    assert provider.cache.encrypted  # type: ignore[attr-defined]
+    token = provider.token
+
+    item = token_item(dynamodb)
+    assert "sealed" in item
+    assert "token" not in item
+    raw = raw_table(dynamodb)
+    assert_no_leak(raw, token, CANARY_SECRET, key_text)
+    # A second host with the same key opens it.
+    other = make(server, key=key)
+    assert other.token == token
+    assert server.token_requests == 1
+    for text in (repr(provider.cache), repr(other.cache), repr(provider), log_text(logs)):
+        assert_no_leak(text, token, CANARY_SECRET, key_text)
+
+
+# --- tampering and wrong keys -----------------------------------------------------------------
+
+
+def _flip(text: str) -> str:
+    middle = len(text) // 2
+    replacement = "B" if text[middle] != "B" else "C"
+    return text[:middle] + replacement + text[middle + 1 :]
+
+
+@pytest.mark.parametrize("change", ["flip-sealed", "raise-expiry", "other-key", "clear-token"])
+def test_tampered_or_foreign_items_are_misses(
+    server: LocalOAuthServer,
+    dynamodb: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    logs: pytest.LogCaptureFixture,
+    change: str,
+) -> None:
+    monkeypatch.setenv("TP_DDB_TAMPER_KEY", new_key())
+    monkeypatch.setenv("TP_DDB_TAMPER_OTHER", new_key())
+    key = "env:TP_DDB_TAMPER_KEY"
+    original = make(server, key=key).token
+    item = token_item(dynamodb)
+    planted = "planted-token-3b9e"
+    if change == "flip-sealed":
+        item["sealed"] = {"S": _flip(item["sealed"]["S"])}
+    elif change == "raise-expiry":
+        later = float(item["expires_at"]["N"]) + 86400
+        item["expires_at"] = {"N": repr(later)}
+        item["ttl"] = {"N": str(int(later) + 3600)}
+    elif change == "clear-token":
+        del item["sealed"]
+        item["token"] = {"S": planted}
+    if change == "other-key":
+        key = "env:TP_DDB_TAMPER_OTHER"
+    else:
+        dynamodb.put_item(TableName=TABLE, Item=item)
+
+    reader = make(server, key=key)
+    token = reader.token  # a miss, never an exception
+
+    assert server.token_requests == 2
+    assert token not in (original, planted)
+    healed = token_item(dynamodb)
+    assert "sealed" in healed
+    assert "token" not in healed
+    # The fresh entry is readable by the next host with that key.
+    assert make(server, key=key).token == token
+    assert server.token_requests == 2
+    text = log_text(logs)
+    assert "ignoring the item" in text
+    assert_no_leak(text, CANARY_SECRET, original, token, planted)
+
+
+def test_sealed_item_is_a_miss_for_a_cache_without_key(
+    server: LocalOAuthServer, dynamodb: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TP_DDB_ONLY_KEY", new_key())
+    sealed_token = make(server, key="env:TP_DDB_ONLY_KEY").token
+    plain = make(server)
+    assert plain.token != sealed_token
+    assert server.token_requests == 2
+
+
+# --- table problems -------------------------------------------------------------------------
+
+
+def test_missing_table_is_a_cache_error_naming_table_and_command(
+    server: LocalOAuthServer, aws_env: str, logs: pytest.LogCaptureFixture
+) -> None:
+    provider = make(server)
+    with pytest.raises(CacheError) as info:
+        provider.token  # noqa: B018
+    message = str(info.value)
+    assert isinstance(info.value, ConfigurationError)
+    assert repr(TABLE) in message
+    assert f"tokenprovider cache create-table {TABLE}" in message
+    assert server.token_requests == 0
+    for text in (message, repr(info.value), log_text(logs)):
+        assert_no_leak(text, CANARY_SECRET)
+
+
+def test_wrong_key_schema_is_a_cache_error_naming_key_attribute(
+    server: LocalOAuthServer, aws_env: str
+) -> None:
+    client = boto3.client("dynamodb")
+    make_table(client, key_attribute="Id")
+    with pytest.raises(CacheError) as info:
+        make(server).token  # noqa: B018
+    assert "key_attribute" in str(info.value)
+    assert "'cache_key'" in str(info.value)
+    assert server.token_requests == 0
+    assert_no_leak(str(info.value), CANARY_SECRET)
+
+    token = make(server, key_attribute="Id").token
+    item = token_item(client, key_attribute="Id")
+    assert item["token"]["S"] == token
+    assert len(item["Id"]["S"]) == 64
+    assert make(server, key_attribute="Id").token == token
+    assert server.token_requests == 1
+
+
+def test_table_with_a_sort_key_is_a_cache_error(server: LocalOAuthServer, aws_env: str) -> None:
+    client = boto3.client("dynamodb")
+    client.create_table(
+        TableName=TABLE,
+        AttributeDefinitions=[
+            {"AttributeName": "cache_key", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        KeySchema=[
+            {"AttributeName": "cache_key", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    with pytest.raises(CacheError) as info:
+        make(server).token  # noqa: B018
+    assert "sort key" in str(info.value)
+    assert server.token_requests == 0
+
+
+# --- clocks ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("first", ["ahead", "behind"])
+def test_skewed_wall_clocks_make_one_request_per_lifetime(
+    server: LocalOAuthServer, dynamodb: Any, first: str
+) -> None:
+    """Two hosts whose wall clocks are 60 s apart share the table for three token
+    lifetimes (3600 s, refreshed 300 s ahead): three token requests in all."""
+    base = time.time()
+    clocks = {"ahead": FakeClock(wall=base + 30), "behind": FakeClock(wall=base - 30)}
+    providers = {name: make(server, clock=clock) for name, clock in clocks.items()}
+    order = [first, *(name for name in providers if name != first)]
+    tokens: set[str] = set()
+    for _ in range(164):  # 0 .. 9780 s, in steps of 60 s
+        for name in order:
+            tokens.add(providers[name].token)
+        for clock in clocks.values():
+            clock.advance(60)
+    assert server.token_requests == 3
+    assert len(tokens) == 3
+
+
+def test_invalidated_token_is_replaced_in_the_table(
+    server: LocalOAuthServer, dynamodb: Any
+) -> None:
+    provider = make(server)
+    first = provider.token
+    provider.invalidate_cache()
+    second = provider.token
+    assert second != first
+    assert server.token_requests == 2
+    assert token_item(dynamodb)["token"]["S"] == second
+    assert make(server).token == second
+    assert server.token_requests == 2
+
+
+# --- throttling and unreachable DynamoDB ----------------------------------------------------
+
+THROTTLE_BODY = json.dumps(
+    {
+        "__type": "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
+        "message": "slow down",
+    }
+).encode()
+_HOP_HEADERS = {"host", "connection", "content-length", "transfer-encoding", "keep-alive"}
+
+
+class ThrottlingProxy:
+    """A loopback HTTP forwarder to moto that answers chosen DynamoDB requests with a
+    ProvisionedThroughputExceededException instead."""
+
+    def __init__(self, upstream: str) -> None:
+        parts = urllib.parse.urlsplit(upstream)
+        self.upstream = (parts.hostname or "127.0.0.1", parts.port or 80)
+        self.lock = threading.Lock()
+        self.remaining = 0
+        self.when: Callable[[str, bytes], bool] = lambda operation, body: True
+        self.throttled: list[str] = []
+        self.forwarded: list[str] = []
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                operation = self.headers.get("X-Amz-Target", "").rpartition(".")[2]
+                if proxy.should_throttle(operation, body):
+                    headers = {
+                        "Content-Type": "application/x-amz-json-1.0",
+                        "x-amzn-ErrorType": "ProvisionedThroughputExceededException",
+                        "x-amzn-RequestId": "proxy-throttle",
+                    }
+                    self.answer(400, headers, THROTTLE_BODY)
+                    return
+                status, headers, data = proxy.forward(self.path, dict(self.headers), body)
+                self.answer(status, headers, data)
+
+            def answer(self, status: int, headers: dict[str, str], body: bytes) -> None:
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def throttle(self, count: int, when: Callable[[str, bytes], bool] | None = None) -> None:
+        with self.lock:
+            self.remaining = count
+            self.when = when or (lambda operation, body: True)
+
+    def should_throttle(self, operation: str, body: bytes) -> bool:
+        with self.lock:
+            if self.remaining > 0 and self.when(operation, body):
+                self.remaining -= 1
+                self.throttled.append(operation)
+                return True
+            self.forwarded.append(operation)
+            return False
+
+    def forward(
+        self, path: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
+        connection = http.client.HTTPConnection(*self.upstream, timeout=10)
+        try:
+            sent = {k: v for k, v in headers.items() if k.lower() not in _HOP_HEADERS}
+            connection.request("POST", path, body=body, headers=sent)
+            response = connection.getresponse()
+            data = response.read()
+            kept = {
+                k: v
+                for k, v in response.getheaders()
+                if k.lower() not in _HOP_HEADERS and k.lower() not in ("server", "date")
+            }
+            return response.status, kept, data
+        finally:
+            connection.close()
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(10)
+
+
+@pytest.fixture
+def proxy(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[ThrottlingProxy]:
+    """A throttling proxy in front of moto; boto3 clients made from now on go through it."""
+    forwarder = ThrottlingProxy(os.environ["AWS_ENDPOINT_URL"])
+    monkeypatch.setenv("AWS_ENDPOINT_URL", forwarder.url)
+    yield forwarder
+    forwarder.stop()
+
+
+def _token_item_read(operation: str, body: bytes) -> bool:
+    return operation == "GetItem" and SALT_KEY.encode() not in body
+
+
+def test_throttling_is_retried_by_botocore(
+    server: LocalOAuthServer,
+    dynamodb: Any,
+    proxy: ThrottlingProxy,
+    logs: pytest.LogCaptureFixture,
+) -> None:
+    proxy.throttle(2)
+    provider = make(server)
+    token = provider.token
+
+    # The cache's first call (the salt item's PutItem) was answered "slow down" twice
+    # and retried by botocore until it went through.
+    assert proxy.throttled == ["PutItem", "PutItem"]
+    assert proxy.forwarded[0] == "PutItem"
+    assert server.token_requests == 1
+    assert token_item(dynamodb)["token"]["S"] == token
+    assert make(server).token == token  # cached for the next host
+    assert server.token_requests == 1
+    assert warnings_of(logs) == []
+
+
+def test_throttled_read_without_retries_degrades_with_a_warning(
+    server: LocalOAuthServer,
+    dynamodb: Any,
+    proxy: ThrottlingProxy,
+    logs: pytest.LogCaptureFixture,
+) -> None:
+    token = make(server).token  # another host stored a token
+    proxy.throttle(1, _token_item_read)
+    reader = make(server, max_attempts=1)
+
+    assert reader.token == token  # the cache's hold re-reads and finds the stored token
+    assert proxy.throttled == ["GetItem"]
+    assert server.token_requests == 1
+    warnings = warnings_of(logs)
+    assert any(
+        "cannot read" in text and TABLE in text and "ProvisionedThroughputExceeded" in text
+        for text in warnings
+    ), warnings
+    assert_no_leak(log_text(logs), CANARY_SECRET, token)
+
+
+def test_throttled_salt_setup_without_retries_degrades_to_a_fetch(
+    server: LocalOAuthServer,
+    dynamodb: Any,
+    proxy: ThrottlingProxy,
+    logs: pytest.LogCaptureFixture,
+) -> None:
+    """The very first DynamoDB call of a new cache (creating/reading the salt item) is
+    throttled and not retried: like every other DynamoDB failure, the provider should
+    still get its token from the OAuth server, with a warning."""
+    proxy.throttle(1)
+    provider = make(server, max_attempts=1)
+    token = provider.token
+    assert proxy.throttled == ["PutItem"]
+    assert server.token_requests == 1
+    assert "ProvisionedThroughputExceeded" in log_text(logs)
+    assert_no_leak(log_text(logs), CANARY_SECRET, token)
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def test_unreachable_dynamodb_degrades_to_fetching(
+    server: LocalOAuthServer,
+    aws_env: str,
+    monkeypatch: pytest.MonkeyPatch,
+    logs: pytest.LogCaptureFixture,
+) -> None:
+    """DynamoDB cannot be reached at all: the cache's reads log a warning and the provider
+    fetches its own token (the cache's load() promises "fetching anew")."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{_closed_port()}")
+    provider = make(server, max_attempts=1)
+    try:
+        token = provider.token
+    except TokenProviderError as exc:
+        assert_no_leak(str(exc), CANARY_SECRET)
+        pytest.fail(f"an unreachable DynamoDB made the token unavailable: {exc}")
+    assert server.token_requests == 1
+    warnings = warnings_of(logs)
+    assert any(TABLE in text for text in warnings), warnings
+    assert_no_leak(log_text(logs), CANARY_SECRET, token)
+
+
+def test_an_unreachable_cache_is_not_tried_again_for_a_minute(
+    server: LocalOAuthServer,
+    aws_env: str,
+    monkeypatch: pytest.MonkeyPatch,
+    logs: pytest.LogCaptureFixture,
+    fake_clock: FakeClock,
+) -> None:
+    """Each try at an unreachable table costs timeouts: after one fails, the provider
+    fetches without the cache for CACHE_RETRY_AFTER seconds, then tries it again."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{_closed_port()}")
+    provider = make(server, max_attempts=1, clock=fake_clock)
+
+    def tries() -> int:
+        return sum("cannot reach" in text for text in warnings_of(logs))
+
+    assert provider.token
+    assert tries() == 1
+    provider.invalidate_cache()
+    fake_clock.advance(CACHE_RETRY_AFTER - 1)
+    assert provider.token
+    assert (tries(), server.token_requests) == (1, 2)
+    provider.invalidate_cache()
+    fake_clock.advance(2)
+    assert provider.token
+    assert (tries(), server.token_requests) == (2, 3)
+
+
+def test_dynamodb_going_away_after_setup_degrades_to_fetching(
+    server: LocalOAuthServer,
+    dynamodb: Any,
+    proxy: ThrottlingProxy,
+    logs: pytest.LogCaptureFixture,
+) -> None:
+    provider = make(server, max_attempts=1)
+    first = provider.token
+    proxy.stop()  # the endpoint now refuses connections
+    provider.invalidate_cache()
+
+    second = provider.token
+
+    assert second != first
+    assert server.token_requests == 2
+    warnings = warnings_of(logs)
+    assert any("cannot read" in text and TABLE in text for text in warnings), warnings
+    assert any("could not store" in text for text in warnings), warnings
+    assert_no_leak(log_text(logs), CANARY_SECRET, first, second)
+
+
+def test_endpoint_url_overrides_the_environment(
+    server: LocalOAuthServer, dynamodb: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    moto_url = os.environ["AWS_ENDPOINT_URL"]
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{_closed_port()}")
+    token = make(server, endpoint_url=moto_url).token
+    assert token_item(dynamodb)["token"]["S"] == token
+    assert make(server, endpoint_url=moto_url).token == token
+    assert server.token_requests == 1
+
+
+@pytest.mark.parametrize("endpoint_url", ["localhost:8000", 8000])
+def test_bad_endpoint_url_is_a_configuration_error(
+    server: LocalOAuthServer, aws_env: str, endpoint_url: Any
+) -> None:
+    """A malformed endpoint_url is a mistake in the settings, not DynamoDB being down:
+    it must be an error (when the cache is made, or at the latest at the first token),
+    not a warning at every fetch while the cache is silently bypassed."""
+    with pytest.raises(ConfigurationError, match="endpoint_url"):
+        make(server, endpoint_url=endpoint_url).token  # noqa: B018
+
+
+# --- create_table and the CLI ---------------------------------------------------------------
+
+
+def test_create_table_enables_ttl_and_is_idempotent(aws_env: str) -> None:
+    client = boto3.client("dynamodb")
+    assert create_table("CreatedTokens") is True
+    table = client.describe_table(TableName="CreatedTokens")["Table"]
+    assert table["TableStatus"] == "ACTIVE"
+    assert table["KeySchema"] == [{"AttributeName": "cache_key", "KeyType": "HASH"}]
+    assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    ttl = client.describe_time_to_live(TableName="CreatedTokens")["TimeToLiveDescription"]
+    assert ttl["TimeToLiveStatus"] in ("ENABLED", "ENABLING")
+    assert ttl["AttributeName"] == "ttl"
+
+    assert create_table("CreatedTokens") is False
+
+
+def test_create_table_enables_ttl_on_an_existing_table(aws_env: str) -> None:
+    client = boto3.client("dynamodb")
+    make_table(client, "Existing")
+    assert create_table("Existing") is False
+    ttl = client.describe_time_to_live(TableName="Existing")["TimeToLiveDescription"]
+    assert ttl["TimeToLiveStatus"] in ("ENABLED", "ENABLING")
+    assert ttl["AttributeName"] == "ttl"
+
+
+def test_created_table_serves_a_cache(server: LocalOAuthServer, aws_env: str) -> None:
+    assert create_table(TABLE) is True
+    token = make(server).token
+    assert make(server).token == token
+    assert server.token_requests == 1
+
+
+def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [sys.executable, "-m", "tokenprovider", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+        env=env,
+        check=False,
+    )
+    assert "Traceback" not in result.stderr, result.stderr
+    return result
+
+
+def test_cli_create_table(aws_env: str) -> None:
+    result = _cli("cache", "create-table", "CliTokens", env=dict(os.environ))
+    assert result.returncode == 0, result.stderr
+    assert "CliTokens" in result.stdout
+    client = boto3.client("dynamodb")
+    assert client.describe_table(TableName="CliTokens")["Table"]["TableStatus"] == "ACTIVE"
+    ttl = client.describe_time_to_live(TableName="CliTokens")["TimeToLiveDescription"]
+    assert ttl["AttributeName"] == "ttl"
+
+    again = _cli("cache", "create-table", "CliTokens", env=dict(os.environ))
+    assert again.returncode == 0, again.stderr
+    assert "already exists" in again.stdout
+
+
+def test_cli_create_table_without_region_is_a_configuration_error(aws_env: str) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("AWS_REGION", "AWS_DEFAULT_REGION")}
+    result = _cli("cache", "create-table", "NoRegion", env=env)
+    assert result.returncode == 3
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("tokenprovider: error: ")
+    assert "region" in lines[0]
+
+    explicit = _cli("cache", "create-table", "NoRegion", "--region", "us-west-2", env=env)
+    assert explicit.returncode == 0, explicit.stderr
+    assert boto3.client("dynamodb").describe_table(TableName="NoRegion")["Table"]
+
+
+# --- parameters -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "table_name", ["", "ab", "x" * 256, 5, None, b"Tokens", "bad table", "bad/name", "t\u00e4ble"]
+)
+def test_bad_table_name_is_a_configuration_error(table_name: Any) -> None:
+    with pytest.raises(ConfigurationError, match="table_name"):
+        DynamoDBTokenCache(table_name)
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [
+        ("lease_seconds", 0),
+        ("lease_seconds", -1),
+        ("lease_seconds", True),
+        ("lease_seconds", float("inf")),
+        ("lease_seconds", float("nan")),
+        ("lease_seconds", "30"),
+        ("poll_interval", 0),
+        ("max_wait", 0),
+        ("max_wait", -5.0),
+        ("max_attempts", 0),
+        ("max_attempts", -1),
+        ("max_attempts", True),
+        ("max_attempts", 2.0),
+        ("key_attribute", ""),
+        ("key_attribute", 7),
+    ],
+)
+def test_bad_parameters_are_configuration_errors(setting: str, value: Any) -> None:
+    with pytest.raises(ConfigurationError, match=setting):
+        DynamoDBTokenCache(TABLE, **{setting: value})
+
+
+def test_literal_key_is_refused_without_being_echoed() -> None:
+    literal = new_key()
+    with pytest.raises(ConfigurationError) as info:
+        DynamoDBTokenCache(TABLE, key=literal)
+    assert_no_leak(str(info.value), literal)
+    with pytest.raises(CacheError):
+        DynamoDBTokenCache(TABLE, key=b"short")
+
+
+def test_repr_shows_table_and_encryption_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    key_text = new_key()
+    monkeypatch.setenv("TP_DDB_REPR_KEY", key_text)
+    assert repr(DynamoDBTokenCache(TABLE)) == "DynamoDBTokenCache('Tokens')"
+    sealed = DynamoDBTokenCache(TABLE, key="env:TP_DDB_REPR_KEY")
+    assert repr(sealed) == "DynamoDBTokenCache('Tokens', encrypted)"
+    assert sealed.encrypted
+    assert_no_leak(repr(vars(sealed)), key_text)
