@@ -37,6 +37,20 @@ def debug_logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
     return caplog
 
 
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    """A working directory that is the root of a (fake) repository."""
+    work = tmp_path / "work"
+    (work / ".git").mkdir(parents=True)
+    return work
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    """An environment whose site and user config directories live in ``tmp_path``."""
+    return {"XDG_CONFIG_HOME": str(tmp_path / "home"), "XDG_CONFIG_DIRS": str(tmp_path / "etc")}
+
+
 def assert_no_leak(text: str, *secrets: str) -> None:
     """Fail if any secret occurs in ``text``."""
     for secret in secrets:

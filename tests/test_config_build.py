@@ -58,20 +58,6 @@ def write(path: Path, text: str, mode: int = 0o600) -> Path:
     return path
 
 
-@pytest.fixture
-def workdir(tmp_path: Path) -> Path:
-    """A working directory that is the root of a (fake) repository."""
-    work = tmp_path / "work"
-    (work / ".git").mkdir(parents=True)
-    return work
-
-
-@pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    """An environment whose site and user config directories live in ``tmp_path``."""
-    return {"XDG_CONFIG_HOME": str(tmp_path / "home"), "XDG_CONFIG_DIRS": str(tmp_path / "etc")}
-
-
 def site_path(tmp_path: Path) -> Path:
     return tmp_path / "etc" / "tokenprovider" / "config.toml"
 

@@ -48,7 +48,6 @@ class _Snapshot:
 
 
 _EMPTY = _Snapshot("", ("Authorization", ""), -math.inf, -math.inf, None)
-_NO_KEY: CacheKey | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +116,7 @@ class CachedTokenProvider(TokenProvider):
         self.__advisory_failures = 0
         self.__reauth_pending = False
         self.__cache = _checked_cache(cache)
-        self.__key: CacheKey | None = _NO_KEY
+        self.__key: CacheKey | None = None
         self.__cache_down_until = -math.inf
         self.__rejected = ""  # a token the API or the caller refused: never adopt it again
 
