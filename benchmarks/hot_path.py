@@ -24,6 +24,7 @@ import requests
 import requests.auth
 
 from tokenprovider import OAuthTokenProvider
+from tokenprovider.caches import MemoryTokenCache
 from tokenprovider.testing.oauth_server import LocalOAuthServer
 
 ROUNDS = 100_000
@@ -107,7 +108,10 @@ class _NaiveCache:
 
 def herd(server: LocalOAuthServer, threads: int, naive: bool) -> int:
     server.reset_counters()
-    provider = OAuthTokenProvider(server.url, "client", "secret", token_url=server.token_url)
+    # Its own cache: a cold provider, not one handed the token of an earlier run.
+    provider = OAuthTokenProvider(
+        server.url, "client", "secret", token_url=server.token_url, cache=MemoryTokenCache()
+    )
     source: OAuthTokenProvider | _NaiveCache = _NaiveCache(provider) if naive else provider
     barrier = threading.Barrier(threads)
 

@@ -50,6 +50,19 @@ class _Snapshot:
 _EMPTY = _Snapshot("", ("Authorization", ""), -math.inf, -math.inf, None)
 
 
+class _CacheLink:
+    """A provider's cache, its key there (once known), when the cache's store may be
+    tried again after failing, and the token the API or the caller last refused."""
+
+    __slots__ = ("cache", "down_until", "key", "rejected")
+
+    def __init__(self, cache: TokenCache) -> None:
+        self.cache = cache
+        self.key: CacheKey | None = None
+        self.down_until = -math.inf
+        self.rejected = ""  # never adopt this token from the cache again
+
+
 @dataclass(frozen=True, slots=True)
 class _Failure:
     """The last failed mandatory fetch, and when the next attempt is allowed."""
@@ -115,15 +128,12 @@ class CachedTokenProvider(TokenProvider):
         self.__generation = 0  # fetches finished, successful or not
         self.__advisory_failures = 0
         self.__reauth_pending = False
-        self.__cache = _checked_cache(cache)
-        self.__key: CacheKey | None = None
-        self.__cache_down_until = -math.inf
-        self.__rejected = ""  # a token the API or the caller refused: never adopt it again
+        self.__link = _CacheLink(_checked_cache(cache))
 
     @property
     def cache(self) -> TokenCache:
         """Where this provider keeps its token."""
-        return self.__cache
+        return self.__link.cache
 
     def _cache_identity(self) -> Mapping[str, object] | None:
         """What identifies this provider's tokens (kind, host, client id, scopes...).
@@ -180,7 +190,7 @@ class CachedTokenProvider(TokenProvider):
         """Drop the cached token; the next caller fetches a new one (even if a shared
         cache still holds this token)."""
         with self.__swap_lock:
-            self.__rejected = self.__snapshot.token or self.__rejected
+            self.__link.rejected = self.__snapshot.token or self.__link.rejected
             self.__snapshot = _EMPTY
 
     def _invalidate_if_current(self, sent_authorization: str) -> None:
@@ -188,7 +198,7 @@ class CachedTokenProvider(TokenProvider):
             snapshot = self.__snapshot
             if snapshot.header[1] != sent_authorization or self.__now() < snapshot.reauth_until:
                 return
-            self.__rejected = snapshot.token
+            self.__link.rejected = snapshot.token
             self.__snapshot = _EMPTY
             self.__reauth_pending = True
 
@@ -285,7 +295,7 @@ class CachedTokenProvider(TokenProvider):
         with self.__swap_lock:
             self.__snapshot = snapshot
             self.__reauth_pending = False
-            self.__rejected = ""
+            self.__link.rejected = ""
         self.__advisory_failures = 0
         return snapshot
 
@@ -295,7 +305,7 @@ class CachedTokenProvider(TokenProvider):
             token, expires_at = self.__requested()
             return self.__snapshot_for(token, expires_at, expires_at - self.__clock.time())
         held = self.__snapshot.version
-        rejected = self.__rejected
+        rejected = self.__link.rejected
         wall = self.__clock.time
 
         def usable(entry: CacheEntry, waited: float | None) -> bool:
@@ -315,7 +325,7 @@ class CachedTokenProvider(TokenProvider):
             token, expires_at = self.__requested()
             return token, expires_at, wall()
 
-        found = self.__cache.fetch(key, request, usable)
+        found = self.__link.cache.fetch(key, request, usable)
         return self.__adopt(found)
 
     def __adopt(self, found: Found) -> _Snapshot:
@@ -332,42 +342,42 @@ class CachedTokenProvider(TokenProvider):
             type(self).__name__,
             "fetched a" if found.fetched else "using a cached",
             self.host,
-            type(self.__cache).__name__,
+            type(self.__link.cache).__name__,
         )
         return self.__snapshot_for(entry.token, now + remaining, entry.lifetime, entry.version)
 
     def __cache_key(self) -> CacheKey | None:
-        key = self.__key
+        key = self.__link.key
         if key is None:
-            if self.__now() < self.__cache_down_until:
+            if self.__now() < self.__link.down_until:
                 return None  # the cache's store failed moments ago: do not wait on it again
             identity = self._cache_identity()
             if identity is None:
-                if self.__cache.shared:
+                if self.__link.cache.shared:
                     raise ConfigurationError(
-                        f"{type(self).__name__} cannot use {type(self.__cache).__name__}: it "
+                        f"{type(self).__name__} cannot use {type(self.__link.cache).__name__}: it "
                         "does not define _cache_identity(), so its tokens cannot be told "
                         "apart from another client's"
                     )
                 return None
             try:
-                key = self.__cache.key_for(identity, self._cache_secret())
+                key = self.__link.cache.key_for(identity, self._cache_secret())
             except TokenProviderError:
                 raise
             except Exception as exc:  # the cache's store is down: fetch without it
-                self.__cache_down_until = self.__now() + CACHE_RETRY_AFTER
+                self.__link.down_until = self.__now() + CACHE_RETRY_AFTER
                 logger.warning(
                     "%s: cannot reach %r (%s: %s); fetching the token for %s without it, "
                     "and trying the cache again in %.0fs",
                     type(self).__name__,
-                    self.__cache,
+                    self.__link.cache,
                     type(exc).__name__,
                     exc,
                     self.host,
                     CACHE_RETRY_AFTER,
                 )
                 return None
-            self.__key = key
+            self.__link.key = key
         return key
 
     def __requested(self) -> tuple[str, float]:
