@@ -87,16 +87,17 @@ Usable = Callable[[CacheEntry, "float | None"], bool]
 Request = Callable[[], tuple[str, float, float]]
 
 
-class Hold(abc.ABC):
-    """A key held for refreshing: the entry found once held, and a way to write."""
+class Hold:
+    """A key held for refreshing (or no longer waited for): the entry the cache holds
+    by then, and how to write the new one."""
 
-    current: CacheEntry | None = None
-    #: False when the cache gave up waiting for another holder: the caller fetches anyway.
-    held: bool = True
+    def __init__(self, current: CacheEntry | None, store: Callable[[CacheEntry], None]) -> None:
+        self.current = current
+        self.__store = store
 
-    @abc.abstractmethod
     def store(self, entry: CacheEntry) -> None:
-        """Write ``entry`` (what the holder fetched) for everyone to read."""
+        """Write ``entry`` (what the caller fetched) for everyone to read."""
+        self.__store(entry)
 
 
 class TokenCache(abc.ABC):
@@ -190,22 +191,3 @@ def _label(identity: Mapping[str, object]) -> str:
     if host is not None:
         words.append(f"for {host}")
     return " ".join(words)
-
-
-class CallbackHold(Hold):
-    """A `Hold` whose writes go to a function (the caches' own write)."""
-
-    def __init__(
-        self,
-        current: CacheEntry | None,
-        store: Callable[[CacheEntry], None],
-        *,
-        held: bool = True,
-    ) -> None:
-        self.current = current
-        self.held = held
-        self.__store = store
-
-    def store(self, entry: CacheEntry) -> None:
-        """Write ``entry``."""
-        self.__store(entry)

@@ -27,7 +27,6 @@ from tokenprovider import aws
 from tokenprovider.caches.base import (
     CacheEntry,
     CacheKey,
-    CallbackHold,
     Hold,
     TokenCache,
     positive_seconds,
@@ -173,7 +172,7 @@ class DynamoDBTokenCache(TokenCache):
         while True:
             current = self.__entry(key, item)
             if current is not None and (seen is None or current.version != seen.version):
-                yield CallbackHold(current, lambda entry: self.__put(key, entry), held=False)
+                yield Hold(current, lambda entry: self.__put(key, entry))
                 return  # someone refreshed while we looked
             lease = None if item is None else item.get("lease_id")
             now = time.monotonic()
@@ -215,7 +214,7 @@ class DynamoDBTokenCache(TokenCache):
             self.__put(key, entry, lease=mine)
 
         try:
-            yield CallbackHold(current, store)
+            yield Hold(current, store)
         finally:
             if not stored:  # the fetch failed: let the next host try at once
                 released = {k: v for k, v in held_item.items() if k not in _LEASE_FIELDS}
@@ -264,7 +263,7 @@ class DynamoDBTokenCache(TokenCache):
                 self.max_wait,
                 key.label,
             )
-        return CallbackHold(current, lambda entry: self.__put(key, entry), held=False)
+        return Hold(current, lambda entry: self.__put(key, entry))
 
     # -- writing ---------------------------------------------------------------------
 

@@ -16,7 +16,6 @@ from pathlib import Path
 from tokenprovider.caches.base import (
     CacheEntry,
     CacheKey,
-    CallbackHold,
     Hold,
     TokenCache,
     positive_seconds,
@@ -129,7 +128,7 @@ class FileTokenCache(TokenCache):
                 yield self.__unheld(key)
                 return
             try:
-                yield CallbackHold(self.load(key), lambda entry: self.__write(key, entry))
+                yield Hold(self.load(key), lambda entry: self.__write(key, entry))
             finally:
                 lock.release()
         finally:
@@ -141,7 +140,7 @@ class FileTokenCache(TokenCache):
             self.lock_timeout,
             key.label,
         )
-        return CallbackHold(self.load(key), lambda entry: self.__write(key, entry), held=False)
+        return Hold(self.load(key), lambda entry: self.__write(key, entry))
 
     def __write(self, key: CacheKey, entry: CacheEntry) -> None:
         """Write ``entry`` to a temporary file, then rename it over the old one."""

@@ -7,7 +7,7 @@ import functools
 import threading
 from collections.abc import Iterator
 
-from tokenprovider.caches.base import CacheEntry, CacheKey, CallbackHold, Hold, TokenCache
+from tokenprovider.caches.base import CacheEntry, CacheKey, Hold, TokenCache
 
 
 class MemoryTokenCache(TokenCache):
@@ -38,7 +38,7 @@ class MemoryTokenCache(TokenCache):
             lock = self.__locks.setdefault(key.digest, threading.Lock())
         with lock:
             store = functools.partial(self.__entries.__setitem__, key.digest)
-            yield CallbackHold(self.__entries.get(key.digest), store)
+            yield Hold(self.__entries.get(key.digest), store)
 
     def clear(self) -> None:
         """Forget every entry."""
