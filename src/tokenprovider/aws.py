@@ -9,9 +9,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from tokenprovider.errors import ConfigurationError
+
 CONNECT_TIMEOUT = 5.0
 READ_TIMEOUT = 10.0
 MAX_ATTEMPTS = 4
+
+
+def check_max_attempts(value: object) -> None:
+    """Raise `ConfigurationError` unless ``value`` is a whole number of attempts >= 1."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigurationError(f"max_attempts must be a whole number >= 1, got {value!r}")
 
 
 def session(profile_name: str | None = None, region: str | None = None) -> Any:

@@ -91,10 +91,7 @@ class DynamoDBTokenCache(TokenCache):
             positive_seconds(name, value)
         if max_wait is not None:
             positive_seconds("max_wait", max_wait)
-        if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1:
-            raise ConfigurationError(
-                f"max_attempts must be a whole number >= 1, got {max_attempts!r}"
-            )
+        aws.check_max_attempts(max_attempts)
         self.table_name = table_name
         self.key_attribute = key_attribute
         self.lease_seconds = float(lease_seconds)

@@ -8,7 +8,6 @@ import logging
 import os
 import secrets
 import stat
-import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +22,7 @@ from tokenprovider.caches.base import (
 from tokenprovider.caches.records import RecordError, from_record, to_record
 from tokenprovider.caches.sealing import Encryption, Sealer
 from tokenprovider.errors import CacheError
+from tokenprovider.private_files import write_private
 from tokenprovider.secret_refs import SecretReference
 
 logger = logging.getLogger("tokenprovider")
@@ -143,20 +143,9 @@ class FileTokenCache(TokenCache):
         return Hold(self.load(key), lambda entry: self.__write(key, entry))
 
     def __write(self, key: CacheKey, entry: CacheEntry) -> None:
-        """Write ``entry`` to a temporary file, then rename it over the old one."""
+        """Replace ``key``'s file with ``entry``, atomically."""
         record = to_record(key, entry, self.__sealer(key))
-        path = self.path_for(key)
-        descriptor, temporary = tempfile.mkstemp(prefix=f".{key.digest}.", dir=path.parent)
-        try:
-            with os.fdopen(descriptor, "wb") as file:  # mkstemp made it 0600
-                file.write(json.dumps(record).encode())
-                file.flush()
-                os.fsync(file.fileno())
-            os.replace(temporary, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)
-            raise
+        write_private(self.path_for(key), json.dumps(record).encode())
 
     def __sealer(self, key: CacheKey) -> Sealer | None:
         if self.__encryption is None:
@@ -228,17 +217,8 @@ def _read_or_create_salt(path: Path) -> bytes:
 
 
 def _publish(path: Path, text: str) -> None:
-    """Create ``path`` holding ``text`` unless it exists, never showing a partial file."""
-    descriptor, temporary = tempfile.mkstemp(prefix=".salt.", dir=path.parent)
+    """Create ``path`` holding ``text`` unless another process did first."""
     try:
-        with os.fdopen(descriptor, "w") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        with contextlib.suppress(FileExistsError):  # another process won: use its salt
-            os.link(temporary, path)
+        write_private(path, text.encode(), overwrite=False)
     except OSError as exc:
         raise CacheError(f"cannot create the token cache salt {path}: {exc}") from exc
-    finally:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)

@@ -7,14 +7,13 @@ tomli-w cannot keep comments, so a rewritten file loses them.
 
 from __future__ import annotations
 
-import contextlib
-import os
 from pathlib import Path
 from typing import Any
 
 from tokenprovider.config.loading import KeyPath, read_toml
 from tokenprovider.config.toml_lines import dotted, has_comments
 from tokenprovider.errors import ConfigurationError
+from tokenprovider.private_files import write_private
 
 
 def read_for_update(path: Path) -> tuple[dict[str, Any], bool]:
@@ -34,19 +33,7 @@ def write_atomic(path: Path, document: dict[str, Any]) -> None:
 
     text = tomli_w.dumps(document)
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, 0o600)  # whatever the umask did
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
+    write_private(path, text.encode("utf-8"))
 
 
 def set_value(document: dict[str, Any], path: KeyPath, value: Any) -> None:

@@ -102,10 +102,7 @@ class TDSTokenProvider(CachedTokenProvider):
             raise ConfigurationError(
                 f"invoke_timeout must be positive seconds, got {invoke_timeout!r}"
             )
-        if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1:
-            raise ConfigurationError(
-                f"max_attempts must be a whole number >= 1, got {max_attempts!r}"
-            )
+        aws.check_max_attempts(max_attempts)
         self.client_id = client_id
         self.minimum_alive_secs = minimum_alive_secs
         self.token_dispenser_arn_ssm_key = token_dispenser_arn_ssm_key
