@@ -250,7 +250,7 @@ def test_bad_request_token_results_are_clear_errors(
         _ = Broken("api.example.com").token
 
 
-def test_lifetime_instead_of_expiry_warns_with_a_hint(
+def test_lifetime_instead_of_expiry_is_refused_with_a_hint(
     fake_clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     class Confused(CachedTokenProvider):
@@ -258,8 +258,11 @@ def test_lifetime_instead_of_expiry_warns_with_a_hint(
             return "token", 3600
 
     provider = Confused("api.example.com", clock=fake_clock)
-    with caplog.at_level(logging.WARNING, logger="tokenprovider"):
-        assert provider.token == "token"
+    with (
+        caplog.at_level(logging.WARNING, logger="tokenprovider"),
+        pytest.raises(MalformedTokenResponseError, match=r"return time\.time\(\) \+ lifetime"),
+    ):
+        _ = provider.token
     assert "return time.time() + lifetime" in caplog.text
 
 
@@ -288,9 +291,18 @@ def test_abstract_request_token_says_what_to_implement() -> None:
 def test_waiters_share_the_outcome_of_the_fetch_they_waited_for(
     fake_clock: FakeClock, fails: bool
 ) -> None:
-    # A zero-lifetime token is due again at once, and a zero cooldown allows an
-    # immediate retry: still, callers queued behind a fetch take its outcome.
-    provider = CountingProvider(fake_clock, lifetime=0, failure_cooldown=0)
+    # A token whose fetch took most of its 1 s life is due again at once, and a zero
+    # cooldown allows an immediate retry: still, callers queued behind a fetch take its
+    # outcome.
+
+    class SlowAnswer(CountingProvider):
+        def _request_token(self) -> tuple[str, float]:
+            expires_at = fake_clock.time() + 1.0
+            token, _ = super()._request_token()
+            fake_clock.advance(0.9)  # the answer arrives with 0.1 s of its life left
+            return token, expires_at
+
+    provider = SlowAnswer(fake_clock, failure_cooldown=0)
     if fails:
         provider.fail_with = ConnectionError("endpoint down")
     entered, release = hold_fetches(provider)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import requests
 
 from tokenprovider.errors import ConfigurationError, InvalidHostError
 from tokenprovider.host import Host
@@ -54,7 +55,6 @@ def test_url_scheme_wins_over_argument() -> None:
         ("api.example.com#", "https"),
         ("https://api.example.com/?", "https"),
         ("api.example.com:8443#", "https"),
-        ("user@api.example.com", "https"),
         ("api example.com", "https"),
         ("api.example.com:99999", "https"),
         ("api.example.com:abc", "https"),
@@ -155,3 +155,50 @@ def test_repr_and_str() -> None:
     host = Host("http://127.0.0.1:8080")
     assert repr(host) == "Host('127.0.0.1:8080', scheme='http')"
     assert str(host) == "http://127.0.0.1:8080"
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        "https://svc:canary-SECRET@api.example.com",
+        "svc:canary-SECRET@api.example.com",
+        "https://svc:canary/SECRET@api.example.com",  # a '/' hides the '@' from urlsplit
+        "https://svc:canary%2FSECRET@api.example.com:8443",
+        "canary-SECRET@api.example.com",
+    ],
+)
+def test_user_info_is_refused_without_quoting_it(given: str) -> None:
+    with pytest.raises(InvalidHostError, match="without a user name or password") as info:
+        Host(given)
+    message = str(info.value)
+    assert "canary" not in message
+    assert "SECRET" not in message
+    assert "svc" not in message
+    assert "***@api.example.com" in message
+
+
+@pytest.mark.parametrize(
+    ("given", "url"),
+    [
+        ("bücher.example", "https://xn--bcher-kva.example/path"),
+        ("https://BÜCHER.example:8443", "https://xn--bcher-kva.example:8443/"),
+        ("xn--bcher-kva.example", "https://bücher.example/"),
+    ],
+)
+def test_unicode_names_match_their_idna_form(given: str, url: str) -> None:
+    host = Host(given)
+    assert host.matches(url)
+    assert host == Host(url.split("/")[2])
+    assert not host.matches("https://bucher.example/")
+
+
+def test_unicode_names_match_what_requests_sends() -> None:
+
+    prepared = requests.Request("GET", "https://bücher.example/x").prepare()
+    assert prepared.url is not None
+    assert Host("bücher.example").matches(prepared.url)
+
+
+def test_an_invalid_unicode_name_is_our_error() -> None:
+    with pytest.raises(InvalidHostError, match="internationalised"):
+        Host("b\u00fccher-\u2764.example".encode().decode("unicode_escape"))

@@ -5,9 +5,13 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import os
 import pickle
+import subprocess
+import sys
 import traceback
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 import requests
@@ -227,3 +231,51 @@ def test_expiry_outside_the_calendar_is_shown_in_epoch_seconds(debug_logs, exp: 
     assert "https://api.example.com" in message
     assert "new token" in message
     assert_no_leak(message + all_log_text(debug_logs), *secrets_of(jwt))
+
+
+def _nested_payload_jwt(depth: int) -> str:
+    payload = b64url(b'{"a":' + b"[" * depth + b"]" * depth + b"}")
+    return f"{HEADER}.{payload}.{SIGNATURE}"
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        (b'{"exp": ' + b"9" * 400 + b"}", "exp claim"),
+        (b'{"exp": -' + b"9" * 400 + b"}", "exp claim"),
+        (b'{"exp": 1e400}', "exp claim"),
+        (b'{"exp": NaN}', "not base64url-encoded JSON"),
+        (b'{"exp": ' + b"9" * 5000 + b"}", "not base64url-encoded JSON"),
+    ],
+    ids=["400-digits", "negative-400-digits", "1e400", "nan", "5000-digits"],
+)
+def test_numbers_no_float_can_hold_are_malformed_tokens(payload: bytes, reason: str) -> None:
+    jwt = f"{HEADER}.{b64url(payload)}.{SIGNATURE}"
+    with pytest.raises(MalformedTokenError, match=reason):
+        JWTTokenProvider(HOST, jwt)
+
+
+def test_a_payload_nested_100000_deep_is_a_malformed_token() -> None:
+    with pytest.raises(MalformedTokenError, match="nested too deeply"):
+        JWTTokenProvider(HOST, _nested_payload_jwt(100_000))
+
+
+def test_the_cli_reports_a_deeply_nested_jwt_in_one_line(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(f'[credentials]\ndomain = "{HOST}"\njwt = "{_nested_payload_jwt(100_000)}"\n')
+    config.chmod(0o600)
+    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "home"), "XDG_CONFIG_DIRS": ""}
+    result = subprocess.run(
+        [sys.executable, "-m", "tokenprovider", "--config", str(config), "token"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+        env=env,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert "nested too deeply" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr

@@ -313,8 +313,9 @@ def test_service_errors_are_tds_errors_not_tokens(
 
 
 def test_failure_then_recovery(
-    tds: LocalTokenDispenser, ssm_calls: list[str], clock: FakeClock
+    make_stack: StackFactory, ssm_calls: list[str], clock: FakeClock
 ) -> None:
+    tds = make_stack(clock=clock)  # the dispenser's clock is ours: its tokens are not expired
     ssm = tds.client("ssm")
     ssm.delete_parameter(Name=tds.ssm_key)
     with pytest.raises(DiscoveryError):

@@ -18,6 +18,7 @@ from tokenprovider.errors import (
 )
 from tokenprovider.host import Host
 from tokenprovider.provider import TokenProvider
+from tokenprovider.untrusted import quote
 
 if TYPE_CHECKING:
     from tokenprovider.caches.base import CacheEntry, CacheKey, Found, TokenCache
@@ -32,6 +33,12 @@ ADVISORY_SHARE = 0.5
 MAX_ADVISORY_BACKOFF = 60.0
 #: After a cache's store cannot be reached, fetch without it for this many seconds.
 CACHE_RETRY_AFTER = 60.0
+#: After a source hands out a token that has already expired, it is not asked again for
+#: at least this many seconds (or ``failure_cooldown``, if longer).
+EXPIRED_TOKEN_COOLDOWN = 30.0
+#: A wall clock that moved this much more (or less) than the monotonic clock during a
+#: fetch was stepped; the source's expiry is then re-read against the monotonic clock.
+_CLOCK_STEP = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,12 +49,13 @@ class _Snapshot:
     header: tuple[str, str]  # ("Authorization", value), as requests stores it
     refresh_at: float  # before this, the token is served with no further check
     mandatory_at: float  # from this on, callers wait for a fresh token
+    expires_mono: float  # from this on, the token is never served
     expires_at: float | None  # wall-clock expiry, for display
     reauth_until: float = -math.inf  # a 401 before this does not invalidate the token
     version: str = ""  # the cache entry it came from
 
 
-_EMPTY = _Snapshot("", ("Authorization", ""), -math.inf, -math.inf, None)
+_EMPTY = _Snapshot("", ("Authorization", ""), -math.inf, -math.inf, -math.inf, None)
 
 
 class _CacheLink:
@@ -69,6 +77,10 @@ class _Failure:
 
     error: Exception
     retry_at: float
+
+
+class _ExpiredOnArrivalError(MalformedTokenResponseError):
+    """The source answered with a token that had already expired."""
 
 
 class CachedTokenProvider(TokenProvider):
@@ -128,6 +140,8 @@ class CachedTokenProvider(TokenProvider):
         self.__generation = 0  # fetches finished, successful or not
         self.__advisory_failures = 0
         self.__reauth_pending = False
+        self.__warned_stale: _Snapshot | None = None
+        self.__warned_expired = False
         self.__link = _CacheLink(_checked_cache(cache))
 
     @property
@@ -225,29 +239,64 @@ class CachedTokenProvider(TokenProvider):
                 # A fetch finished while we waited for the lock: share its outcome, even
                 # a token that is already due again, rather than fetching once per waiter.
                 if failure is not None:
-                    raise self.__cooldown_error(failure, now)
+                    return self.__after_failure(snapshot, failure, now)
                 if snapshot.token:
                     return snapshot
             elif failure is not None and now < failure.retry_at:
-                raise self.__cooldown_error(failure, now)
+                return self.__after_failure(snapshot, failure, now)
             try:
                 fresh = self.__fetch()
             except Exception as exc:
-                self.__failure = _Failure(exc, self.__now() + self.failure_cooldown)
+                failure = _Failure(exc, self.__now() + self.__cooldown_for(exc))
+                self.__failure = failure
+                if self.__still_valid(snapshot):
+                    return self.__stale(snapshot, failure)
                 if isinstance(exc, TokenProviderError):
                     raise
                 raise TokenRequestError(
                     f"{type(self).__name__} could not get a token for {self.host}: "
-                    f"{type(exc).__name__}: {exc}"
+                    f"{type(exc).__name__}: {_describe(exc)}"
                 ) from exc
             self.__failure = None
             return fresh
+
+    def __cooldown_for(self, error: Exception) -> float:
+        if isinstance(error, _ExpiredOnArrivalError):
+            return max(self.failure_cooldown, EXPIRED_TOKEN_COOLDOWN)
+        return self.failure_cooldown
+
+    def __still_valid(self, snapshot: _Snapshot) -> bool:
+        """Whether ``snapshot`` holds a token that has not expired (nor been refused)."""
+        return bool(snapshot.token) and self.__now() < snapshot.expires_mono
+
+    def __after_failure(self, snapshot: _Snapshot, failure: _Failure, now: float) -> _Snapshot:
+        """Within a failed fetch's cooldown: the token while it is still good, else the error."""
+        if self.__still_valid(snapshot):
+            return self.__stale(snapshot, failure)
+        raise self.__cooldown_error(failure, now)
+
+    def __stale(self, snapshot: _Snapshot, failure: _Failure) -> _Snapshot:
+        """Serve a token that is due but not yet expired, because refreshing it failed;
+        warn once per token."""
+        if self.__warned_stale is not snapshot:
+            self.__warned_stale = snapshot
+            logger.warning(
+                "%s: refreshing the token for %s failed (%s: %s); using the current token "
+                "for its last %.0fs and trying again in %.1fs",
+                type(self).__name__,
+                self.host,
+                type(failure.error).__name__,
+                _describe(failure.error),
+                max(0.0, snapshot.expires_mono - self.__now()),
+                max(0.0, failure.retry_at - self.__now()),
+            )
+        return snapshot
 
     def __cooldown_error(self, failure: _Failure, now: float) -> TokenRequestError:
         error = TokenRequestError(
             f"{type(self).__name__} for {self.host} is not retrying for another "
             f"{max(0.0, failure.retry_at - now):.1f}s after a failed token request: "
-            f"{failure.error}"
+            f"{_describe(failure.error)}"
         )
         error.__cause__ = failure.error
         return error
@@ -275,7 +324,7 @@ class CachedTokenProvider(TokenProvider):
             type(self).__name__,
             self.host,
             type(error).__name__,
-            error,
+            _describe(error),
             delay,
         )
         later = replace(snapshot, refresh_at=min(self.__now() + delay, snapshot.mandatory_at))
@@ -302,8 +351,8 @@ class CachedTokenProvider(TokenProvider):
     def __through_cache(self) -> _Snapshot:
         key = self.__cache_key()
         if key is None:
-            token, expires_at = self.__requested()
-            return self.__snapshot_for(token, expires_at, expires_at - self.__clock.time())
+            token, expires_at, issued_at = self.__requested()
+            return self.__snapshot_for(token, expires_at, expires_at - issued_at)
         held = self.__snapshot.version
         rejected = self.__link.rejected
         wall = self.__clock.time
@@ -321,19 +370,13 @@ class CachedTokenProvider(TokenProvider):
                 remaining = min(entry.expires_at, now + entry.lifetime) - now
             return remaining > self.__margins(entry.lifetime)[1]
 
-        def request() -> tuple[str, float, float]:
-            token, expires_at = self.__requested()
-            return token, expires_at, wall()
-
-        found = self.__link.cache.fetch(key, request, usable)
+        found = self.__link.cache.fetch(key, self.__requested, usable)
         return self.__adopt(found)
 
     def __adopt(self, found: Found) -> _Snapshot:
         entry = found.entry
         now = self.__clock.time()
-        if found.fetched:
-            remaining = entry.expires_at - now
-        elif found.waited is not None:
+        if found.waited is not None:
             remaining = entry.lifetime - found.waited
         else:
             remaining = min(entry.expires_at, now + entry.lifetime) - now
@@ -372,7 +415,7 @@ class CachedTokenProvider(TokenProvider):
                     type(self).__name__,
                     self.__link.cache,
                     type(exc).__name__,
-                    exc,
+                    _describe(exc),
                     self.host,
                     CACHE_RETRY_AFTER,
                 )
@@ -380,8 +423,15 @@ class CachedTokenProvider(TokenProvider):
             self.__link.key = key
         return key
 
-    def __requested(self) -> tuple[str, float]:
-        """Call `_request_token` and check what it returned."""
+    def __requested(self) -> tuple[str, float, float]:
+        """Call `_request_token`, check what it returned, and return the token with its
+        expiry and issue time on the wall clock as it reads now.
+
+        The time left is what the source gave as the fetch began, less the time the
+        fetch took on the monotonic clock: a wall clock stepped during the fetch can
+        neither stretch a token's life nor make a good token look expired.
+        """
+        started_wall, started = self.__clock.time(), self.__now()
         result = self._request_token()
         name = type(self).__name__
         if not isinstance(result, (tuple, list)) or len(result) != 2:
@@ -409,14 +459,36 @@ class CachedTokenProvider(TokenProvider):
                 f"{name}._request_token() must return the expiry as epoch seconds "
                 f"(time.time() + lifetime), got {type(expires_at).__name__}"
             )
-        if expires_at <= self.__clock.time():
-            hint = (
-                " (it looks like a lifetime; return time.time() + lifetime)"
-                if expires_at < 1e9
-                else " (check this machine's clock)"
-            )
-            logger.warning("%s: the new token for %s is already expired%s", name, self.host, hint)
-        return token, float(expires_at)
+        took = max(0.0, self.__now() - started)
+        remaining = float(expires_at) - started_wall - took
+        if remaining <= 0:
+            raise self.__expired_on_arrival(float(expires_at), remaining)
+        self.__warned_expired = False
+        now = self.__clock.time()
+        if abs(now - started_wall - took) < _CLOCK_STEP:
+            return token, float(expires_at), started_wall  # the clocks agree: keep it exact
+        return token, now + remaining, now - took
+
+    def __expired_on_arrival(self, expires_at: float, remaining: float) -> _ExpiredOnArrivalError:
+        """The error for a token that was already expired when it arrived; warns once."""
+        hint = (
+            "it looks like a lifetime; _request_token() must return time.time() + lifetime"
+            if expires_at < 1e9
+            else f"{abs(remaining):.0f}s ago; check the source's clock and this machine's"
+        )
+        cooldown = max(self.failure_cooldown, EXPIRED_TOKEN_COOLDOWN)
+        message = (
+            f"{self._token_source()} gave a token for {self.host} that had already expired "
+            f"({hint}); not asking again for {cooldown:.0f}s"
+        )
+        if not self.__warned_expired:
+            self.__warned_expired = True
+            logger.warning("%s: %s", type(self).__name__, message)
+        return _ExpiredOnArrivalError(message)
+
+    def _token_source(self) -> str:
+        """Where this provider's tokens come from, for messages (an endpoint, a Lambda)."""
+        return f"{type(self).__name__}._request_token()"
 
     def __margins(self, lifetime: float) -> tuple[float, float]:
         """The mandatory and advisory margins for a token that lives ``lifetime`` seconds."""
@@ -436,10 +508,16 @@ class CachedTokenProvider(TokenProvider):
             header=("Authorization", self._format_authorization(token)),
             refresh_at=expires_mono - advisory,
             mandatory_at=expires_mono - mandatory,
+            expires_mono=expires_mono,
             expires_at=expires_at,
             reauth_until=now + self.reauth_interval if self.__reauth_pending else -math.inf,
             version=version,
         )
+
+
+def _describe(error: BaseException) -> str:
+    """An error's text for a message: ours as is (already safe), anyone else's quoted."""
+    return str(error) if isinstance(error, TokenProviderError) else quote(error)
 
 
 def _checked_cache(cache: object) -> TokenCache:

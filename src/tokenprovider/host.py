@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from tokenprovider.errors import InvalidHostError
+from tokenprovider.untrusted import quote
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -25,6 +26,13 @@ class Host:
             raise InvalidHostError(
                 f"host domain must be a non-empty string such as 'api.example.com', got {domain!r}"
             )
+        if "@" in domain:  # user info, perhaps a password: never quoted
+            raise InvalidHostError(
+                f"host {_shown('***@' + domain.rpartition('@')[2])} must be a domain with an "
+                "optional port, without a user name or password; give credentials to the "
+                "provider instead"
+            )
+        shown = _shown(domain)
         text = domain.strip()
         if "://" in text:
             url_scheme, _, text = text.partition("://")
@@ -32,32 +40,36 @@ class Host:
         scheme = (scheme or "https").lower()
         if scheme not in _DEFAULT_PORTS:
             raise InvalidHostError(
-                f"host scheme must be 'https' or 'http', got {scheme!r} (for {domain!r})"
+                f"host scheme must be 'https' or 'http', got {_shown(scheme)} (for {shown})"
             )
         text = text.rstrip("/")
         try:
             parts = urlsplit(f"{scheme}://{text}")
         except ValueError as exc:  # unbalanced brackets, a bad IPv6 literal, NFKC tricks
-            raise InvalidHostError(f"host {domain!r} is not a valid domain: {exc}") from None
+            raise InvalidHostError(f"host {shown} is not a valid domain: {exc}") from None
         # urlsplit gives an empty query or fragment for a bare "?" or "#"; refuse those too.
-        if parts.path or "?" in text or "#" in text or "@" in parts.netloc:
+        if parts.path or "?" in text or "#" in text:
             raise InvalidHostError(
-                f"host {domain!r} must be a domain with an optional port, without a path, "
+                f"host {shown} must be a domain with an optional port, without a path, "
                 "query or user name; for example 'api.example.com' or '127.0.0.1:8080'"
             )
         try:
             port = parts.port
         except ValueError:
-            raise InvalidHostError(f"host {domain!r} has an invalid port") from None
+            raise InvalidHostError(f"host {shown} has an invalid port") from None
         if port == 0:  # not a usable port; `port or default` below would turn it into 443
-            raise InvalidHostError(f"host {domain!r} has an invalid port")
+            raise InvalidHostError(f"host {shown} has an invalid port")
         if not parts.hostname or any(ch.isspace() for ch in text):
-            raise InvalidHostError(f"host {domain!r} has no valid domain name")
+            raise InvalidHostError(f"host {shown} has no valid domain name")
+        hostname, netloc = parts.hostname, parts.netloc.lower()
+        if not text.isascii():  # an internationalised name: matched in its IDNA form
+            ascii_name = _idna(hostname, shown)
+            netloc = netloc.replace(hostname, ascii_name, 1)
+            hostname = ascii_name
         self.scheme: str = scheme
-        self.domain: str = text.lower()
+        self.domain: str = netloc
         self._url = f"{scheme}://{self.domain}"
-        self._origin = (scheme, parts.hostname, port or _DEFAULT_PORTS[scheme])
-        netloc = parts.netloc.lower()
+        self._origin = (scheme, hostname, port or _DEFAULT_PORTS[scheme])
         bare = netloc.rsplit(":", 1)[0] if parts.port else netloc
         default = f"{bare}:{_DEFAULT_PORTS[scheme]}"
         netlocs = {netloc, bare, default} if port in (None, _DEFAULT_PORTS[scheme]) else {netloc}
@@ -86,8 +98,11 @@ class Host:
             parts = urlsplit(url)
             scheme = parts.scheme.lower()
             port = parts.port
-            return (scheme, parts.hostname, _DEFAULT_PORTS.get(scheme) if port is None else port)
-        except ValueError:
+            hostname = parts.hostname
+            if hostname is not None and not hostname.isascii():
+                hostname = _idna(hostname, "")
+            return (scheme, hostname, _DEFAULT_PORTS.get(scheme) if port is None else port)
+        except ValueError:  # InvalidHostError is one
             return None
 
     def __eq__(self, other: object) -> bool:
@@ -101,3 +116,21 @@ class Host:
 
     def __str__(self) -> str:
         return self._url
+
+
+def _shown(value: str) -> str:
+    """A setting's value for a message: its repr, cut short."""
+    return quote(repr(value), 120)
+
+
+def _idna(hostname: str, shown: str) -> str:
+    """``hostname`` in the IDNA (``xn--``) form `requests` and httpx send, by the same
+    rules (IDNA 2008 with UTS #46 mapping, from the ``idna`` package)."""
+    import idna  # noqa: PLC0415 - only for internationalised names
+
+    try:
+        return str(idna.encode(hostname, uts46=True).decode("ascii"))
+    except idna.IDNAError as exc:
+        raise InvalidHostError(
+            f"host {shown} is not a valid internationalised domain name: {exc}"
+        ) from None

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import logging
 import math
 import re
-import sys
 from datetime import datetime, timezone
 
 from tokenprovider.clock import SYSTEM_CLOCK, Clock
@@ -16,6 +14,7 @@ from tokenprovider.errors import MalformedTokenError, TokenExpiredError
 from tokenprovider.host import Host
 from tokenprovider.provider import TokenProvider
 from tokenprovider.secret_refs import SecretReference
+from tokenprovider.untrusted import UntrustedJSONError, finite_seconds, load_json
 
 logger = logging.getLogger("tokenprovider")
 
@@ -112,23 +111,21 @@ def _read_exp(jwt: str, host: Host) -> float | None:
         )
     try:
         payload = base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4))
-        claims = json.loads(payload)
-    except (binascii.Error, ValueError):
+        claims = load_json(payload)
+    except (binascii.Error, ValueError) as exc:
+        reason = f" ({exc})" if isinstance(exc, UntrustedJSONError) else ""
         raise MalformedTokenError(
-            f"{where} is not a JWT: its payload is not base64url-encoded JSON"
+            f"{where} is not a JWT: its payload is not base64url-encoded JSON{reason}"
         ) from None
     if not isinstance(claims, dict):
         raise MalformedTokenError(f"{where} is not a JWT: its payload is not a JSON object")
     exp = claims.get("exp")
     if exp is None:
         return None
-    if (
-        isinstance(exp, bool)
-        or not isinstance(exp, (int, float))
-        or not abs(exp) <= sys.float_info.max  # NaN, infinity, or an int too big for a float
-    ):
+    seconds = finite_seconds(exp)
+    if seconds is None:
         raise MalformedTokenError(f"{where} has an exp claim that is not a number of seconds")
-    return float(exp)
+    return seconds
 
 
 def _utc(epoch: float) -> str:

@@ -1,0 +1,78 @@
+"""untrusted: the shared readers of outside input (JSON, numbers, server text)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tokenprovider.untrusted import (
+    QUOTE_LIMIT,
+    UntrustedJSONError,
+    finite_seconds,
+    load_json,
+    quote,
+)
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+        (b'{"a": NaN}', "NaN is not a JSON number"),
+        (b"[Infinity]", "Infinity is not a JSON number"),
+        (b"9" * 5000, "not valid JSON"),  # longer than int() may convert
+        (b"\xff\xfe{}", "not valid"),
+        (b"{", "not valid JSON"),
+    ],
+)
+def test_bad_json_is_one_error_that_does_not_quote_the_input(data: bytes, reason: str) -> None:
+    with pytest.raises(UntrustedJSONError, match=reason) as info:
+        load_json(data)
+    assert len(str(info.value)) < 100
+    assert info.value.__cause__ is None
+    assert info.value.__suppress_context__
+
+
+def test_good_json_loads() -> None:
+    assert load_json(b'{"access_token": "t", "expires_in": 3600}') == {
+        "access_token": "t",
+        "expires_in": 3600,
+    }
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (3600, 3600.0),
+        (1.5, 1.5),
+        (10**400, None),
+        (-(10**400), None),
+        (float("inf"), None),
+        (float("nan"), None),
+        (True, None),
+        ("3600", None),
+        (None, None),
+    ],
+)
+def test_finite_seconds(value: object, expected: float | None) -> None:
+    assert finite_seconds(value) == expected
+
+
+def test_quote_cuts_and_escapes() -> None:
+    text = "ok\r\nX-Forged: 1\x1b[31m\u202e" + "y" * 5_000_000
+    quoted = quote(text)
+    assert "\r" not in quoted
+    assert "\n" not in quoted
+    assert "\x1b" not in quoted
+    assert "\u202e" not in quoted
+    assert quoted.startswith("ok\\r\\nX-Forged: 1\\x1b[31m\\u202e")
+    assert quoted.endswith(f"({len(text) - QUOTE_LIMIT} more characters)")
+    assert len(quoted) < QUOTE_LIMIT + 100
+
+
+@given(st.text())
+def test_quote_never_lets_a_line_break_or_control_through(text: str) -> None:
+    quoted = quote(text)
+    assert quoted.isprintable()
+    assert len(quoted) <= QUOTE_LIMIT * 10 + 60
