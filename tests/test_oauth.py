@@ -576,7 +576,7 @@ def test_discovered_token_endpoint_with_userinfo_is_refused(server, monkeypatch)
     endpoint = server.token_url.replace("://", f"://svc:{CANARY_SECRET}@")
     monkeypatch.setattr(server, "_metadata", lambda: {"token_endpoint": endpoint})
     provider = make(server, discover=True)
-    error = fetch_error(provider, ConfigurationError)
+    error = fetch_error(provider, DiscoveryError)  # the server's doing, not a setting
     assert f"token_endpoint from {server.url}{WELL_KNOWN_PATHS[0]}" in str(error)
     assert USERINFO in str(error)
     assert_no_leak(repr(provider), CANARY_SECRET)

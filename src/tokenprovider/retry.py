@@ -31,9 +31,10 @@ class RetryPolicy:
     and full jitter (a random wait between 0 and ``backoff_base * 2**n``, at most
     ``backoff_max``); a ``Retry-After`` header is honoured instead when present. No other
     4xx is retried. Each HTTP call is bounded by ``timeout`` seconds and the whole fetch
-    by ``deadline``: retrying stops when the wait before the next attempt would reach it.
-    The per-call timeout is fixed when the fetch starts (urllib3 reuses it for every
-    attempt), so the last attempt may end up to one ``timeout`` after the deadline.
+    by ``deadline``: retrying stops when the wait before the next attempt would reach it,
+    and every connect, send and socket read of an OAuth fetch is cut short at it
+    (`tokenprovider.http_reading`), so a server that drips its answer cannot hold the
+    fetch past the deadline.
     """
 
     max_attempts: int = 4

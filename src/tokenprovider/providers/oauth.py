@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import base64
-import json
+import ipaddress
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import quote, quote_plus, urlsplit, urlunsplit
+from urllib.parse import SplitResult, quote, quote_plus, urljoin, urlsplit, urlunsplit
 
+from tokenprovider import untrusted
 from tokenprovider.cached import CachedTokenProvider, is_header_safe
 from tokenprovider.clock import Clock
 from tokenprovider.errors import (
@@ -23,11 +25,13 @@ from tokenprovider.host import Host
 from tokenprovider.masking import redact
 from tokenprovider.retry import RetryPolicy
 from tokenprovider.secret_refs import SecretReference, reveal
+from tokenprovider.untrusted import MAX_RESPONSE_BYTES
 
 if TYPE_CHECKING:
     import requests
 
     from tokenprovider.caches.base import TokenCache
+    from tokenprovider.http_reading import Deadline
 
 logger = logging.getLogger("tokenprovider")
 
@@ -38,6 +42,9 @@ WELL_KNOWN_PATHS = (
     "/.well-known/oauth-authorization-server",
     "/.well-known/openid-configuration",
 )
+#: Redirects followed while fetching a discovery document; the token request follows none.
+MAX_REDIRECTS = 3
+_REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _RESERVED_PARAMS = frozenset({"grant_type", "client_id", "client_secret", "scope", "audience"})
 _ERROR_HINTS = {
     "invalid_client": "check client_id and client_secret, and client_auth ('basic' or 'post')",
@@ -58,8 +65,11 @@ class OAuthTokenProvider(CachedTokenProvider):
     without a secret sends only its id in the body. ``scopes`` are sent only when there
     are any. Without ``token_url`` the endpoint is discovered from the host's
     ``/.well-known/oauth-authorization-server``, then ``/.well-known/openid-configuration``.
-    Transient failures are retried by ``retry`` (a `RetryPolicy`). A response without
-    ``expires_in`` is taken to live ``default_expires_in`` seconds.
+    Transient failures are retried by ``retry`` (a `RetryPolicy`), whose ``deadline``
+    ends the whole fetch, however slowly the server answers. A response without
+    ``expires_in`` is taken to live ``default_expires_in`` seconds. Responses (token and
+    discovery) may hold at most ``max_response_bytes``, after decompression. Plain http
+    is used only with a loopback host configured with scheme ``"http"``.
     """
 
     def __init__(
@@ -76,6 +86,7 @@ class OAuthTokenProvider(CachedTokenProvider):
         extra_params: Mapping[str, str] | None = None,
         default_expires_in: float = DEFAULT_EXPIRES_IN,
         retry: RetryPolicy | None = None,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
         clock_skew: float | None = None,
         refresh_ahead: float | None = None,
         failure_cooldown: float | None = None,
@@ -101,7 +112,23 @@ class OAuthTokenProvider(CachedTokenProvider):
         if client_auth not in ("basic", "post"):
             raise ConfigurationError(f"client_auth must be 'basic' or 'post', got {client_auth!r}")
         if token_url is not None:
-            _check_endpoint("token_url", token_url, self.host, allow_query=False)
+            problem = _endpoint_problem(token_url, self.host, allow_query=False)
+            if problem:
+                raise ConfigurationError(f"token_url {problem}")
+        elif self.host.scheme == "http" and not _is_loopback(urlsplit(self.host.url).hostname):
+            raise ConfigurationError(
+                f"{self.host} uses plain http, so its token endpoint cannot be discovered: "
+                "only a loopback host (127.0.0.1, ::1, localhost) may use http. "
+                "Set token_url to the server's https token endpoint"
+            )
+        if (
+            isinstance(max_response_bytes, bool)
+            or not isinstance(max_response_bytes, int)
+            or max_response_bytes <= 0
+        ):
+            raise ConfigurationError(
+                f"max_response_bytes must be a positive whole number, got {max_response_bytes!r}"
+            )
         reserved = sorted(_RESERVED_PARAMS.intersection(extra_params or {}))
         if reserved:
             raise ConfigurationError(
@@ -126,6 +153,7 @@ class OAuthTokenProvider(CachedTokenProvider):
         self._extra_params = dict(extra_params) if extra_params else None
         self.default_expires_in = float(default_expires_in)
         self.retry = retry or RetryPolicy()
+        self.max_response_bytes = max_response_bytes
         self.__discovered_url: str | None = None
         self.__secret: str | None = None
 
@@ -142,46 +170,45 @@ class OAuthTokenProvider(CachedTokenProvider):
             "extra_params": sorted((self._extra_params or {}).items()),
         }
 
+    def _token_source(self) -> str:
+        """The token endpoint, as configured or discovered."""
+        url = self.token_url or self.__discovered_url
+        return f"token endpoint {untrusted.quote(url)}" if url else f"token endpoint of {self.host}"
+
     def _cache_secret(self) -> str | None:
         """The client secret (revealed here if it is a reference)."""
         return None if self._client_secret is None else reveal(self._client_secret)
 
     def _request_token(self) -> tuple[str, float]:
         import requests  # noqa: PLC0415 - loaded on first fetch to keep imports light
-        from requests.adapters import HTTPAdapter  # noqa: PLC0415
+
+        from tokenprovider.http_reading import Deadline, DeadlineAdapter  # noqa: PLC0415
 
         # A secret reference is resolved on the first fetch (then cached for the process).
         secret = self._client_secret
         self.__secret = None if secret is None else reveal(secret)
         policy = self.retry
-        deadline_at = policy.start()
+        deadline = Deadline(policy.start(), policy.deadline, policy.monotonic)
         issued_at = self._wall_time()
         with requests.Session() as session:
-            adapter = HTTPAdapter(max_retries=policy.urllib3_retry(deadline_at))
+            adapter = DeadlineAdapter(deadline, max_retries=policy.urllib3_retry(deadline.at))
             session.mount("https://", adapter)
             session.mount("http://", adapter)
-            url = self.token_url or self.__discover(session, deadline_at)
-            try:
-                response = session.post(
-                    url,
-                    data=self.__form(),
-                    headers={"Accept": "application/json"},
-                    auth=_FixedAuthorization(self.__basic_credentials()),
-                    timeout=policy.call_timeout(deadline_at),
-                    allow_redirects=False,
-                )
-            except requests.RequestException as exc:
-                detail = self.__redact(str(exc))
-                error = TokenRequestError(
-                    f"could not reach the token endpoint {url} (retried up to "
-                    f"{policy.max_attempts} attempts within {policy.deadline:g}s): "
-                    f"{type(exc).__name__}: {detail}"
-                )
-                if detail != str(exc):  # the cause holds the secret: do not chain it
-                    raise error from None
-                raise error from exc
-            with response:
-                return self.__parse(response, url, issued_at)
+            url = self.token_url or self.__discover(session, deadline)
+            shown = untrusted.quote(url)
+            answer = self.__exchange(
+                session.post,
+                url,
+                deadline,
+                data=self.__form(),
+                headers={"Accept": "application/json"},
+                auth=_FixedAuthorization(self.__basic_credentials()),
+            )
+        if isinstance(answer, _Failure):
+            # Raised here, outside any handler: nothing of requests' exception (which holds
+            # the request, its body and headers) is chained to ours.
+            raise self.__fetch_error(answer, shown) from None
+        return self.__parse(answer, shown, issued_at)
 
     def __form(self) -> dict[str, str]:
         form = {"grant_type": self.grant_type}
@@ -218,34 +245,89 @@ class OAuthTokenProvider(CachedTokenProvider):
         longest_first: list[str] = sorted(forms, key=len, reverse=True)
         return redact(text, longest_first)
 
-    def __discover(self, session: requests.Session, deadline_at: float) -> str:
+    def __text(self, text: str) -> str:
+        """Server text fit for a message or log line: the secret redacted (from the whole
+        text, so that no cut splits it), then cut short and escaped."""
+        return untrusted.quote(self.__redact(text))
+
+    def __exchange(
+        self,
+        send: Callable[..., requests.Response],
+        url: str,
+        deadline: Deadline,
+        **kwargs: Any,
+    ) -> _Answer | _Failure:
+        """One HTTP call without redirects, its body read up to the size cap.
+
+        A failure is returned as text rather than raised, so that no exception of
+        `requests` (which holds the request, with its body and headers) reaches ours.
+        """
         import requests  # noqa: PLC0415 - already loaded by _request_token
 
+        from tokenprovider.http_reading import (  # noqa: PLC0415
+            ResponseTooLargeError,
+            read_capped,
+        )
+
+        timeout = self.retry.call_timeout(deadline.at)
+        try:
+            with send(url, timeout=timeout, allow_redirects=False, stream=True, **kwargs) as r:
+                body = read_capped(r, self.max_response_bytes)
+                return _Answer(r.status_code, r.reason or "", r.headers, body)
+        except ResponseTooLargeError:
+            return _Failure("too large", f"larger than the {self.max_response_bytes}-byte cap")
+        except requests.RequestException as exc:
+            if deadline.passed:
+                return _Failure("deadline", f"the deadline of {deadline.seconds:g}s passed")
+            kind = (
+                "undecodable"
+                if isinstance(exc, requests.exceptions.ContentDecodingError)
+                else "failed"
+            )
+            return _Failure(kind, f"{type(exc).__name__}: {self.__text(str(exc))}")
+
+    def __fetch_error(self, failure: _Failure, shown: str) -> TokenRequestError:
+        policy = self.retry
+        if failure.kind == "too large":
+            return MalformedTokenResponseError(
+                f"token endpoint {shown} answered with a body {failure.detail} "
+                "(max_response_bytes); check token_url"
+            )
+        if failure.kind == "undecodable":
+            return MalformedTokenResponseError(
+                f"token endpoint {shown} answered with a body that could not be decompressed "
+                f"({failure.detail}); check token_url"
+            )
+        if failure.kind == "deadline":
+            return TokenRequestError(
+                f"no answer from the token endpoint {shown} in time: {failure.detail} "
+                f"(retry deadline; up to {policy.max_attempts} attempts)"
+            )
+        return TokenRequestError(
+            f"could not reach the token endpoint {shown} (retried up to "
+            f"{policy.max_attempts} attempts within {policy.deadline:g}s): {failure.detail}"
+        )
+
+    def __discover(self, session: requests.Session, deadline: Deadline) -> str:
         if self.__discovered_url is not None:
             return self.__discovered_url
         tried = []
         for path in WELL_KNOWN_PATHS:
             url = self.host.url + path
-            try:
-                response = session.get(
-                    url,
-                    headers={"Accept": "application/json"},
-                    timeout=self.retry.call_timeout(deadline_at),
-                )
-            except requests.RequestException as exc:
-                tried.append(f"{url} ({type(exc).__name__})")
+            found = self.__document(session, url, deadline)
+            if isinstance(found, str):
+                tried.append(f"{url} ({found})")
                 continue
-            with response:
-                if response.status_code != 200:
-                    tried.append(f"{url} (HTTP {response.status_code})")
-                    continue
-                endpoint = (_json_object(response) or {}).get("token_endpoint")
+            where, document = found
+            endpoint = document.get("token_endpoint")
             if not isinstance(endpoint, str):
                 tried.append(f"{url} (no token_endpoint)")
                 continue
             # A query is allowed here (RFC 6749 §3.2): published metadata holds no secret.
-            _check_endpoint(f"token_endpoint from {url}", endpoint, self.host, allow_query=True)
-            logger.debug("discovered token endpoint %s from %s", endpoint, url)
+            problem = _endpoint_problem(endpoint, self.host, allow_query=True)
+            if problem:
+                raise DiscoveryError(f"token_endpoint from {_shown(where)} {problem}")
+            logger.debug("discovered token endpoint %s from %s", endpoint, _shown(where))
             self.__discovered_url = endpoint
             return endpoint
         raise DiscoveryError(
@@ -253,29 +335,68 @@ class OAuthTokenProvider(CachedTokenProvider):
             "Set token_url to the server's token endpoint"
         )
 
-    def __parse(self, response: requests.Response, url: str, issued_at: float) -> tuple[str, float]:
-        status = response.status_code
+    def __document(
+        self, session: requests.Session, url: str, deadline: Deadline
+    ) -> tuple[str, dict[str, Any]] | str:
+        """The metadata document at ``url`` with the URL it came from, following at most
+        `MAX_REDIRECTS` allowed redirects; otherwise why there is none."""
+        where = url
+        for _ in range(MAX_REDIRECTS + 1):
+            answer = self.__exchange(
+                session.get,
+                where,
+                deadline,
+                headers={"Accept": "application/json"},
+                auth=_FixedAuthorization(None),  # and none from ~/.netrc
+            )
+            if isinstance(answer, _Failure):
+                if answer.kind == "deadline":
+                    raise DiscoveryError(
+                        f"could not discover the token endpoint of {self.host}: {answer.detail} "
+                        f"while reading {_shown(where)} (retry deadline)"
+                    )
+                return answer.detail
+            location = answer.headers.get("Location")
+            if answer.status not in _REDIRECT_STATUSES or location is None:
+                if answer.status != 200:
+                    return f"HTTP {answer.status}"
+                document, reason = _json_object(answer.body)
+                return (where, document) if document is not None else f"not a JSON object: {reason}"
+            target = _resolve(where, location)
+            problem = _redirect_problem(where, target, self.host)
+            if problem:
+                raise DiscoveryError(
+                    f"discovery document {_shown(where)} redirected to {_shown(target)}, "
+                    f"which is refused: {problem}"
+                )
+            where = target
+        return f"more than {MAX_REDIRECTS} redirects"
+
+    def __parse(self, answer: _Answer, url: str, issued_at: float) -> tuple[str, float]:
+        status = answer.status
         if 300 <= status < 400:
+            # Never followed: the request carries the client's credentials.
+            location = answer.headers.get("Location")
             raise TokenEndpointError(
                 f"token endpoint {url} redirected (HTTP {status}) to "
-                f"{self.__redact(response.headers.get('Location', 'nowhere'))}; "
-                "set token_url to the final URL",
+                f"{self.__text(_without_userinfo(location)) if location else 'nowhere'}; "
+                "set token_url to the final URL (token requests do not follow redirects)",
                 status=status,
             )
         if status >= 400:
-            raise self.__error_for(response, url)
-        body = _json_object(response)
+            raise self.__error_for(answer, url)
+        body, reason = _json_object(answer.body)
         if body is None:
+            content_type = untrusted.quote(answer.headers.get("Content-Type", "missing"))
             raise MalformedTokenResponseError(
                 f"token endpoint {url} answered HTTP {status} with a body that is not a JSON "
-                f"object (Content-Type {response.headers.get('Content-Type', 'missing')}); "
-                "check token_url"
+                f"object ({reason}; Content-Type {content_type}); check token_url"
             )
         access_token = body.get("access_token")
         if not isinstance(access_token, str) or not access_token:
             raise MalformedTokenResponseError(
                 f"token endpoint {url} answered HTTP {status} without an access_token "
-                f"(fields: {', '.join(sorted(body)) or 'none'}); check token_url"
+                f"(fields: {untrusted.quote(', '.join(sorted(body))) or 'none'}); check token_url"
             )
         if not is_header_safe(access_token):
             # Never let it reach a header: http.client and requests quote bad header values
@@ -288,40 +409,45 @@ class OAuthTokenProvider(CachedTokenProvider):
         token_type = body.get("token_type")
         if isinstance(token_type, str) and token_type.lower() != "bearer":
             logger.warning(
-                "token endpoint %s issued a %r token; sending it as a Bearer token", url, token_type
+                "token endpoint %s issued a %s token; sending it as a Bearer token",
+                url,
+                untrusted.quote(repr(token_type)),
             )
         return access_token, issued_at + self.__expires_in(body.get("expires_in"), url)
 
     def __expires_in(self, value: Any, url: str) -> float:
         if value is None:
             return self.default_expires_in
-        try:
-            seconds = float(value)
-        except (TypeError, ValueError):
-            seconds = -1.0
-        if isinstance(value, bool) or not 0 <= seconds < float("inf"):
+        seconds: object = value
+        if isinstance(value, str):  # a numeric string, as some servers send
+            try:
+                seconds = float(value)
+            except ValueError:
+                seconds = None
+        seconds = untrusted.finite_seconds(seconds)
+        if seconds is None or seconds < 0:
             raise MalformedTokenResponseError(
-                f"token endpoint {url} sent expires_in={value!r}; expected a number of seconds"
+                f"token endpoint {url} sent expires_in={untrusted.quote(repr(value))}; "
+                "expected a number of seconds"
             )
         return seconds
 
-    def __error_for(self, response: requests.Response, url: str) -> TokenEndpointError:
-        status = response.status_code
-        body = _json_object(response) or {}
+    def __error_for(self, answer: _Answer, url: str) -> TokenEndpointError:
+        status = answer.status
+        body = _json_object(answer.body)[0] or {}
         error = body.get("error")
         where = f"token endpoint {url} refused client {self.client_id!r}"
         if not isinstance(error, str):
             retried = " after retries" if status in (408, 429) or status >= 500 else ""
-            reason = self.__redact(response.reason or "")
             return TokenEndpointError(
-                f"{where} with HTTP {status} {reason}{retried}".rstrip(),
+                f"{where} with HTTP {status} {self.__text(answer.reason)}{retried}".rstrip(),
                 status=status,
             )
-        error = self.__redact(error)
+        error = self.__text(error)
         description = body.get("error_description")
-        description = self.__redact(description) if isinstance(description, str) else None
+        description = self.__text(description) if isinstance(description, str) else None
         uri = body.get("error_uri")
-        uri = self.__redact(uri) if isinstance(uri, str) else None
+        uri = self.__text(uri) if isinstance(uri, str) else None
         message = f"{where}: {error}"
         if description:
             message += f" ({description})"
@@ -354,13 +480,13 @@ def _basic_value(client_id: str, secret: str) -> str:
     return base64.b64encode(pair.encode()).decode("ascii")
 
 
-def _json_object(response: requests.Response) -> dict[str, Any] | None:
-    """The response body as a JSON object, or None if it is not one."""
+def _json_object(data: bytes) -> tuple[dict[str, Any] | None, str]:
+    """The body as a JSON object, or None and why it is not one (never quoting it)."""
     try:
-        body = json.loads(response.content)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return body if isinstance(body, dict) else None
+        body = untrusted.load_json(data)
+    except untrusted.UntrustedJSONError as exc:
+        return None, str(exc)
+    return (body, "") if isinstance(body, dict) else (None, "not an object")
 
 
 def _scope_list(scopes: Sequence[str] | str | None) -> tuple[str, ...]:
@@ -373,36 +499,130 @@ def _scope_list(scopes: Sequence[str] | str | None) -> tuple[str, ...]:
     return tuple(scopes)
 
 
-def _check_endpoint(name: str, url: str, host: Host, *, allow_query: bool) -> None:
-    """Refuse a malformed endpoint URL, or cleartext HTTP when the API host uses HTTPS.
+@dataclass(frozen=True)
+class _Answer:
+    """What an HTTP call got: status, reason, headers and the (capped) body."""
+
+    status: int
+    reason: str
+    headers: Mapping[str, str]
+    body: bytes
+
+
+@dataclass(frozen=True)
+class _Failure:
+    """Why an HTTP call got no answer: ``kind`` is "deadline", "too large",
+    "undecodable" or "failed"; ``detail`` is fit to show (redacted, quoted)."""
+
+    kind: str
+    detail: str
+
+
+def _endpoint_problem(url: object, host: Host, *, allow_query: bool) -> str | None:
+    """Why ``url`` may not be a token endpoint for ``host``, or None if it may.
 
     User info and a fragment are refused, and a query when ``allow_query`` is false (the
     RFC allows one, but a configured ``token_url`` would show it in `repr()` and errors).
-    A URL is quoted only once it is known to hold neither user info nor a refused query.
+    Plain http is allowed only to a loopback address, and only when ``host`` itself is
+    configured with http. The answer quotes the URL only once it is known to hold
+    neither user info nor a refused query.
     """
     if not isinstance(url, str):
-        raise ConfigurationError(f"{name} must be an http(s) URL, got {url!r}")
+        return f"must be an http(s) URL, got {url!r}"
+    # Any "@", not only one in the parsed netloc: urlsplit ends the netloc at the first "/",
+    # "?" or "#", so a password holding one of those moves the "@" into the path, the query
+    # or the fragment (https://svc:pa/ss@login.example.com/token has the netloc "svc:pa").
+    if "@" in url:
+        return (
+            "must not contain a user name or password; pass credentials as client_id/client_secret"
+        )
     try:
         parts = urlsplit(url)
     except ValueError:  # e.g. an unclosed "[" of an IPv6 address
-        raise ConfigurationError(
-            f"{name} is not a valid URL; expected one like 'https://login.example.com/token'"
-        ) from None
-    if "@" in parts.netloc or (not parts.netloc and "@" in url):
-        raise ConfigurationError(
-            f"{name} must not contain a user name or password; "
-            "pass credentials as client_id/client_secret"
-        )
+        return "is not a valid URL; expected one like 'https://login.example.com/token'"
     if "#" in url or (not allow_query and "?" in url):  # also a bare "?" or "#"
-        raise ConfigurationError(
-            f"{name} must not contain a query string or fragment, got "
-            f"{urlunsplit((parts.scheme, parts.netloc, parts.path, '', ''))!r}; "
+        bare = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+        return (
+            f"must not contain a query string or fragment, got {untrusted.quote(bare)!r}; "
             "the token request sends its parameters in the body (use extra_params for more)"
         )
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConfigurationError(f"{name} must be an http(s) URL, got {url!r}")
-    if parts.scheme == "http" and host.scheme == "https":
-        raise ConfigurationError(
-            f"{name} {url!r} uses plain http while {host} uses https; "
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"must be an http(s) URL, got {untrusted.quote(url)!r}"
+    if not _has_valid_port(parts):
+        return f"has an invalid port: {untrusted.quote(url)!r}"
+    if any(ch.isspace() or not ch.isprintable() for ch in url):
+        return "must not contain spaces or control characters"
+    return _plain_http_problem(parts, host, url)
+
+
+def _plain_http_problem(parts: SplitResult, host: Host, url: str) -> str | None:
+    """Why the http(s) URL ``url`` (split into ``parts``) may not be used from ``host``."""
+    if parts.scheme != "http":
+        return None
+    if host.scheme == "https":
+        return (
+            f"{untrusted.quote(url)!r} uses plain http while {host} uses https; "
             "client credentials must not be sent in clear"
         )
+    if not _is_loopback(parts.hostname):
+        return (
+            f"{untrusted.quote(url)!r} uses plain http to a host that is not loopback; "
+            "only 127.0.0.1, ::1 and localhost may be reached over http: use https"
+        )
+    return None
+
+
+def _redirect_problem(source: str, target: str, host: Host) -> str | None:
+    """Why a discovery request to ``source`` may not follow a redirect to ``target``:
+    only same-scheme redirects and upgrades to https, and plain http as for endpoints."""
+    try:
+        parts = urlsplit(target)
+    except ValueError:
+        return "it is not a valid URL"
+    if parts.scheme not in ("http", "https") or not parts.hostname or not _has_valid_port(parts):
+        return "it is not a valid http(s) URL"
+    if parts.scheme == "http" and urlsplit(source).scheme == "https":
+        return "a redirect from https to plain http is a downgrade"
+    return _plain_http_problem(parts, host, target)
+
+
+def _has_valid_port(parts: SplitResult) -> bool:
+    """Whether the port of ``parts``, if any, is a number from 1 to 65535."""
+    try:
+        return parts.port != 0
+    except ValueError:
+        return False
+
+
+def _resolve(base: str, location: str) -> str:
+    """``location`` (a Location header) resolved against ``base``; itself if that fails."""
+    try:
+        return urljoin(base, location)
+    except ValueError:
+        return location
+
+
+def _is_loopback(hostname: str | None) -> bool:
+    """Whether ``hostname`` is localhost, an address in 127.0.0.0/8, or ::1."""
+    if not hostname:
+        return False
+    name = hostname.rstrip(".").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def _without_userinfo(url: str) -> str:
+    """``url`` with anything that may be user info (up to its last "@") replaced."""
+    scheme, separator, rest = url.partition("://")
+    if "@" not in rest:
+        return url
+    return f"{scheme}{separator}***@{rest.rpartition('@')[2]}"
+
+
+def _shown(url: str) -> str:
+    """A URL from a server, fit for a message: without user info, cut short and escaped."""
+    return untrusted.quote(_without_userinfo(url))
