@@ -232,11 +232,16 @@ def test_new_directory_is_0700_and_files_are_0600(
 
 
 @pytest.mark.usefixtures("no_umask")
-def test_an_existing_open_directory_is_made_0700(server: LocalOAuthServer, cache_dir: Path) -> None:
+def test_an_existing_readable_directory_keeps_its_mode(
+    server: LocalOAuthServer, cache_dir: Path
+) -> None:
+    # Never chmod a directory the cache did not create; others may read it, not the files.
     cache_dir.mkdir(mode=0o755)
     os.chmod(cache_dir, 0o755)
-    make(server, FileTokenCache(cache_dir)).token  # noqa: B018
-    assert mode_of(cache_dir) == 0o700
+    provider = make(server, FileTokenCache(cache_dir))
+    provider.token  # noqa: B018
+    assert mode_of(cache_dir) == 0o755
+    assert mode_of(path_of(provider)) == 0o600
 
 
 @pytest.mark.usefixtures("no_umask")
@@ -254,25 +259,26 @@ def test_a_rewritten_entry_is_0600_even_if_it_was_open(
 
 
 @pytest.mark.usefixtures("no_umask")
-def test_existing_open_lock_and_salt_files_are_made_0600(
+def test_existing_open_lock_and_salt_files_are_replaced_by_private_ones(
     server: LocalOAuthServer, cache_dir: Path
 ) -> None:
-    # Files left by an earlier run under a looser umask, or by another tool.
+    # Files left by another tool: a salt others could read is no longer secret.
     provider = make(server, FileTokenCache(cache_dir))
-    provider.token  # noqa: B018
+    token = provider.token
     lock = path_of(provider).with_suffix(".lock")
     salt = cache_dir / "salt"
     os.chmod(lock, 0o644)
     os.chmod(salt, 0o644)
-    cache_dir.chmod(0o755)
+    old_salt = salt.read_bytes()
     again = make(server, FileTokenCache(cache_dir))
-    token = again.token  # a new cache: checks the directory, reads the salt and entry
-    again.invalidate_cache()
-    assert again.token != token  # takes the lock and writes the entry
+    fresh = again.token  # a new cache: replaces the salt, so the entry misses once
+    assert fresh != token
     assert server.token_requests == 2
-    assert mode_of(cache_dir) == 0o700
+    assert salt.read_bytes() != old_salt
     assert mode_of(salt) == 0o600
-    assert mode_of(lock) == 0o600
+    assert mode_of(path_of(again).with_suffix(".lock")) == 0o600
+    assert make(server, FileTokenCache(cache_dir)).token == fresh
+    assert server.token_requests == 2
 
 
 # -- unreadable files are misses -------------------------------------------------------------

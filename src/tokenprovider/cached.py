@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from tokenprovider.caches.base import CACHE_RETRY_AFTER
 from tokenprovider.clock import SYSTEM_CLOCK, Clock
 from tokenprovider.errors import (
     ConfigurationError,
@@ -31,8 +32,6 @@ MANDATORY_SHARE = 0.25
 ADVISORY_SHARE = 0.5
 #: Longest pause between failed advisory refreshes.
 MAX_ADVISORY_BACKOFF = 60.0
-#: After a cache's store cannot be reached, fetch without it for this many seconds.
-CACHE_RETRY_AFTER = 60.0
 #: After a source hands out a token that has already expired, it is not asked again for
 #: at least this many seconds (or ``failure_cooldown``, if longer).
 EXPIRED_TOKEN_COOLDOWN = 30.0

@@ -1,27 +1,168 @@
-"""Private files written whole: a temporary file (mode 0600) in the same directory,
+"""Files read only when they are what they should be, and private files written whole.
+
+Reading: `read_regular_file` (and `open_checked` beneath it) opens a file without
+blocking (a FIFO cannot hang the caller), never as a controlling terminal, and reads a
+bounded number of bytes (``/dev/zero`` cannot fill memory). A file that is not a regular
+file of bounded size is refused with `UnsafeFileError`; a *private* file must also be no
+symbolic link (it is never followed), belong to this user and give group and others no
+access. The type is checked before the file is opened (a device is never opened) and
+again on the descriptor, which must be the file that was checked.
+
+Writing: `write_private` writes a temporary file (mode 0600) in the same directory,
 flushed to disk, then renamed into place, so a reader sees the old content or the new,
-never part of either, even if the writer is killed."""
+never part of either, even if the writer is killed.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 from pathlib import Path
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_SAFE = (
+    getattr(os, "O_NONBLOCK", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+    | getattr(os, "O_NOCTTY", 0)
+    | getattr(os, "O_BINARY", 0)
+)
+_KINDS = {
+    stat.S_IFDIR: "a directory",
+    stat.S_IFIFO: "a FIFO",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFSOCK: "a socket",
+}
+
+
+class UnsafeFileError(OSError):
+    """A file that must not be used: ``reason`` says why (``"is a FIFO, not a regular
+    file"``, ``"is larger than 65536 bytes"``, ...), ``filename`` names it."""
+
+    def __init__(self, path: str | os.PathLike[str], reason: str) -> None:
+        super().__init__(f"{os.fspath(path)} {reason}")
+        self.filename = os.fspath(path)
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return f"{self.filename} {self.reason}"
+
+
+def file_problem(info: os.stat_result, *, private: bool, limit: int | None = None) -> str | None:
+    """Why a file whose status is ``info`` must not be used (see the module), or None."""
+    if stat.S_ISLNK(info.st_mode):
+        return "is a symbolic link"
+    if not stat.S_ISREG(info.st_mode):
+        kind = _KINDS.get(stat.S_IFMT(info.st_mode), "special")
+        return f"is {kind}, not a regular file"
+    owner = os.geteuid() if private and hasattr(os, "geteuid") else None
+    if owner is not None and info.st_uid != owner:
+        return f"belongs to another user (uid {info.st_uid})"
+    if owner is not None and stat.S_IMODE(info.st_mode) & 0o077:
+        return f"is open to group or others (mode {stat.S_IMODE(info.st_mode):04o})"
+    if limit is not None and info.st_size > limit:
+        return f"is larger than {limit} bytes"
+    return None
+
+
+def open_checked(
+    path: str | os.PathLike[str],
+    flags: int = os.O_RDONLY,
+    *,
+    private: bool,
+    limit: int | None = None,
+    mode: int = 0o600,
+) -> int:
+    """A descriptor for ``path`` once it has passed `file_problem`.
+
+    Raises `FileNotFoundError` if it is missing, `UnsafeFileError` if it must not be
+    used, and other `OSError` as ``os.open`` does. With ``os.O_CREAT`` in ``flags``, a
+    missing file is created (exclusively) with ``mode``; a private file is never
+    followed through a symbolic link, a shared one (``private=False``) is.
+    """
+    follow = not private
+    for _ in range(2):
+        try:
+            before: os.stat_result | None = os.stat(path, follow_symlinks=follow)
+        except FileNotFoundError:
+            if not flags & os.O_CREAT:
+                raise
+            before = None
+        if before is not None and (reason := file_problem(before, private=private, limit=limit)):
+            raise UnsafeFileError(path, reason)
+        how = flags | _SAFE | (0 if follow else _NOFOLLOW)
+        how = how | os.O_EXCL if before is None else how & ~os.O_CREAT
+        try:
+            descriptor = os.open(path, how, mode)
+        except FileExistsError:
+            continue  # created by someone else since the check: check it
+        try:
+            after = os.fstat(descriptor)
+            reason = file_problem(after, private=private, limit=limit)
+            if before is not None and (after.st_dev, after.st_ino) != (
+                before.st_dev,
+                before.st_ino,
+            ):
+                reason = "was replaced while it was being opened"
+            if reason:
+                raise UnsafeFileError(path, reason)
+        except BaseException:
+            os.close(descriptor)
+            raise
+        return descriptor
+    raise UnsafeFileError(path, "keeps being replaced while it is being opened")
+
+
+def read_regular_file(path: str | os.PathLike[str], limit: int, *, private: bool) -> bytes:
+    """The bytes of ``path``, at most ``limit`` of them, if it passes `open_checked`.
+
+    Reads no more than ``limit + 1`` bytes, whatever the file claims: a longer file is
+    an `UnsafeFileError`, as is anything `open_checked` refuses; a missing file is
+    `FileNotFoundError`.
+    """
+    descriptor = open_checked(path, private=private, limit=limit)
+    chunks: list[bytes] = []
+    remaining = limit + 1
+    try:
+        while remaining > 0:
+            chunk = os.read(descriptor, min(remaining, 1 << 16))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            remaining -= len(chunk)
+    finally:
+        os.close(descriptor)
+    if remaining <= 0:
+        raise UnsafeFileError(path, f"is larger than {limit} bytes")
+    return b"".join(chunks)
 
 
 def write_private(path: Path, data: bytes, *, overwrite: bool = True) -> bool:
     """Write ``data`` to ``path`` atomically, at mode 0600.
 
     With ``overwrite=False`` an existing ``path`` is kept: returns False if it was.
+    Whatever is at ``path`` (a symbolic link included) is replaced, never followed.
+    An `OSError` (a full disk, a read-only file system) names ``path``.
     """
+    try:
+        return _write(path, data, overwrite)
+    except OSError as exc:
+        if exc.errno is None:
+            raise
+        raise OSError(exc.errno, exc.strerror, str(path)) from None
+
+
+def _write(path: Path, data: bytes, overwrite: bool) -> bool:
     descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(descriptor, "wb") as file:
+            # 0600 whatever the umask did; through the descriptor where the OS can.
+            os.chmod(descriptor if os.chmod in os.supports_fd else temporary, 0o600)
             file.write(data)
             file.flush()
             os.fsync(file.fileno())
-        os.chmod(temporary, 0o600)  # whatever the umask did
         if overwrite:
             os.replace(temporary, path)
             return True

@@ -26,6 +26,10 @@ from tokenprovider.errors import ConfigurationError
 
 logger = logging.getLogger("tokenprovider")
 
+#: After a cache's store cannot be reached, it is left alone for this many seconds: the
+#: provider fetches without it, and the cache makes no call to it.
+CACHE_RETRY_AFTER = 60.0
+
 
 @dataclass(frozen=True, slots=True)
 class CacheKey:

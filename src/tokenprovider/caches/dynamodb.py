@@ -8,6 +8,11 @@ soon as it appears, and take over a lease once they have watched it for longer t
 ``lease_seconds`` on their own monotonic clock, or once the holder's deadline is a
 further ``lease_seconds`` past on theirs: clock offsets smaller than the lease never end
 a live one. Only ``GetItem`` and ``PutItem`` are needed.
+
+Items are hostile input: an attribute of a type this cache never writes is damage, and an
+item whose ``version`` or ``lease_id`` is damaged is replaced at once, by a write
+conditional on that damage. A table that does not answer (a connection failure or a
+timeout) is not called again for `CACHE_RETRY_AFTER` seconds, by any operation.
 """
 
 from __future__ import annotations
@@ -20,11 +25,13 @@ import secrets
 import threading
 import time
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 from tokenprovider import aws
 from tokenprovider.caches.base import (
+    CACHE_RETRY_AFTER,
     CacheEntry,
     CacheKey,
     Hold,
@@ -34,8 +41,10 @@ from tokenprovider.caches.base import (
 )
 from tokenprovider.caches.records import RecordError, from_record, to_record
 from tokenprovider.caches.sealing import Encryption, Sealer
+from tokenprovider.clock import SYSTEM_CLOCK, Clock
 from tokenprovider.errors import CacheError, ConfigurationError
 from tokenprovider.secret_refs import SecretReference
+from tokenprovider.untrusted import quote
 
 logger = logging.getLogger("tokenprovider")
 
@@ -47,6 +56,16 @@ _LEASE_FIELDS = ("lease_id", "lease_holder", "lease_seconds", "lease_until")
 _SALT_KEY = "tokenprovider#salt"
 _TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}")
 _MAX_POLL = 0.5
+#: Attributes this cache only ever writes as strings: any other type there is damage.
+_TEXT_ONLY = frozenset({"version", "lease_id", "salt"})
+
+
+@dataclass(frozen=True, slots=True)
+class _Foreign:
+    """An attribute of a type this cache never writes there (``type`` is DynamoDB's
+    name for it: ``"M"``, ``"NULL"``...): kept only to match the damage when replacing it."""
+
+    type: str
 
 
 class DynamoDBTokenCache(TokenCache):
@@ -57,8 +76,10 @@ class DynamoDBTokenCache(TokenCache):
     secret reference to 32 base64 bytes, or ``"derive"``), tokens are stored encrypted.
     A host that finds another refreshing waits up to ``max_wait`` seconds for its token,
     polling every ``poll_interval`` seconds or so. Throttling and transient errors are
-    retried by botocore (``max_attempts`` attempts in ``standard`` mode).
-    ``endpoint_url`` points the client elsewhere (DynamoDB Local, LocalStack).
+    retried by botocore (``max_attempts`` attempts in ``standard`` mode); once a call
+    finds the table not answering, no call is made for `CACHE_RETRY_AFTER` seconds
+    (measured on ``clock``'s monotonic time). ``endpoint_url`` points the client
+    elsewhere (DynamoDB Local, LocalStack); it may not hold a user name or password.
     """
 
     def __init__(
@@ -74,17 +95,15 @@ class DynamoDBTokenCache(TokenCache):
         poll_interval: float = 0.1,
         max_attempts: int = aws.MAX_ATTEMPTS,
         endpoint_url: str | None = None,
+        clock: Clock | None = None,
     ) -> None:
         if not isinstance(table_name, str) or not _TABLE_NAME.fullmatch(table_name):
             raise ConfigurationError(
                 "table_name must be a DynamoDB table name (3 to 255 of A-Z a-z 0-9 _ . -), "
                 f"got {table_name!r}"
             )
-        if endpoint_url is not None and not _is_endpoint(endpoint_url):
-            raise ConfigurationError(
-                f"endpoint_url must be an http(s) URL such as http://localhost:8000, "
-                f"got {endpoint_url!r}"
-            )
+        if endpoint_url is not None:
+            _check_endpoint(endpoint_url, "endpoint_url")
         if not isinstance(key_attribute, str) or not key_attribute:
             raise ConfigurationError("key_attribute must be a non-empty string")
         for name, value in (("lease_seconds", lease_seconds), ("poll_interval", poll_interval)):
@@ -106,6 +125,8 @@ class DynamoDBTokenCache(TokenCache):
         self.__salt: bytes | None = None
         self.__lock = threading.Lock()
         self.__reported: set[tuple[str, object]] = set()
+        self.__monotonic = (clock or SYSTEM_CLOCK).monotonic
+        self.__down_until = -float("inf")  # no call before this: the table did not answer
 
     def __repr__(self) -> str:
         encrypted = ", encrypted" if self.__encryption is not None else ""
@@ -120,17 +141,20 @@ class DynamoDBTokenCache(TokenCache):
 
     def load(self, key: CacheKey) -> CacheEntry | None:
         """The entry for ``key`` (a consistent read); anything unreadable is None."""
+        if self.__down():
+            return None
         try:
             item = self.__get(key.digest)
-        except CacheError:
+        except ConfigurationError:
             raise
         except Exception as exc:
-            logger.warning(
-                "DynamoDBTokenCache: cannot read %s from table %s (%s); fetching anew",
-                key.label,
-                self.table_name,
-                aws.describe_error(exc) or type(exc).__name__,
-            )
+            if not self.__down():  # else __call has said it
+                logger.warning(
+                    "DynamoDBTokenCache: cannot read %s from table %s (%s); fetching anew",
+                    key.label,
+                    self.table_name,
+                    aws.describe_error(exc) or type(exc).__name__,
+                )
             return None
         return self.__entry(key, item)
 
@@ -156,12 +180,16 @@ class DynamoDBTokenCache(TokenCache):
 
     @contextlib.contextmanager
     def _hold(self, key: CacheKey, seen: CacheEntry | None) -> Iterator[Hold]:
+        if self.__down():
+            yield Hold(None, lambda entry: None)  # the table did not answer moments ago
+            return
         started = time.monotonic()
         first_seen: dict[str, float] = {}  # lease id -> when this host first saw it
         delay = self.poll_interval
+        reported = False
         try:
             item = self.__get(key.digest)
-        except CacheError:
+        except ConfigurationError:
             raise
         except Exception as exc:
             yield self.__unheld(key, None, exc)
@@ -171,13 +199,22 @@ class DynamoDBTokenCache(TokenCache):
             if current is not None and (seen is None or current.version != seen.version):
                 yield Hold(current, lambda entry: self.__put(key, entry))
                 return  # someone refreshed while we looked
-            lease = None if item is None else item.get("lease_id")
+            damage = _damage(item)
+            if damage and not reported:
+                reported = True
+                logger.warning(
+                    "DynamoDBTokenCache: the item for %s in table %s is damaged (%s); replacing it",
+                    key.label,
+                    self.table_name,
+                    damage,
+                )
+            lease = None if item is None or damage else item.get("lease_id")
             now = time.monotonic()
             if lease is None or _expired(item or {}, now - first_seen.setdefault(lease, now)):
                 if lease is not None:
                     logger.warning(
                         "DynamoDBTokenCache: %s's lease on %s expired; taking over",
-                        item.get("lease_holder", "another host") if item else "another host",
+                        _holder(item),
                         key.label,
                     )
                 mine = secrets.token_hex(8)
@@ -189,7 +226,9 @@ class DynamoDBTokenCache(TokenCache):
                 if taken is not None:
                     yield from self.__holding(key, current, taken, mine)
                     return
-            elif now - started > self.max_wait:
+            # Whatever happened (a live lease, or a lease we could not take), we wait no
+            # longer than max_wait.
+            if time.monotonic() - started > self.max_wait:
                 yield self.__unheld(key, current, None)
                 return
             time.sleep(delay * random.uniform(0.5, 1.0))
@@ -246,7 +285,13 @@ class DynamoDBTokenCache(TokenCache):
         return None
 
     def __unheld(self, key: CacheKey, current: CacheEntry | None, error: Exception | None) -> Hold:
-        if error is not None:
+        if error is None:
+            logger.warning(
+                "DynamoDBTokenCache: waited %.0fs for another host to refresh %s; fetching anyway",
+                self.max_wait,
+                key.label,
+            )
+        elif not self.__down():  # else __call has said that the table does not answer
             logger.warning(
                 "DynamoDBTokenCache: cannot coordinate the refresh of %s through table %s "
                 "(%s); fetching without it",
@@ -254,17 +299,13 @@ class DynamoDBTokenCache(TokenCache):
                 self.table_name,
                 aws.describe_error(error) or type(error).__name__,
             )
-        else:
-            logger.warning(
-                "DynamoDBTokenCache: waited %.0fs for another host to refresh %s; fetching anyway",
-                self.max_wait,
-                key.label,
-            )
         return Hold(current, lambda entry: self.__put(key, entry))
 
     # -- writing ---------------------------------------------------------------------
 
     def __put(self, key: CacheKey, entry: CacheEntry, *, lease: str | None = None) -> None:
+        if self.__down():
+            return  # the table did not answer moments ago; the token is used unshared
         record = to_record(key, entry, self.__sealer(key))
         item = {
             **record,
@@ -321,13 +362,35 @@ class DynamoDBTokenCache(TokenCache):
         item = answer.get("Item")
         return None if item is None else _decode(item)
 
-    def __call(self, operation: str, **arguments: Any) -> Any:
-        """Call DynamoDB; a missing table or a wrong key schema is a `CacheError`."""
-        from botocore.exceptions import ClientError  # noqa: PLC0415
+    def __down(self) -> bool:
+        """Whether the table failed to answer less than `CACHE_RETRY_AFTER` seconds ago."""
+        return self.__monotonic() < self.__down_until
 
+    def __call(self, operation: str, **arguments: Any) -> Any:
+        """Call DynamoDB; a missing table or a wrong key schema is a `CacheError`. No
+        call is made for `CACHE_RETRY_AFTER` seconds after one found the table not
+        answering (a connection failure or a timeout): `ConnectionError` instead."""
+        from botocore.exceptions import ClientError, HTTPClientError  # noqa: PLC0415
+        from botocore.exceptions import ConnectionError as NoConnection  # noqa: PLC0415
+
+        if self.__down():
+            raise ConnectionError(
+                f"the DynamoDB table {self.table_name!r} did not answer moments ago; "
+                f"it is tried again {CACHE_RETRY_AFTER:.0f}s after that"
+            )
         client = self.__dynamodb()
         try:
             return getattr(client, operation)(**arguments)
+        except (NoConnection, HTTPClientError) as exc:
+            self.__down_until = self.__monotonic() + CACHE_RETRY_AFTER
+            logger.warning(
+                "DynamoDBTokenCache: table %s does not answer (%s); tokens are fetched "
+                "without it for the next %.0fs",
+                self.table_name,
+                aws.describe_error(exc) or type(exc).__name__,
+                CACHE_RETRY_AFTER,
+            )
+            raise
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code")
             if code == "ResourceNotFoundException":
@@ -388,10 +451,8 @@ class DynamoDBTokenCache(TokenCache):
                 "(cached tokens will be fetched anew)",
                 self.table_name,
             )
-            if "salt" in stored:
-                condition, values = "#s = :old", {":old": stored["salt"]}
-            else:
-                condition, values = "attribute_not_exists(#s)", {}
+            values: dict[str, Any] = {}
+            condition = _same("#s", ":old", stored.get("salt"), values)
             self.__try_put(
                 {**fresh, "salt": secrets.token_hex(16)}, condition, {"#s": "salt"}, values
             )
@@ -454,37 +515,69 @@ def _client(
             "the DynamoDB token cache needs an AWS region: set region (--region), "
             "AWS_DEFAULT_REGION, or a region in your AWS profile"
         )
-    return aws.client(
+    client = aws.client(
         "dynamodb",
         boto3_session=session,
         region=chosen,
         max_attempts=max_attempts,
         endpoint_url=endpoint_url,
     )
+    # The endpoint may also come from AWS_ENDPOINT_URL(_DYNAMODB) or the AWS config;
+    # botocore quotes it in its errors.
+    _check_endpoint(
+        client.meta.endpoint_url,
+        "the DynamoDB endpoint (endpoint_url, AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL "
+        "or the AWS config's endpoint_url)",
+    )
+    return client
 
 
 def _unchanged(item: Mapping[str, Any]) -> tuple[str, dict[str, str], dict[str, Any]]:
-    """A condition that holds while the item's version and lease are as in ``item``."""
+    """A condition that holds while the item's version and lease are as in ``item``
+    (damaged ones included)."""
     names = {"#v": "version", "#l": "lease_id"}
     values: dict[str, Any] = {}
-    parts = []
-    if "version" in item:
-        parts.append("#v = :v")
-        values[":v"] = item["version"]
-    else:
-        parts.append("attribute_not_exists(#v)")
-    if "lease_id" in item:
-        parts.append("#l = :l")
-        values[":l"] = item["lease_id"]
-    else:
-        parts.append("attribute_not_exists(#l)")
+    parts = [
+        _same("#v", ":v", item.get("version"), values),
+        _same("#l", ":l", item.get("lease_id"), values),
+    ]
     return " AND ".join(parts), names, values
 
 
+def _same(name: str, placeholder: str, value: object, values: dict[str, Any]) -> str:
+    """A condition that holds while attribute ``name`` is as read (``value``: absent,
+    a string, or damage of some type), adding what it compares with to ``values``."""
+    if value is None:
+        return f"attribute_not_exists({name})"
+    if isinstance(value, _Foreign):
+        values[placeholder] = value.type
+        return f"attribute_type({name}, {placeholder})"
+    values[placeholder] = value
+    return f"{name} = {placeholder}"
+
+
+def _damage(item: Mapping[str, Any] | None) -> str:
+    """Which of the item's coordination attributes are damaged, or "" if none is."""
+    if item is None:
+        return ""
+    damaged = (
+        f"{name} of type {value.type}"
+        for name in ("version", "lease_id")
+        if isinstance(value := item.get(name), _Foreign)
+    )
+    return ", ".join(damaged)
+
+
+def _holder(item: Mapping[str, Any] | None) -> str:
+    holder = None if item is None else item.get("lease_holder")
+    return quote(holder, 100) if isinstance(holder, str) else "another host"
+
+
 def _encode(fields: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+    """The DynamoDB form of ``fields``; damaged attributes are left out (so dropped)."""
     encoded = {}
     for name, value in fields.items():
-        if isinstance(value, bool) or value is None:
+        if isinstance(value, (bool, _Foreign)) or value is None:
             continue
         if isinstance(value, (int, float)):
             encoded[name] = {"N": repr(value) if isinstance(value, float) else str(value)}
@@ -493,13 +586,18 @@ def _encode(fields: Mapping[str, Any]) -> dict[str, dict[str, str]]:
     return encoded
 
 
-def _decode(item: Mapping[str, Mapping[str, str]]) -> dict[str, Any]:
+def _decode(item: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """Strings and numbers as such; an attribute of any other type (or a number where
+    this cache writes strings) as `_Foreign`, never dropped, so it can be matched."""
     decoded: dict[str, Any] = {}
     for name, value in item.items():
-        if "S" in value:
+        kind = next(iter(value), "")  # an AttributeValue has exactly one member
+        if kind == "S":
             decoded[name] = value["S"]
-        elif "N" in value:
+        elif kind == "N" and name not in _TEXT_ONLY:
             decoded[name] = float(value["N"])
+        else:
+            decoded[name] = _Foreign(kind)
     return decoded
 
 
@@ -524,8 +622,22 @@ def _salt_bytes(value: object) -> bytes | None:
     return salt if len(salt) >= 16 else None
 
 
-def _is_endpoint(url: object) -> bool:
-    if not isinstance(url, str):
-        return False
-    parts = urlsplit(url)
-    return parts.scheme in ("http", "https") and bool(parts.hostname)
+def _check_endpoint(url: object, setting: str) -> None:
+    """Raise `ConfigurationError` unless ``url`` is an http(s) URL with a host and no
+    user name or password; a URL that may hold one is never quoted."""
+    if isinstance(url, str):
+        try:
+            parts = urlsplit(url)
+        except ValueError:  # e.g. an unclosed "[": refused below
+            parts = urlsplit("")
+        # A password holding "/", "?" or "#" hides the "@" from .username: look at all of it.
+        if "@" in url or parts.username is not None or parts.password is not None:
+            raise ConfigurationError(
+                f"{setting} must not hold a user name or password (the part before '@'); "
+                "DynamoDB takes AWS credentials, from boto3's usual settings"
+            )
+        if parts.scheme in ("http", "https") and parts.hostname:
+            return
+    raise ConfigurationError(
+        f"{setting} must be an http(s) URL such as http://localhost:8000, got {url!r}"
+    )

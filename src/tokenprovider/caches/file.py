@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -22,12 +23,24 @@ from tokenprovider.caches.base import (
 from tokenprovider.caches.records import RecordError, from_record, to_record
 from tokenprovider.caches.sealing import Encryption, Sealer
 from tokenprovider.errors import CacheError
-from tokenprovider.private_files import write_private
+from tokenprovider.private_files import (
+    UnsafeFileError,
+    file_problem,
+    open_checked,
+    read_regular_file,
+    write_private,
+)
 from tokenprovider.secret_refs import SecretReference
+from tokenprovider.untrusted import UntrustedJSONError, load_json
 
 logger = logging.getLogger("tokenprovider")
 
 _SALT_FILE = "salt"
+_SALT_LOCK = "salt.lock"
+#: The most an entry file may hold (a sealed token of several kilobytes fits many times).
+ENTRY_LIMIT = 64 * 1024
+#: The most the salt file may hold (it holds 32 hexadecimal digits).
+SALT_LIMIT = 4 * 1024
 _LOCK_POLL = 0.01  # seconds between tries for a lock another process holds
 _LOCKS: dict[Path, threading.Lock] = {}  # one per lock file: threads queue here first
 _LOCKS_GUARD = threading.Lock()
@@ -37,18 +50,33 @@ def default_directory() -> Path:
     """The user cache directory for tokens (platformdirs): ``~/.cache/tokenprovider/tokens``."""
     import platformdirs  # noqa: PLC0415
 
-    return Path(platformdirs.user_cache_dir("tokenprovider")) / "tokens"
+    try:
+        directory = Path(platformdirs.user_cache_dir("tokenprovider")) / "tokens"
+    except RuntimeError:  # newer platformdirs, when there is no home directory
+        directory = Path("~")
+    if not directory.is_absolute():  # older ones leave the "~" as it was
+        raise CacheError(
+            "FileTokenCache has no default directory: HOME is not set and this user has "
+            "no home directory; set HOME or XDG_CACHE_HOME, or give it a directory "
+            '(cache = "file:DIRECTORY")'
+        )
+    return directory
 
 
 class FileTokenCache(TokenCache):
     """Keeps tokens in files, so processes on one host share them and refresh once.
 
-    The directory (by default the user's cache directory) is made mode 0700 and each
-    file is 0600, replaced atomically. A lock file per key (`filelock`) makes one
-    process fetch while the others wait and then read its token; a caller that waits
-    longer than ``lock_timeout`` seconds fetches anyway. A corrupt, truncated or
-    foreign file counts as a miss. With ``key`` (a secret reference to 32 base64 bytes,
-    or ``"derive"``), tokens are stored encrypted with AES-256-GCM.
+    A missing directory (by default the user's cache directory) is created mode 0700;
+    an existing one keeps its mode, but must be this user's, not a symbolic link, and
+    writable by nobody else (`CacheError` otherwise), checked at every use. Each file
+    is 0600, replaced atomically, and read only if it is a regular file of this user's,
+    private and small: anything else is a miss. A lock file per key (`filelock`) makes
+    one process fetch while the others wait and then read its token; a caller that
+    waits longer than ``lock_timeout`` seconds fetches anyway, and one that cannot make
+    the lock (a full disk, a read-only directory) fetches without the cache. A corrupt,
+    truncated or foreign file counts as a miss; a damaged salt is replaced. With ``key``
+    (a secret reference to 32 base64 bytes, or ``"derive"``), tokens are stored
+    encrypted with AES-256-GCM.
     """
 
     def __init__(
@@ -62,7 +90,7 @@ class FileTokenCache(TokenCache):
         self.directory = Path(directory).expanduser() if directory is not None else None
         self.lock_timeout = float(lock_timeout)
         self.__encryption = None if key is None else Encryption(key, owner="FileTokenCache")
-        self.__ready: Path | None = None
+        self.__default: Path | None = None
         self.__salt: bytes | None = None
 
     def __repr__(self) -> str:
@@ -80,25 +108,31 @@ class FileTokenCache(TokenCache):
         return self.__directory() / f"{key.digest}.json"
 
     def load(self, key: CacheKey) -> CacheEntry | None:
-        """The entry in ``key``'s file; a missing or unreadable file is None."""
-        path = self.path_for(key)
+        """The entry in ``key``'s file; a missing, unsafe or unreadable file is None."""
         try:
-            with open(path, "rb") as file:
-                data = file.read()
+            path = self.path_for(key)
+            data = read_regular_file(path, ENTRY_LIMIT, private=True)
         except FileNotFoundError:
             return None
+        except UnsafeFileError as exc:
+            logger.warning("FileTokenCache: ignoring %s, which %s", exc.filename, exc.reason)
+            return None
         except OSError as exc:
-            logger.warning("FileTokenCache: cannot read %s (%s); fetching anew", path, exc)
+            logger.warning(
+                "FileTokenCache: cannot read %s (%s); fetching anew",
+                exc.filename or self.__where(),
+                exc.strerror or exc,
+            )
             return None
         sealer = self.__sealer(key)
         try:
-            record = json.loads(data)
+            record = load_json(data)
             if not isinstance(record, dict):
                 raise RecordError("not a JSON object")
             return from_record(key, record, sealer)
         except RecordError as exc:
             reason: object = exc
-        except Exception:  # ValueError for bad JSON or UTF-8, RecursionError for deep nesting
+        except UntrustedJSONError:
             reason = "not valid JSON (truncated or corrupt)"
         logger.warning("FileTokenCache: ignoring %s: %s", path, reason)
         return None
@@ -108,31 +142,45 @@ class FileTokenCache(TokenCache):
 
     @contextlib.contextmanager
     def _hold(self, key: CacheKey, seen: CacheEntry | None) -> Iterator[Hold]:
+        with contextlib.ExitStack() as held:
+            try:
+                locked: bool | OSError = self.__lock(held, f"{key.digest}.lock")
+            except OSError as exc:
+                locked = exc
+            if isinstance(locked, OSError):
+                logger.warning(
+                    "FileTokenCache: cannot lock %s (%s); fetching the token for %s "
+                    "without the cache",
+                    locked.filename or self.__where(),
+                    locked.strerror or locked,
+                    key.label,
+                )
+                yield Hold(None, _discard)
+            elif locked:
+                yield Hold(self.load(key), functools.partial(self.__write, key))
+            else:
+                yield self.__unheld(key)
+
+    def __lock(self, held: contextlib.ExitStack, name: str) -> bool:
+        """Take lock file ``name`` (threads of this process queue on a plain lock first,
+        processes on the file lock), releasing it when ``held`` closes; False once
+        ``lock_timeout`` has passed. `OSError` if the lock file cannot be made."""
         import filelock  # noqa: PLC0415
 
-        lock_path = self.__directory() / f"{key.digest}.lock"
+        path = self.__directory() / name
         with _LOCKS_GUARD:
-            in_process = _LOCKS.setdefault(lock_path, threading.Lock())
-        # Threads of this process queue on a plain lock; processes on the file lock.
+            in_process = _LOCKS.setdefault(path, threading.Lock())
         if not in_process.acquire(timeout=self.lock_timeout):
-            yield self.__unheld(key)
-            return
+            return False
+        held.callback(in_process.release)
+        _make_lock_file(path)
+        lock = filelock.FileLock(path, mode=0o600, thread_local=False, poll_interval=_LOCK_POLL)
         try:
-            lock = filelock.FileLock(
-                lock_path, mode=0o600, thread_local=False, poll_interval=_LOCK_POLL
-            )
-            _private_file(lock_path)
-            try:
-                lock.acquire(timeout=self.lock_timeout)
-            except filelock.Timeout:
-                yield self.__unheld(key)
-                return
-            try:
-                yield Hold(self.load(key), lambda entry: self.__write(key, entry))
-            finally:
-                lock.release()
-        finally:
-            in_process.release()
+            lock.acquire(timeout=self.lock_timeout)
+        except filelock.Timeout:  # a TimeoutError, hence an OSError: first
+            return False
+        held.callback(lock.release)
+        return True
 
     def __unheld(self, key: CacheKey) -> Hold:
         logger.warning(
@@ -140,12 +188,17 @@ class FileTokenCache(TokenCache):
             self.lock_timeout,
             key.label,
         )
-        return Hold(self.load(key), lambda entry: self.__write(key, entry))
+        return Hold(self.load(key), functools.partial(self.__write, key))
 
     def __write(self, key: CacheKey, entry: CacheEntry) -> None:
         """Replace ``key``'s file with ``entry``, atomically."""
         record = to_record(key, entry, self.__sealer(key))
-        write_private(self.path_for(key), json.dumps(record).encode())
+        try:
+            path = self.path_for(key)
+            write_private(path, json.dumps(record).encode())
+        except OSError as exc:
+            where = exc.filename or self.__where()
+            raise CacheError(f"cannot write {where}: {exc.strerror or exc}") from None
 
     def __sealer(self, key: CacheKey) -> Sealer | None:
         if self.__encryption is None:
@@ -155,70 +208,112 @@ class FileTokenCache(TokenCache):
     def _salt(self) -> bytes:
         salt = self.__salt
         if salt is None:
-            salt = self.__salt = _read_or_create_salt(self.__directory() / _SALT_FILE)
+            salt = self.__salt = self.__read_salt()
         return salt
+
+    def __read_salt(self) -> bytes:
+        """The salt in the salt file; the first process to need one writes it, and a
+        damaged one is replaced under a lock. `OSError` if neither can be done."""
+        path = self.__directory() / _SALT_FILE
+        found = _salt_in(path)
+        if found is None:
+            fresh = secrets.token_bytes(16)
+            if write_private(path, fresh.hex().encode(), overwrite=False):
+                return fresh
+            found = _salt_in(path)  # another process wrote it first
+        if isinstance(found, bytes):
+            return found
+        with contextlib.ExitStack() as held:
+            self.__lock(held, _SALT_LOCK)  # held or waited out: the write is atomic anyway
+            again = _salt_in(path)
+            if isinstance(again, bytes):
+                return again  # another process replaced it meanwhile
+            fresh = secrets.token_bytes(16)
+            write_private(path, fresh.hex().encode())
+        logger.warning(
+            "FileTokenCache: replaced the token cache salt %s, which %s; "
+            "every cached token is fetched anew once",
+            path,
+            found or again or "vanished",
+        )
+        return fresh
 
     def __directory(self) -> Path:
-        ready = self.__ready
-        if ready is None:
-            ready = self.__ready = _private_directory(self.directory or default_directory())
-        return ready
-
-
-def _private_directory(path: Path) -> Path:
-    """Create ``path`` (mode 0700) or check an existing one is this user's, and make it 0700."""
-    try:
-        path.mkdir(mode=0o700, parents=True, exist_ok=True)
-        info = path.stat()
-        if hasattr(os, "geteuid") and info.st_uid != os.geteuid():
-            raise CacheError(
-                f"the token cache directory {path} belongs to another user; "
-                "give FileTokenCache a directory of your own"
-            )
-        if stat.S_IMODE(info.st_mode) & 0o077:
-            os.chmod(path, 0o700)
-            logger.info("FileTokenCache: made %s private (mode 0700)", path)
-    except OSError as exc:
-        raise CacheError(
-            f"cannot use {path} as the token cache directory: {exc.strerror or exc}"
-        ) from exc
-    return path
-
-
-def _private_file(path: Path) -> None:
-    """Make an existing ``path`` mode 0600 if others could read it (files we made are)."""
-    with contextlib.suppress(OSError):
-        if stat.S_IMODE(path.stat().st_mode) & 0o077:
-            os.chmod(path, 0o600)
-
-
-def _read_or_create_salt(path: Path) -> bytes:
-    """The salt in ``path``; the first process to need one writes it (atomically)."""
-    for _ in range(2):
+        """The directory, created (mode 0700) if missing, and checked at every use:
+        `CacheError` if it must not be used, `OSError` if it cannot be made."""
+        path = self.__where()
         try:
-            _private_file(path)
-            text = path.read_text().strip()
+            info = os.lstat(path)
         except FileNotFoundError:
-            _publish(path, secrets.token_hex(16))
-            continue
-        except OSError as exc:
-            raise CacheError(f"cannot read the token cache salt {path}: {exc}") from exc
+            path.mkdir(mode=0o700, parents=True, exist_ok=True)
+            info = os.lstat(path)
+        problem = _directory_problem(info)
+        if problem is not None:
+            raise CacheError(f"cannot use {path} as the token cache directory: {problem}")
+        return path
+
+    def __where(self) -> Path:
+        if self.directory is not None:
+            return self.directory
+        if self.__default is None:
+            self.__default = default_directory()
+        return self.__default
+
+
+def _discard(entry: CacheEntry) -> None:
+    """Store nothing: the cache could not be locked, so the token is not shared."""
+
+
+def _directory_problem(info: os.stat_result) -> str | None:
+    """Why a directory whose `os.lstat` is ``info`` must not hold tokens, or None."""
+    if stat.S_ISLNK(info.st_mode):
+        return "it is a symbolic link (give the directory it points to)"
+    if not stat.S_ISDIR(info.st_mode):
+        return "it is not a directory"
+    if not hasattr(os, "geteuid"):
+        return None
+    if info.st_uid != os.geteuid():
+        return (
+            f"it belongs to another user (uid {info.st_uid}); "
+            "give FileTokenCache a directory of your own"
+        )
+    mode = stat.S_IMODE(info.st_mode)
+    if mode & 0o022:
+        return (
+            f"group or others can write to it (mode {mode:04o}), so they could plant or "
+            "remove token files; remove their write access (chmod go-w) or give "
+            "FileTokenCache a directory only you can write to"
+        )
+    return None
+
+
+def _make_lock_file(path: Path) -> None:
+    """Make ``path`` a private regular file of this user's, replacing anything else
+    there (a symbolic link, a FIFO, another user's file), so filelock can open it
+    without following a link or blocking. `OSError` if it cannot be made."""
+    for _ in range(3):
         try:
-            salt = bytes.fromhex(text)
-        except ValueError:
-            salt = b""
-        if len(salt) < 16:
-            raise CacheError(
-                f"the token cache salt {path} is corrupt; delete it (cached tokens are then "
-                "fetched anew)"
-            )
-        return salt
-    raise CacheError(f"cannot create the token cache salt {path}")  # pragma: no cover
+            os.close(open_checked(path, os.O_RDWR | os.O_CREAT, private=True))
+        except UnsafeFileError as exc:
+            logger.warning("FileTokenCache: replacing the lock file %s, which %s", path, exc.reason)
+            with contextlib.suppress(FileNotFoundError):
+                if file_problem(os.lstat(path), private=True) is not None:
+                    os.unlink(path)  # still the bad file, not one another process just made
+            continue
+        return
+    raise UnsafeFileError(path, "keeps being replaced")
 
 
-def _publish(path: Path, text: str) -> None:
-    """Create ``path`` holding ``text`` unless another process did first."""
+def _salt_in(path: Path) -> bytes | str | None:
+    """The salt in ``path``; None if there is none, or why it cannot be used."""
     try:
-        write_private(path, text.encode(), overwrite=False)
-    except OSError as exc:
-        raise CacheError(f"cannot create the token cache salt {path}: {exc}") from exc
+        data = read_regular_file(path, SALT_LIMIT, private=True)
+    except FileNotFoundError:
+        return None
+    except UnsafeFileError as exc:
+        return exc.reason
+    try:
+        salt = bytes.fromhex(data.decode("ascii").strip())
+    except ValueError:  # UnicodeDecodeError included
+        return "does not hold a hexadecimal salt"
+    return salt if len(salt) >= 16 else "holds too short a salt"
