@@ -34,6 +34,7 @@ def client(
     *,
     boto3_session: Any = None,
     region: str | None = None,
+    connect_timeout: float = CONNECT_TIMEOUT,
     read_timeout: float = READ_TIMEOUT,
     max_attempts: int = MAX_ATTEMPTS,
     endpoint_url: str | None = None,
@@ -43,7 +44,7 @@ def client(
     from botocore.config import Config  # noqa: PLC0415 - optional dependency, loaded on use
 
     config = Config(
-        connect_timeout=CONNECT_TIMEOUT,
+        connect_timeout=connect_timeout,
         read_timeout=read_timeout,
         retries={"mode": "standard", "total_max_attempts": max_attempts},
     )

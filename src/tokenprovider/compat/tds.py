@@ -4,18 +4,22 @@ Replace ``from token_dispenser_client_lib import get_token`` with
 ``from tokenprovider.compat.tds import get_token``; the call and its result are the same.
 Unlike the original, importing needs no AWS region, the dispenser's ARN is looked up
 once per process, tokens are cached in the process (each call still gets a token with
-more than ``minimum_alive_secs`` left), and failures raise typed errors
-(`TDSError`, `DiscoveryError`, `ConfigurationError`, all `TokenProviderError`).
+more than ``minimum_alive_secs`` left, or a `TDSError` saying why none could be had), and
+failures raise typed errors (`TDSError`, `DiscoveryError`, `ConfigurationError`, all
+`TokenProviderError`).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import threading
 from typing import TYPE_CHECKING
 
+from tokenprovider import untrusted
 from tokenprovider.caches.memory import MemoryTokenCache
 from tokenprovider.clock import SYSTEM_CLOCK
+from tokenprovider.errors import TDSError
 from tokenprovider.providers.tds import (
     MARGIN_GUARD,
     MAX_MINIMUM_ALIVE_SECS,
@@ -40,20 +44,35 @@ def get_token(
 ) -> str:
     """The dispenser's token JSON (``sm_token``, ``cookiename``, ``expires_at``...) as a string.
 
-    The token has more than ``minimum_alive_secs`` seconds left. Without
-    ``token_dispenser_arn_ssm_key`` the only parameter under ``/service/token-dispenser``
-    names the dispenser.
+    The token has more than ``minimum_alive_secs`` seconds left; if even a fresh one from
+    the dispenser has not, `TDSError` says so. Without ``token_dispenser_arn_ssm_key`` the
+    only parameter under ``/service/token-dispenser`` names the dispenser.
     """
     check_minimum_alive_secs(minimum_alive_secs)
     provider = _provider(client_id, minimum_alive_secs, token_dispenser_arn_ssm_key)
     document = provider.token_document()
-    if document["expires_at"] - SYSTEM_CLOCK.time() <= minimum_alive_secs:
+    if _seconds_left(document) <= minimum_alive_secs:
         provider.invalidate_cache()  # a refresh is under way elsewhere: wait for a fresh one
         document = provider.token_document()
+        left = _seconds_left(document)
+        if left <= minimum_alive_secs:
+            shown = "no expiry" if left == -math.inf else f"{left:.0f}s left"
+            raise TDSError(
+                f"the token dispenser {provider.function_arn} gave client_id {client_id!r} a "
+                f"token with {shown}, not more than the "
+                f"minimum_alive_secs={minimum_alive_secs} asked for, even when asked again; "
+                "check this machine's clock against the dispenser's"
+            )
     if provider.function_arn is not None:
         with _lock:
             _arns[token_dispenser_arn_ssm_key] = provider.function_arn
     return json.dumps(document)
+
+
+def _seconds_left(document: dict[str, object]) -> float:
+    """How long the token in ``document`` has left (minus infinity without an expiry)."""
+    expires_at = untrusted.finite_seconds(document.get("expires_at"))
+    return -math.inf if expires_at is None else expires_at - SYSTEM_CLOCK.time()
 
 
 def _provider(client_id: str, minimum: int, ssm_key: str | None) -> TDSTokenProvider:

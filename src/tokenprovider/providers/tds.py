@@ -2,17 +2,26 @@
 
 The dispenser is a Lambda whose ARN is published in SSM Parameter Store under
 ``/service/token-dispenser/<deployment>``. boto3 is imported when the provider is built.
+
+Its answers are untrusted: read bounded in size (``max_response_bytes``) and in time (every
+AWS call runs on a worker thread that the caller waits for until the request's deadline,
+``invoke_timeout``), parsed with `tokenprovider.untrusted`, and quoted in messages only
+after every token value they hold has been redacted.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import re
 import threading
-from typing import TYPE_CHECKING, Any, Literal
+import time
+import urllib.parse
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
-from tokenprovider import aws
+from tokenprovider import aws, untrusted
 from tokenprovider.cached import CachedTokenProvider
 from tokenprovider.clock import Clock
 from tokenprovider.errors import (
@@ -20,6 +29,7 @@ from tokenprovider.errors import (
     DiscoveryError,
     MalformedTokenResponseError,
     TDSError,
+    TokenProviderError,
     TokenRequestError,
 )
 from tokenprovider.masking import redact
@@ -41,10 +51,30 @@ SSM_PATH = "/service/token-dispenser"
 #: refresh always gets a new token even if the two clocks disagree by this much.
 MARGIN_GUARD = 30.0
 DEFAULT_COOKIE = "SMSESSION"
+#: The fields a token document keeps its token in, in the order they are looked for.
+TOKEN_FIELDS = ("sm_token", "access_token", "token")
+#: A cookie name must be an RFC 6265 ``token``: visible ASCII except separators.
+COOKIE_NAME_PATTERN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+#: The most bytes asked for in one read of the payload (one socket read at most).
+_READ_CHUNK = 64 * 1024
+#: How many times an answer may be unwrapped (a JSON string holding JSON, an envelope).
+_MAX_UNWRAP = 4
+#: Strings of a token document other than its token are redacted from this length on:
+#: shorter ones (``SM``, ``25``) are no secret, and redacting them would garble messages.
+_SHORTEST_SECRET = 8
+#: Beyond this many token values in one answer, none of its text is quoted.
+_MAX_SECRETS = 256
+
+_T = TypeVar("_T")
+_local = threading.local()  # the deadline of the AWS call running on this worker thread
 
 
 class _FunctionGoneError(Exception):
     """Lambda says the function does not exist (a stale ARN)."""
+
+
+class _DeadlineReachedError(Exception):
+    """Raised by the ``before-send`` hook: no time is left for another attempt."""
 
 
 class TDSTokenProvider(CachedTokenProvider):
@@ -58,6 +88,9 @@ class TDSTokenProvider(CachedTokenProvider):
     ``Authorization: Bearer`` (``"bearer"``), or as the cookie the dispenser names,
     normally ``SMSESSION`` (``"cookie"``). ``action="edl"`` asks for an Earthdata Login
     token with ``edl_user``, ``edl_pass`` and ``cmr_env`` instead.
+
+    ``invoke_timeout`` is the deadline of one token request, botocore's retries and the
+    reading of the answer included; the answer may hold at most ``max_response_bytes``.
     """
 
     def __init__(
@@ -76,6 +109,7 @@ class TDSTokenProvider(CachedTokenProvider):
         edl_pass: str | SecretReference | None = None,
         cmr_env: str | None = None,
         invoke_timeout: float = 30.0,
+        max_response_bytes: int = untrusted.MAX_RESPONSE_BYTES,
         max_attempts: int = aws.MAX_ATTEMPTS,
         boto3_session: object | None = None,
         clock_skew: float | None = None,
@@ -102,6 +136,15 @@ class TDSTokenProvider(CachedTokenProvider):
             raise ConfigurationError(
                 f"invoke_timeout must be positive seconds, got {invoke_timeout!r}"
             )
+        if (
+            isinstance(max_response_bytes, bool)
+            or not isinstance(max_response_bytes, int)
+            or max_response_bytes < 1
+        ):
+            raise ConfigurationError(
+                f"max_response_bytes must be a whole number of bytes >= 1, "
+                f"got {max_response_bytes!r}"
+            )
         aws.check_max_attempts(max_attempts)
         self.client_id = client_id
         self.minimum_alive_secs = minimum_alive_secs
@@ -112,6 +155,7 @@ class TDSTokenProvider(CachedTokenProvider):
         self.edl_user = edl_user
         self._edl_pass = edl_pass
         self.cmr_env = cmr_env
+        self.max_response_bytes = max_response_bytes
         # Refresh while the dispenser's margin still lies ahead, so that it mints a new
         # token rather than handing back the one about to expire (which would spin).
         self.refresh_ahead = min(self.refresh_ahead, max(minimum_alive_secs - MARGIN_GUARD, 0.0))
@@ -135,6 +179,7 @@ class TDSTokenProvider(CachedTokenProvider):
         self.__cookie_name = DEFAULT_COOKIE
         self.__lock = threading.Lock()
         self.__edl_secret: str | None = None
+        self.__stuck: threading.Thread | None = None  # an AWS call left behind at its deadline
 
     # -- attaching -------------------------------------------------------------------
 
@@ -196,13 +241,20 @@ class TDSTokenProvider(CachedTokenProvider):
         """The EDL password, for EDL tokens."""
         return None if self._edl_pass is None else reveal(self._edl_pass)
 
+    def _token_source(self) -> str:
+        """The dispenser, by ARN, for messages."""
+        return f"the token dispenser {self.__arn or self.lambda_arn or '(ARN not yet known)'}"
+
     # -- fetching --------------------------------------------------------------------
 
     def _request_token(self) -> tuple[str, float]:
+        deadline = time.monotonic() + self.__timeout
         event = self.__event()
-        payload = self.__invoke(event)
-        document = self.__decode(payload)
-        token, expires_at = self.__read(document)
+        arn, payload, failed = self.__invoke(event, deadline)
+        if failed:
+            raise self.__function_error(arn, payload)
+        document, scrub = self.__document(arn, payload)
+        token, expires_at = self.__read(arn, document, scrub)
         self.__last = (token, document)
         return token, expires_at
 
@@ -225,149 +277,230 @@ class TDSTokenProvider(CachedTokenProvider):
     def __client(self, service: str) -> Any:
         with self.__lock:
             if service not in self.__clients:
-                self.__clients[service] = aws.client(
+                client = aws.client(
                     service,
                     boto3_session=self.__session,
                     region=self.region,
+                    connect_timeout=min(aws.CONNECT_TIMEOUT, self.__timeout),
                     read_timeout=self.__timeout,
                     max_attempts=self.__max_attempts,
                 )
+                client.meta.events.register("before-send", _within_deadline)
+                self.__clients[service] = client
             return self.__clients[service]
 
-    def __invoke(self, event: dict[str, Any]) -> bytes:
-        arn = self.__function_arn()
-        try:
-            return self.__call(arn, event)
-        except _FunctionGoneError:
-            if self.lambda_arn is not None:
-                raise TDSError(
-                    f"the token dispenser {arn} does not exist (in {self.region}); "
-                    "check lambda_arn",
-                    error_type="ResourceNotFoundException",
-                ) from None
-        self.__arn = None  # the published ARN moved: look it up again, once
-        arn = self.__function_arn()
-        try:
-            return self.__call(arn, event)
-        except _FunctionGoneError:
-            raise TDSError(
-                f"the token dispenser {arn} does not exist (in {self.region}), even after "
-                "looking its ARN up again; check the SSM parameter",
-                error_type="ResourceNotFoundException",
-            ) from None
-
-    def __call(self, arn: str, event: dict[str, Any]) -> bytes:
-        try:
-            response = self.__client("lambda").invoke(
-                FunctionName=arn,
-                InvocationType="RequestResponse",
-                Payload=json.dumps(event).encode(),
+    def __bounded(self, doing: str, call: Callable[[], _T], deadline: float) -> _T:
+        """``call()`` on a worker thread, waited for until ``deadline`` (monotonic)."""
+        stuck = self.__stuck
+        if stuck is not None and stuck.is_alive():
+            raise TokenRequestError(
+                f"{doing}: not started, because an earlier AWS call of this provider passed "
+                f"its deadline (invoke_timeout={self.__timeout:g}s) and has not ended yet"
             )
-            payload: bytes = response["Payload"].read()
+        worker = _Worker(call, deadline)
+        finished, result, error = worker.run()
+        if not finished:
+            self.__stuck = worker.thread
+            raise TokenRequestError(
+                f"{doing} did not finish within invoke_timeout ({self.__timeout:g}s, retries "
+                "included); it is left to end in the background and its answer is discarded"
+            )
+        if error is not None:
+            if isinstance(error, (TokenProviderError, _FunctionGoneError)):
+                raise error.with_traceback(None)  # the worker's frames held the payload
+            raise error
+        return result  # type: ignore[return-value]  # finished without an error
+
+    def __invoke(self, event: dict[str, Any], deadline: float) -> tuple[str, bytes, bool]:
+        """The ARN invoked, its payload and whether Lambda flagged a FunctionError."""
+        body = json.dumps(event).encode()
+        arn = self.__function_arn(deadline)
+        try:
+            return (arn, *self.__call(arn, body, deadline))
+        except _FunctionGoneError:
+            pass
+        if self.lambda_arn is not None:
+            raise TDSError(
+                f"the token dispenser {arn} does not exist (in {self.region}); check lambda_arn",
+                error_type="ResourceNotFoundException",
+            )
+        self.__arn = None  # the published ARN moved: look it up again, once
+        arn = self.__function_arn(deadline)
+        try:
+            return (arn, *self.__call(arn, body, deadline))
+        except _FunctionGoneError:
+            pass
+        raise TDSError(
+            f"the token dispenser {arn} does not exist (in {self.region}), even after "
+            "looking its ARN up again; check the SSM parameter",
+            error_type="ResourceNotFoundException",
+        )
+
+    def __call(self, arn: str, body: bytes, deadline: float) -> tuple[bytes, bool]:
+        client = self.__client("lambda")
+        return self.__bounded(
+            f"invoking the token dispenser {arn}",
+            lambda: self.__invoke_once(client, arn, body),
+            deadline,
+        )
+
+    def __invoke_once(self, client: Any, arn: str, body: bytes) -> tuple[bytes, bool]:
+        """One Invoke call and its payload (on a worker thread: reads no state it sets)."""
+        doing = f"invoking the token dispenser {arn}"
+        try:
+            response = client.invoke(
+                FunctionName=arn, InvocationType="RequestResponse", Payload=body
+            )
         except Exception as exc:
-            code = _error_code(exc)
-            if code == "ResourceNotFoundException":
-                raise _FunctionGoneError from None
-            raise self.__aws_error(f"invoking the token dispenser {arn}", exc) from None
-        if response.get("FunctionError"):
-            raise self.__function_error(arn, payload)
-        return payload
+            gone = _error_code(exc) == "ResourceNotFoundException"
+            error = None if gone else self.__aws_error(doing, exc)
+        else:
+            return self.__payload(arn, response), bool(response.get("FunctionError"))
+        # Raised here, not in the except clause, so that botocore's exception (whose
+        # text may carry the payload) is not kept as __context__.
+        if error is None:
+            raise _FunctionGoneError
+        raise error
+
+    def __payload(self, arn: str, response: dict[str, Any]) -> bytes:
+        """The payload, read in pieces until the cap or the deadline."""
+        stream = response["Payload"]
+        cap = self.max_response_bytes
+        headers = response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+        declared = _content_length(headers)
+        payload, problem = (b"", "too large") if (declared or 0) > cap else _read(stream, cap)
+        if problem is None and declared is not None and len(payload) < declared:
+            problem = f"cut short after {len(payload)} of {declared} bytes"
+        if problem is None:
+            return payload
+        with contextlib.suppress(Exception):
+            stream.close()  # never hand a half-read connection back to the pool
+        if problem == "too large":
+            raise MalformedTokenResponseError(
+                f"the token dispenser {arn} answered with more than max_response_bytes "
+                f"({cap} bytes)"
+            )
+        if problem == "deadline":
+            raise TokenRequestError(
+                f"invoking the token dispenser {arn} did not finish within invoke_timeout "
+                f"({self.__timeout:g}s, retries included): its answer came too slowly"
+            )
+        raise TokenRequestError(
+            f"invoking the token dispenser {arn} failed: its answer was {problem}"
+        )
 
     def __function_error(self, arn: str, payload: bytes) -> TDSError:
         try:
-            detail = json.loads(payload)
+            detail = untrusted.load_json(payload)
         except ValueError:
             detail = None
-        if isinstance(detail, dict):
-            kind = str(detail.get("errorType") or "error")
-            message = str(detail.get("errorMessage") or "no message")
-        else:
-            kind, message = "error", "no message"
+        scrub = self.__scrubber(_token_values(detail))
+        kind = detail.get("errorType") if isinstance(detail, dict) else None
+        message = detail.get("errorMessage") if isinstance(detail, dict) else None
+        error_type = scrub(kind, 100) if isinstance(kind, str) and kind else "error"
+        shown = "no message" if message is None or message == "" else scrub(message)
         return TDSError(
             f"the token dispenser {arn} failed for client_id {self.client_id!r}: "
-            f"{kind}: {self.__redact(message)}",
-            error_type=kind,
+            f"{error_type}: {shown}",
+            error_type=error_type,
         )
 
-    def __decode(self, payload: bytes) -> dict[str, Any]:
+    def __document(self, arn: str, payload: bytes) -> tuple[dict[str, Any], _Scrub]:
+        """The token document in ``payload``, unwrapped, and how to quote its text."""
+        value = self.__load(arn, payload)
+        scrub = self.__scrubber(_token_values(value))
+        for _ in range(_MAX_UNWRAP):
+            if isinstance(value, str):  # older dispensers: a JSON string holding JSON
+                value = self.__load(arn, value)
+            elif not isinstance(value, dict):
+                raise MalformedTokenResponseError(
+                    f"the token dispenser {arn} answered with a JSON {_json_type(value)}, "
+                    "not an object"
+                )
+            elif "statusCode" in value and not any(field in value for field in TOKEN_FIELDS):
+                value = self.__envelope(arn, value, scrub)
+            else:
+                return value, scrub
+        raise MalformedTokenResponseError(
+            f"the token dispenser {arn} answered with a token wrapped more than {_MAX_UNWRAP} times"
+        )
+
+    def __load(self, arn: str, data: bytes | str) -> Any:
         try:
-            document: Any = json.loads(payload)
-            if isinstance(document, str):  # older dispensers: a JSON string holding JSON
-                document = json.loads(document)
-        except ValueError:
+            return untrusted.load_json(data)
+        except untrusted.UntrustedJSONError as exc:
+            reason = str(exc)
+        raise MalformedTokenResponseError(
+            f"the token dispenser {arn} answered with something that is not JSON ({reason})"
+        )
+
+    def __envelope(self, arn: str, envelope: dict[str, Any], scrub: _Scrub) -> Any:
+        """The body of a ``{"statusCode", "body"}`` envelope; raises for an error status."""
+        status = envelope.get("statusCode")
+        body = envelope.get("body")
+        if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
             raise MalformedTokenResponseError(
-                "the token dispenser answered with something that is not JSON"
-            ) from None
-        if not isinstance(document, dict):
-            raise MalformedTokenResponseError(
-                f"the token dispenser answered with a JSON {type(document).__name__}, not an object"
+                f"the token dispenser {arn} answered with an envelope whose statusCode is not "
+                f"a whole number from 100 to 599 (a JSON {_json_type(status)})"
             )
-        if "statusCode" in document and "sm_token" not in document:
-            return self.__envelope(document)
-        return document
+        if status >= 300:
+            raise TDSError(
+                f"the token dispenser {arn} refused client_id {self.client_id!r} with status "
+                f"{status}: {scrub(body)}",
+                status_code=status,
+            )
+        if not isinstance(body, (str, dict)):
+            raise MalformedTokenResponseError(
+                f"the token dispenser {arn} answered with status {status} and a body that is "
+                f"a JSON {_json_type(body)}, not a token"
+            )
+        return body
 
-    def __envelope(self, document: dict[str, Any]) -> dict[str, Any]:
-        status = document.get("statusCode")
-        body = document.get("body")
-        if isinstance(status, int) and status < 300 and isinstance(body, str):
-            return self.__decode(body.encode())
-        if isinstance(status, int) and status < 300 and isinstance(body, dict):
-            return body
-        text = body if isinstance(body, str) else json.dumps(body)
-        raise TDSError(
-            f"the token dispenser refused client_id {self.client_id!r} with status "
-            f"{status}: {self.__redact(text)}",
-            status_code=status if isinstance(status, int) else None,
-        )
-
-    def __read(self, document: dict[str, Any]) -> tuple[str, float]:
-        token = next(
-            (document[key] for key in ("sm_token", "access_token", "token") if key in document),
-            None,
-        )
-        fields = ", ".join(sorted(map(str, document))) or "none"
+    def __read(self, arn: str, document: dict[str, Any], scrub: _Scrub) -> tuple[str, float]:
+        token = next((document[key] for key in TOKEN_FIELDS if key in document), None)
+        fields = scrub(", ".join(sorted(map(str, document))) or "none")
         if not isinstance(token, str) or not token:
             raise MalformedTokenResponseError(
-                f"the token dispenser's answer has no sm_token (fields: {fields})"
+                f"the token dispenser {arn} answered without an sm_token (fields: {fields})"
             )
-        expires_at = document.get("expires_at")
-        if isinstance(expires_at, bool) or not isinstance(expires_at, (int, float)):
+        expires_at = untrusted.finite_seconds(document.get("expires_at"))
+        if expires_at is None:
             raise MalformedTokenResponseError(
-                f"the token dispenser's answer has no numeric expires_at (fields: {fields})"
+                f"the token dispenser {arn} answered without an expires_at in epoch seconds "
+                f"that a float can hold (fields: {fields})"
             )
         cookie = document.get("cookiename")
         if isinstance(cookie, str) and cookie:
+            flaw = _cookie_name_flaw(cookie)
+            if flaw is not None:
+                raise TDSError(
+                    f"the token dispenser {arn} named a cookie that is not a valid cookie name "
+                    f"(an RFC 6265 token: visible ASCII without separators): {flaw}; "
+                    "the token is refused",
+                    error_type="InvalidCookieName",
+                )
             self.__cookie_name = cookie
-        return token, float(expires_at)
+        return token, expires_at
 
-    def __function_arn(self) -> str:
+    def __function_arn(self, deadline: float | None = None) -> str:
         if self.__arn is None:
-            self.__arn = self.lambda_arn or self.__discover()
+            if self.lambda_arn:
+                self.__arn = self.lambda_arn
+            else:
+                ssm = self.__client("ssm")
+                self.__arn = self.__bounded(
+                    "looking up the token dispenser's ARN in SSM",
+                    lambda: self.__discover(ssm),
+                    time.monotonic() + self.__timeout if deadline is None else deadline,
+                )
         return self.__arn
 
-    def __discover(self) -> str:
-        ssm = self.__client("ssm")
+    def __discover(self, ssm: Any) -> str:
+        """The dispenser's ARN from SSM (on a worker thread: reads no state it sets)."""
         key = self.token_dispenser_arn_ssm_key
         if key:
-            try:
-                value = ssm.get_parameter(Name=key)["Parameter"]["Value"]
-            except Exception as exc:
-                if _error_code(exc) == "ParameterNotFound":
-                    raise DiscoveryError(
-                        f"SSM parameter {key} (token_dispenser_arn_ssm_key) does not exist "
-                        f"in {self.region}"
-                    ) from None
-                raise self.__aws_error(f"reading SSM parameter {key}", exc) from None
-            return _arn(value, key)
-        found: dict[str, str] = {}
-        try:
-            for page in ssm.get_paginator("get_parameters_by_path").paginate(
-                Path=SSM_PATH, Recursive=True
-            ):
-                for parameter in page.get("Parameters", []):
-                    found[parameter["Name"]] = parameter["Value"]
-        except Exception as exc:
-            raise self.__aws_error(f"listing SSM parameters under {SSM_PATH}", exc) from None
+            return _arn(self.__parameter(ssm, key), key)
+        found = self.__listing(ssm)
         if not found:
             raise DiscoveryError(
                 f"no token dispenser is published under {SSM_PATH} in {self.region}; "
@@ -382,18 +515,251 @@ class TDSTokenProvider(CachedTokenProvider):
         name, value = next(iter(found.items()))
         return _arn(value, name)
 
+    def __parameter(self, ssm: Any, key: str) -> object:
+        try:
+            value: object = ssm.get_parameter(Name=key)["Parameter"]["Value"]
+        except Exception as exc:
+            error: TokenProviderError = (
+                DiscoveryError(
+                    f"SSM parameter {key} (token_dispenser_arn_ssm_key) does not exist "
+                    f"in {self.region}"
+                )
+                if _error_code(exc) == "ParameterNotFound"
+                else self.__aws_error(f"reading SSM parameter {key}", exc)
+            )
+        else:
+            return value
+        raise error
+
+    def __listing(self, ssm: Any) -> dict[str, str]:
+        found: dict[str, str] = {}
+        try:
+            for page in ssm.get_paginator("get_parameters_by_path").paginate(
+                Path=SSM_PATH, Recursive=True
+            ):
+                for parameter in page.get("Parameters", []):
+                    found[parameter["Name"]] = parameter["Value"]
+        except Exception as exc:
+            error = self.__aws_error(f"listing SSM parameters under {SSM_PATH}", exc)
+        else:
+            return found
+        raise error
+
     def __aws_error(self, doing: str, exc: Exception) -> TokenRequestError | ConfigurationError:
+        """Our error for botocore's ``exc`` (which is re-raised if it is not botocore's).
+
+        Call it in the except clause and raise what it returns after the clause, so that
+        ``exc`` does not stay reachable as ``__context__``.
+        """
+        if isinstance(exc, _DeadlineReachedError):
+            return TokenRequestError(
+                f"{doing} did not finish within invoke_timeout ({self.__timeout:g}s, retries "
+                "included)"
+            )
         detail = aws.describe_error(exc)
         if detail is None:
             raise exc
         code = _error_code(exc) or type(exc).__name__
         if code in ("NoCredentialsError", "NoRegionError", "PartialCredentialsError"):
             return ConfigurationError(f"{doing}: {detail}")
-        return TokenRequestError(f"{doing} failed: {self.__redact(detail)}")
+        if code == "ResponseStreamingError":  # its text quotes what was read of the payload
+            detail = "the connection broke while the answer was read (ResponseStreamingError)"
+        return TokenRequestError(f"{doing} failed: {self.__scrubber(frozenset())(detail)}")
 
-    def __redact(self, text: str) -> str:
-        secrets = [self.__last[0] if self.__last else None, self.__edl_secret]
-        return redact(text, secrets)
+    def __scrubber(self, found: frozenset[str] | None) -> _Scrub:
+        """Quotes server text with this provider's secrets and ``found`` redacted
+        (``found`` None: too many to redact, so no text is shown)."""
+        last = self.__last
+        secrets = None if found is None else [last[0] if last else None, self.__edl_secret, *found]
+        return lambda text, limit=untrusted.QUOTE_LIMIT: _scrubbed(text, secrets, limit)
+
+
+_Scrub = Callable[..., str]
+
+
+class _Worker(Generic[_T]):
+    """Runs one AWS call on a daemon thread; the caller waits for it until a deadline.
+
+    A call still running at the deadline is left behind: it ends by itself (every socket
+    read is bounded, and the ``before-send`` hook refuses further attempts), and what it
+    returns or raises then is dropped unseen, so a late token is never used or shown.
+    """
+
+    def __init__(self, call: Callable[[], _T], deadline: float) -> None:
+        self.__call: Callable[[], _T] | None = call
+        self.__deadline = deadline
+        self.__lock = threading.Lock()
+        self.__done = threading.Event()
+        self.__outcome: tuple[_T | None, BaseException | None] | None = None
+        self.__abandoned = False
+        self.thread = threading.Thread(target=self.__run, name="tokenprovider-tds", daemon=True)
+
+    def run(self) -> tuple[bool, _T | None, BaseException | None]:
+        """``(finished in time, result, exception)``."""
+        self.thread.start()
+        self.__done.wait(max(0.0, self.__deadline - time.monotonic()))
+        with self.__lock:
+            outcome = self.__outcome
+            self.__abandoned = outcome is None
+            self.__outcome = None
+        return (False, None, None) if outcome is None else (True, *outcome)
+
+    def __run(self) -> None:
+        _local.deadline = self.__deadline
+        call, self.__call = self.__call, None
+        assert call is not None
+        try:
+            outcome: tuple[_T | None, BaseException | None] = (call(), None)
+        except BaseException as exc:  # handed to the caller, or dropped
+            outcome = (None, exc)
+        del call
+        with self.__lock:
+            if not self.__abandoned:
+                self.__outcome = outcome
+        del outcome
+        self.__done.set()
+
+
+def _within_deadline(request: Any, **_: Any) -> None:
+    """botocore ``before-send`` hook: no attempt once the worker's deadline has passed,
+    and each socket read of an attempt bounded by the time left."""
+    deadline = getattr(_local, "deadline", None)
+    if deadline is None:
+        return
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise _DeadlineReachedError
+    context = getattr(request, "context", None)
+    if isinstance(context, dict):
+        context["read_timeout"] = left  # botocore's per-request read timeout
+
+
+def _read(stream: Any, cap: int) -> tuple[bytes, str | None]:
+    """What ``stream`` (botocore's StreamingBody) holds, and what went wrong if anything:
+    ``"too large"`` past ``cap`` bytes, ``"deadline"``, or how the connection broke.
+
+    urllib3's ``read1`` returns what one socket read gives, so the deadline is checked
+    between reads even when the server sends a byte at a time; botocore's own ``read(n)``
+    would wait for all ``n`` bytes.
+    """
+    raw = getattr(stream, "_raw_stream", None)
+    read: Callable[[int], bytes] = getattr(raw, "read1", None) or stream.read
+    deadline = getattr(_local, "deadline", math.inf)
+    chunks: list[bytes] = []
+    size = 0
+    while time.monotonic() < deadline:
+        try:
+            chunk = read(_READ_CHUNK)
+        except Exception as exc:  # named, never quoted: it may hold payload
+            timed_out = isinstance(exc, TimeoutError) or "timeout" in type(exc).__name__.lower()
+            return b"", "deadline" if timed_out else f"broken off ({type(exc).__name__})"
+        if not chunk:
+            return b"".join(chunks), None
+        size += len(chunk)
+        if size > cap:
+            return b"", "too large"
+        chunks.append(chunk)
+    return b"", "deadline"
+
+
+def _content_length(headers: object) -> int | None:
+    value = headers.get("content-length") if isinstance(headers, dict) else None
+    return int(value) if isinstance(value, str) and value.isdigit() and len(value) < 20 else None
+
+
+def _token_values(answer: object) -> frozenset[str] | None:
+    """Every string value of every token document in ``answer`` (a dict with a string
+    ``sm_token``, ``access_token`` or ``token``, found at any depth and inside strings
+    that hold JSON): the token fields whatever their length, the other strings from
+    `_SHORTEST_SECRET` characters. None if there are more than `_MAX_SECRETS`."""
+    found: set[str] = set()
+    stack: list[tuple[object, bool]] = [(answer, False)]
+    while stack:
+        value, inside = stack.pop()
+        if isinstance(value, dict):
+            holds = inside or any(isinstance(value.get(field), str) for field in TOKEN_FIELDS)
+            if holds:
+                found.update(
+                    value[field]
+                    for field in TOKEN_FIELDS
+                    if isinstance(value.get(field), str) and value[field]
+                )
+            stack.extend((item, holds) for item in value.values())
+        elif isinstance(value, list):
+            stack.extend((item, inside) for item in value)
+        elif isinstance(value, str):
+            if inside and len(value) >= _SHORTEST_SECRET:
+                found.add(value)
+            if value.lstrip()[:1] in ("{", "[", '"'):
+                with contextlib.suppress(ValueError):
+                    stack.append((untrusted.load_json(value), inside))
+        if len(found) > _MAX_SECRETS:
+            return None
+    return frozenset(found)
+
+
+def _scrubbed(text: object, secrets: Iterable[str | None] | None, limit: int) -> str:
+    """``text`` (a string, or JSON shown as text) with every form of each secret redacted,
+    then quoted: cut to ``limit`` characters, control characters escaped."""
+    if secrets is None:
+        return "(not shown: the answer holds too many token values to redact)"
+    if not isinstance(text, str):
+        try:
+            text = json.dumps(text, ensure_ascii=False)
+        except (TypeError, ValueError, RecursionError):
+            return f"(a JSON {_json_type(text)}, not shown)"
+    forms = _forms(secrets)
+    longest = max(map(len, forms), default=0)
+    window = 4 * limit + longest  # redact only what can be shown
+    part = redact(text[:window], forms)
+    if len(text) > window:
+        # A secret cut by the window would leave its start at the end: drop that.
+        part = part[: max(0, len(part) - longest)]
+    if len(text) > window or len(part) > limit:
+        return untrusted.quote(part[:limit], limit) + "... (cut short)"
+    return untrusted.quote(part, limit)
+
+
+def _forms(secrets: Iterable[str | None]) -> list[str]:
+    """Each secret as it may appear in text: as is, JSON-escaped, repr-escaped and
+    percent-encoded; longest first, so that no shorter one breaks a longer one."""
+    forms: set[str] = set()
+    for secret in secrets:
+        if secret:
+            forms.update(
+                (
+                    secret,
+                    json.dumps(secret)[1:-1],
+                    json.dumps(secret, ensure_ascii=False)[1:-1],
+                    repr(secret)[1:-1],
+                    urllib.parse.quote(secret, safe=""),
+                    urllib.parse.quote_plus(secret),
+                )
+            )
+    forms.discard("")
+    return sorted(forms, key=len, reverse=True)
+
+
+def _cookie_name_flaw(name: str) -> str | None:
+    """Why ``name`` cannot be a cookie name (without quoting it), or None if it can."""
+    if len(name) > 256:
+        return f"it is {len(name)} characters long"
+    for position, character in enumerate(name):
+        if not COOKIE_NAME_PATTERN.fullmatch(character):
+            return f"character {character!a} at position {position}"
+    return None
+
+
+def _json_type(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "object" if isinstance(value, dict) else "value"
 
 
 def _session(profile_name: str | None, region: str | None) -> Any:
