@@ -11,6 +11,8 @@ from __future__ import annotations
 import base64
 import json
 import math
+import pwd
+import sys
 from typing import Any
 
 import pytest
@@ -19,6 +21,12 @@ from hypothesis import strategies as st
 
 from conftest import CANARY_SECRET, assert_no_leak
 from tokenprovider import TokenProvider, TokenProviderError, parse_credentials_config
+from tokenprovider.config.toml_lines import key_lines
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
 
 
 def _segment(value: object) -> str:
@@ -270,6 +278,11 @@ def test_fuzzed_plain_setting_raises_only_tokenprovider_errors(key: str, value: 
         {"domain": "[api].example.com", "jwt": JWT},
         {"domain": "api.example.com", "oauth": {"client_id": "file:\x00"}},
         {"domain": "api.example.com", "oauth": {"client_id": "file:~tokenprovider-no-such-user/x"}},
+        {
+            "domain": "api.example.com",
+            "cache": "file:~tokenprovider-no-such-user/x",
+            "oauth": {"client_id": "c", "token_url": "https://api.example.com/t"},
+        },
     ],
     ids=[
         "domain-ipv6-bracket",
@@ -277,9 +290,107 @@ def test_fuzzed_plain_setting_raises_only_tokenprovider_errors(key: str, value: 
         "domain-not-an-ip-in-brackets",
         "file-ref-nul",
         "file-ref-unknown-user",
+        "cache-unknown-user",
     ],
 )
 def test_known_escapes_are_tokenprovider_errors(credentials: dict[str, Any]) -> None:
     """Inputs found by fuzzing that raised ValueError/RuntimeError instead of our errors."""
     with pytest.raises(TokenProviderError):
         parse_credentials_config({"credentials": credentials})
+
+
+# --- quoted and escaped keys in TOML text, and an unset HOME ------------------------------
+
+#: TOML's escapes for characters that may not appear in a basic string as they are.
+_SHORT_ESCAPES = {"\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
+key_text = st.text(st.characters(exclude_categories=("Cs",)), min_size=0, max_size=8)
+
+
+@st.composite
+def basic_string(draw: st.DrawFn, text: str) -> str:
+    """``text`` as a TOML basic string, each character written plainly or escaped in any
+    way TOML allows (``\\t``, ``\\u00e9``, ``\\U0001F600``...)."""
+    parts = []
+    for char in text:
+        forms = [f"\\u{ord(char):04X}"] if ord(char) <= 0xFFFF else []
+        forms.append(f"\\U{ord(char):08x}")
+        if char in _SHORT_ESCAPES:
+            forms.append(_SHORT_ESCAPES[char])
+        elif char in '"\\':
+            forms.append("\\" + char)
+        elif ord(char) >= 0x20 and ord(char) != 0x7F:
+            forms.append(char)
+        parts.append(draw(st.sampled_from(forms)))
+    return '"' + "".join(parts) + '"'
+
+
+@st.composite
+def quoted_key(draw: st.DrawFn) -> tuple[str, str]:
+    """(the key, how it is written): a basic string, a literal string or a bare key."""
+    text = draw(key_text)
+    literal_ok = all(c not in "'\n\r" and (ord(c) >= 0x20 or c == "\t") for c in text)
+    bare_ok = bool(text) and all(c.isascii() and (c.isalnum() or c in "_-") for c in text)
+    forms = [draw(basic_string(text))]
+    if literal_ok and ord(text[-1:] or "a") != 0x7F and "\x7f" not in text:
+        forms.append(f"'{text}'")
+    if bare_ok:
+        forms.append(text)
+    return text, draw(st.sampled_from(forms))
+
+
+@FUZZ
+@given(st.lists(quoted_key(), min_size=1, max_size=3), st.sampled_from(["dotted", "header"]))
+@example([("a\U0001f600", '"a\\U0001F600"')], "dotted")
+@example([("tab\there", '"tab\there"')], "header")
+def test_fuzzed_quoted_keys_get_their_lines(keys: list[tuple[str, str]], form: str) -> None:
+    """Every key TOML accepts is found, with its line, by the line scanner."""
+    path = ("credentials", *(key for key, _ in keys))
+    written = ".".join(spelling for _, spelling in keys)
+    if form == "dotted":
+        text = f'[credentials]\ndomain = "api.example.com"\n{written} = 1\n'
+    else:
+        text = f'[credentials]\ndomain = "api.example.com"\n[credentials.{written}]\nx = 1\n'
+    document = tomllib.loads(text)  # the strategy only writes valid TOML
+
+    lines = key_lines(text)
+
+    value: Any = document
+    for key in path:
+        value = value[key]
+    assert lines[path] == 3
+
+
+@FUZZ
+@given(
+    spec=st.one_of(
+        st.sampled_from(["file:~", "file:~/tokens", "file:~/", "file:~root/x", "file:~~"]),
+        st.text(max_size=12).map(lambda text: "file:~" + text),
+    )
+)
+def test_fuzzed_cache_without_a_home_raises_only_tokenprovider_errors(
+    spec: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """HOME unset and no password entry (a container run as a bare uid): ``~`` cannot be
+    expanded, which must be a ConfigurationError naming the setting."""
+
+    def unknown(uid: int) -> Any:
+        raise KeyError(uid)
+
+    oauth_section = {
+        "client_id": "reporting",
+        "client_secret": CANARY_SECRET,
+        "token_url": "https://api.example.com/t",
+    }
+    config = {"credentials": {"domain": "api.example.com", "cache": spec, "oauth": oauth_section}}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("HOME", raising=False)
+        patch.setattr(pwd, "getpwuid", unknown)
+        patch.chdir(tmp_path_factory.getbasetemp())
+        try:
+            parse_credentials_config(config)
+        except TokenProviderError as exc:
+            message = str(exc)
+        else:
+            return
+    assert_no_leak(message, CANARY_SECRET)
+    assert "credentials.cache" in message

@@ -47,7 +47,8 @@ def config_show(args: argparse.Namespace) -> int:
     if not data:
         _out("# nothing is configured; see: tokenprovider config path")
         return EXIT_OK
-    _out(render(masked(data), origin_text))
+    shown, notes = masked(data)
+    _out(render(shown, origin_text, notes))
     return EXIT_OK
 
 
@@ -64,20 +65,49 @@ def config_path(args: argparse.Namespace) -> int:
     """The files searched, in order, and which exist."""
     files = search_path(os.environ, Path.cwd(), args.config)
     names = [name for name, _, _ in environment_settings(os.environ)]
+    states = [_state(config_file.path) for config_file in files]  # errors before output
     _out("files, later wins:")
-    for config_file in files:
-        state = "exists" if config_file.path.is_file() else "not found"
+    for config_file, state in zip(files, states, strict=True):
         _out(f"  {config_file.kind:<9} {config_file.path}  ({state})")
     _out("then environment variables: " + (", ".join(names) if names else "none set"))
     return EXIT_OK
 
 
-def _target_file(args: argparse.Namespace) -> Path:
+def _state(path: Path) -> str:
+    """Whether ``path`` exists, for ``config path``; an unusable path is an error."""
+    import stat  # noqa: PLC0415
+
+    from tokenprovider.config.files import kind  # noqa: PLC0415
+
+    try:
+        mode = os.stat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return "not found"
+    except OSError as exc:
+        raise ConfigurationError(
+            f"configuration file {path} cannot be checked ({exc.strerror or exc})"
+        ) from None
+    except ValueError:  # a NUL in the path
+        raise ConfigurationError(f"configuration file {path!r} is not a usable path") from None
+    return "exists" if stat.S_ISREG(mode) else f"{kind(mode)}, not a regular file"
+
+
+def _target_file(args: argparse.Namespace) -> tuple[Path, Path]:
+    """The file named (``--file``, ``--project``, else the user file) and the file a write
+    replaces (the same, or a symbolic link's target; see `writing.write_target`)."""
+    from tokenprovider.config.files import expand_user  # noqa: PLC0415
+    from tokenprovider.config.writing import write_target  # noqa: PLC0415
+
     if args.file:
-        return Path(args.file).expanduser()
-    if args.project:
-        return default_project_file(Path.cwd())
-    return user_file(os.environ)
+        try:
+            named = expand_user(args.file)
+        except ValueError as exc:
+            raise ConfigurationError(f"--file {args.file}: {exc}") from None
+    elif args.project:
+        named = default_project_file(Path.cwd())
+    else:
+        named = user_file(os.environ)
+    return named, write_target(named)
 
 
 def _key(text: str) -> tuple[str, ...]:
@@ -102,12 +132,12 @@ def config_set(args: argparse.Namespace) -> int:
 
     path = _key(args.key)
     value = value_for(path, args.value)
-    target = _target_file(args)
+    named, target = _target_file(args)
     document, had_comments = read_for_update(target)
     set_value(document, path, value)
     _write(target, document, had_comments)
-    _out(f"set {dotted(path)} in {target}")
-    _warn_literal_secret(path, value, target)
+    _out(f"set {dotted(path)} in {named}")
+    _warn_literal_secret(path, value, named)
     return EXIT_OK
 
 
@@ -127,19 +157,19 @@ def config_unset(args: argparse.Namespace) -> int:
     from tokenprovider.config.writing import read_for_update, unset_value  # noqa: PLC0415
 
     path = _key(args.key)
-    target = _target_file(args)
+    named, target = _target_file(args)
     document, had_comments = read_for_update(target)
     if not unset_value(document, path):
-        raise ConfigurationError(f"{dotted(path)} is not set in {target}")
+        raise ConfigurationError(f"{dotted(path)} is not set in {named}")
     _write(target, document, had_comments)
-    _out(f"removed {dotted(path)} from {target}")
+    _out(f"removed {dotted(path)} from {named}")
     return EXIT_OK
 
 
 def config_init(args: argparse.Namespace) -> int:
     """Write a starter credentials table for one provider, without prompting."""
-    from tokenprovider.config.build import SECTION_KEYS  # noqa: PLC0415
     from tokenprovider.config.keys import annotation_for, value_for  # noqa: PLC0415
+    from tokenprovider.config.known import SECTION_KEYS  # noqa: PLC0415
     from tokenprovider.config.params import parameters  # noqa: PLC0415
     from tokenprovider.config.registry import registry  # noqa: PLC0415
     from tokenprovider.config.writing import read_for_update, set_value  # noqa: PLC0415
@@ -159,17 +189,17 @@ def config_init(args: argparse.Namespace) -> int:
             key_path = (args.provider, *key_path)
         set_value(table, key_path, value_for((*section, *key_path), text))
     table.setdefault(args.provider, {})
-    target = _target_file(args)
+    named, target = _target_file(args)
     document, had_comments = read_for_update(target)
     existing = _subtree_or_none(document, section)
     if existing is not None and not args.force:
         raise ConfigurationError(
-            f"{target} already has [{dotted(section)}]; change it with tokenprovider config "
+            f"{named} already has [{dotted(section)}]; change it with tokenprovider config "
             "set, or replace it with --force"
         )
     set_value(document, section, table)
     _write(target, document, had_comments)
-    _out(f"wrote [{dotted(section)}] with provider {args.provider} to {target}")
+    _out(f"wrote [{dotted(section)}] with provider {args.provider} to {named}")
     missing = [] if "domain" in table else ["domain"]
     given = table[args.provider] if isinstance(table[args.provider], dict) else {}
     missing += [

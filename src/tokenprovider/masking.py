@@ -1,4 +1,4 @@
-"""The one masking rule, used by `repr()`, error messages and (later) the CLI.
+"""The one masking rule, used by `repr()`, error messages and the CLI.
 
 - a public attribute (``name``) is shown;
 - a private attribute (``_name``) is shown only as set or not set;
@@ -28,6 +28,10 @@ class Masked(str):
     def __repr__(self) -> str:
         return str(self)
 
+
+#: ``extra_params`` keys whose values are shown by ``config show``: well-known public
+#: request parameters. Every other ``extra_params`` value (``client_assertion``...) is masked.
+PUBLIC_PARAMETERS = frozenset({"audience", "resource", "scope", "requested_token_type"})
 
 SET = Masked("<set>")
 NOT_SET = Masked("<not set>")
@@ -69,6 +73,11 @@ def is_secret_key(name: str) -> bool:
     ``password``, ``refresh_token``, ``jwt``...); ``token_url`` and other locators do not."""
     lowered = name.lower()
     return bool(_SECRET_NAME.search(lowered)) and not lowered.endswith(_LOCATOR_SUFFIXES)
+
+
+def is_public_parameter(name: str) -> bool:
+    """Whether an ``extra_params`` key is a known public parameter (`PUBLIC_PARAMETERS`)."""
+    return name.lower() in PUBLIC_PARAMETERS and not is_secret_key(name)
 
 
 def redact(text: str, secrets: Iterable[str | None]) -> str:

@@ -4,6 +4,8 @@
 ``aws-ssm:/param/name`` (a SecureString is decrypted). A reference is resolved on first
 `SecretReference.reveal` (normally when a token is first needed) and the value is then
 cached in memory for the life of the process. Errors name the reference, never a value.
+A ``file:`` reference must name a regular file of at most 64 KiB
+(`tokenprovider.config.files.SECRET_LIMIT`); a FIFO or a device is refused, never read.
 """
 
 from __future__ import annotations
@@ -95,23 +97,30 @@ class SecretReference:
             raise self._error(str(exc)) from None
 
     def _read_file(self) -> str:
+        from tokenprovider.config.files import (  # noqa: PLC0415
+            SECRET_LIMIT,
+            FileRefusedError,
+            expand_user,
+            read_limited,
+        )
+
         path = Path(self._target)
         try:
-            path = path.expanduser()
+            path = expand_user(self._target)
             if not path.is_absolute():
                 path = Path(self._base_dir or os.getcwd()) / path
-            text = path.read_text(encoding="utf-8")
+            text = read_limited(path, SECRET_LIMIT).decode("utf-8")
         except FileNotFoundError:
             raise self._error(f"file {path} does not exist") from None
-        except IsADirectoryError:
-            raise self._error(f"{path} is a directory, not a file") from None
+        except FileRefusedError as exc:
+            raise self._error(f"file {path} {exc}") from None
         except PermissionError:
             raise self._error(f"file {path} cannot be read (permission denied)") from None
         except UnicodeDecodeError:
             raise self._error(f"file {path} is not UTF-8 text") from None
         except OSError as exc:
             raise self._error(f"file {path} cannot be read ({exc.strerror})") from None
-        except (ValueError, RuntimeError) as exc:  # a NUL in the path; ~user unknown
+        except ValueError as exc:  # a NUL in the path; ~user unknown
             raise self._error(f"{path!s:.80} is not a usable path ({exc})") from None
         return text.rstrip("\r\n")
 

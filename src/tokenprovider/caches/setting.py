@@ -30,10 +30,14 @@ def cache_from_setting(
         return default_cache()
     if kind == "file":
         from tokenprovider.caches.file import FileTokenCache  # noqa: PLC0415
+        from tokenprovider.config.files import expand_user  # noqa: PLC0415
 
         directory = None
         if argument:
-            directory = Path(argument).expanduser()
+            try:
+                directory = expand_user(argument)
+            except ValueError as exc:
+                raise ConfigurationError(f"{spec!r}: {exc}") from None
             if not directory.is_absolute():
                 directory = (base_dir or Path.cwd()) / directory
         return FileTokenCache(directory, key=key)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tokenprovider.config import convert as conversion
+from tokenprovider.config.known import SECTION_KEYS
 from tokenprovider.config.params import Parameter, parameters, type_name
 from tokenprovider.config.registry import Registry, registry
 from tokenprovider.config.suggest import did_you_mean
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
     from tokenprovider.provider import TokenProvider
 
 OriginOf = Callable[["KeyPath"], "Origin | None"]
-SECTION_KEYS = ("domain", "scheme", "provider", "cache", "cache_key")
 
 
 class _Builder:

@@ -60,7 +60,12 @@ def _str(value: Any) -> str:
 
 def _path(value: Any) -> pathlib.Path:
     if isinstance(value, str) and value:
-        return pathlib.Path(value).expanduser()
+        from tokenprovider.config.files import expand_user  # noqa: PLC0415
+
+        try:
+            return expand_user(value)
+        except ValueError as exc:
+            raise ConversionError(f"path ({exc})") from None
     raise ConversionError("path (a string)")
 
 

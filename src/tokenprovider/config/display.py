@@ -3,6 +3,9 @@
 Masking is by setting name (`tokenprovider.masking.is_secret_key`), so a plugin's
 ``api_key`` or ``password`` is hidden too: a literal secret shows as ``<set>``, a secret
 reference as ``<reference env:NAME>`` (where the value comes from, never the value).
+A key that is not a setting (a typo such as ``client_secrt``) may hold anything, so its
+value is masked too and the key is flagged; so is every ``extra_params`` value but those
+of a few public parameters (`tokenprovider.masking.PUBLIC_PARAMETERS`).
 """
 
 from __future__ import annotations
@@ -11,47 +14,90 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from tokenprovider.config.known import FREE, UNKNOWN, KnownKeys
 from tokenprovider.config.toml_lines import dotted, quoted
-from tokenprovider.masking import SET, is_secret_key
+from tokenprovider.masking import SET, is_public_parameter, is_secret_key
 from tokenprovider.secret_refs import is_reference
 
 KeyPath = tuple[str, ...]
 OriginText = Callable[[KeyPath], "str | None"]
 
 
-def masked(value: Any, key: str = "") -> Any:
-    """``value`` with every secret-looking setting replaced by a placeholder."""
+def masked(
+    value: Any, path: KeyPath = (), known: KnownKeys | None = None
+) -> tuple[Any, dict[KeyPath, str]]:
+    """``value`` (the configuration at ``path``) with every secret-looking setting, and
+    every key that is not a setting, replaced by a placeholder; and a note for each key
+    path that is not a setting (``"unknown key (did you mean 'client_secret'?)"``)."""
+    notes: dict[KeyPath, str] = {}
+    return _mask(value, path, known or KnownKeys(), notes), notes
+
+
+def _mask(value: Any, path: KeyPath, known: KnownKeys, notes: dict[KeyPath, str]) -> Any:
+    if path:
+        verdict = known.classify(path, isinstance(value, Mapping))
+        if verdict == UNKNOWN:
+            notes[path] = _unknown(path, known)
+            return _hide(value)
+        if verdict == FREE and not is_public_parameter(path[-1]):
+            return _hide(value)
     if isinstance(value, Mapping):
-        return {name: masked(item, str(name)) for name, item in value.items()}
+        return {name: _mask(item, (*path, str(name)), known, notes) for name, item in value.items()}
+    key = path[-1] if path else ""
     if is_secret_key(key):
-        if is_reference(value):
-            return f"<reference {value}>"
-        return str(SET)
+        return _hide(value)
     if isinstance(value, list):
-        return [masked(item, key) for item in value]
+        return [_hide(item) if isinstance(item, Mapping) else item for item in value]
     return value
 
 
-def render(data: Mapping[str, Any], origin_text: OriginText | None = None) -> str:
-    """``data`` (already masked) as TOML; with ``origin_text``, a comment after each value."""
+def _hide(value: Any) -> Any:
+    """The placeholder for a value that is not shown (each value of a table)."""
+    if isinstance(value, Mapping):
+        return {name: _hide(item) for name, item in value.items()}
+    if is_reference(value):
+        return f"<reference {value}>"
+    return str(SET)
+
+
+def _unknown(path: KeyPath, known: KnownKeys) -> str:
+    from tokenprovider.config.suggest import did_you_mean  # noqa: PLC0415
+
+    return "unknown key" + did_you_mean(path[-1], known.candidates(path))
+
+
+def render(
+    data: Mapping[str, Any],
+    origin_text: OriginText | None = None,
+    notes: Mapping[KeyPath, str] | None = None,
+) -> str:
+    """``data`` (already masked) as TOML; with ``origin_text``, a comment after each value;
+    each of ``notes`` (from `masked`) as a comment after its value or table header."""
     lines: list[str] = []
-    _table(data, (), lines, origin_text)
+    _table(data, (), lines, origin_text, notes or {})
     return "\n".join(lines).strip("\n") + "\n"
 
 
 def _table(
-    table: Mapping[str, Any], path: KeyPath, lines: list[str], origin_text: OriginText | None
+    table: Mapping[str, Any],
+    path: KeyPath,
+    lines: list[str],
+    origin_text: OriginText | None,
+    notes: Mapping[KeyPath, str],
 ) -> None:
     scalars = {k: v for k, v in table.items() if not isinstance(v, Mapping)}
     tables = {k: v for k, v in table.items() if isinstance(v, Mapping)}
-    if path and (scalars or not tables):
-        lines.extend(["", f"[{dotted(path)}]"])
+    note = notes.get(path)
+    if path and (scalars or not tables or note):
+        header = f"[{dotted(path)}]"
+        lines.extend(["", f"{header}  # {note}" if note else header])
     for key, value in scalars.items():
         line = f"{dotted((key,))} = {_value(value)}"
         origin = origin_text((*path, key)) if origin_text else None
-        lines.append(f"{line}  # {origin}" if origin else line)
+        comment = "; ".join(text for text in (notes.get((*path, key)), origin) if text)
+        lines.append(f"{line}  # {comment}" if comment else line)
     for key, value in tables.items():
-        _table(value, (*path, key), lines, origin_text)
+        _table(value, (*path, key), lines, origin_text, notes)
 
 
 def _value(value: Any) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 
 from tokenprovider.config import convert as conversion
 from tokenprovider.config import params
-from tokenprovider.config.build import SECTION_KEYS
+from tokenprovider.config.known import SECTION_KEYS
 from tokenprovider.config.registry import Registry, registry
 from tokenprovider.config.suggest import did_you_mean
 from tokenprovider.config.toml_lines import dotted

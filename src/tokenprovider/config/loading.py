@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
+from tokenprovider.config.files import CONFIG_LIMIT, FileRefusedError, exists, read_limited
 from tokenprovider.config.locations import CONFIG_ENV, EXPLICIT, ConfigFile, search_path
 from tokenprovider.config.suggest import did_you_mean
 from tokenprovider.config.toml_lines import key_lines, nearest
@@ -74,17 +75,25 @@ class LoadedConfig:
 
 
 def read_toml(path: Path) -> tuple[dict[str, Any], str]:
-    """Parse ``path``; errors name the file and, for bad TOML, the line."""
+    """Parse ``path``; errors name the file and, for bad TOML, the line.
+
+    The file must be a regular file of at most `CONFIG_LIMIT` bytes (see `files`).
+    """
     try:
-        text = path.read_text(encoding="utf-8")
+        data = read_limited(path, CONFIG_LIMIT)
+        text = data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
     except FileNotFoundError:
         raise ConfigurationError(f"configuration file {path} does not exist") from None
+    except FileRefusedError as exc:
+        raise ConfigurationError(f"configuration file {path} {exc}") from None
     except UnicodeDecodeError:
         raise ConfigurationError(f"configuration file {path} is not UTF-8 text") from None
     except OSError as exc:
         raise ConfigurationError(
             f"configuration file {path} cannot be read ({exc.strerror or exc})"
         ) from None
+    except ValueError:  # a NUL in the path
+        raise ConfigurationError(f"configuration file {path!r} is not a usable path") from None
     try:
         return tomllib.loads(text), text
     except tomllib.TOMLDecodeError as exc:
@@ -102,7 +111,7 @@ def load(
     data: dict[str, Any] = {}
     origins: dict[KeyPath, Origin] = {}
     for config_file in files:
-        if config_file.kind != EXPLICIT and not config_file.path.is_file():
+        if config_file.kind != EXPLICIT and not exists(config_file.path):
             continue
         document, text = read_toml(config_file.path)
         lines = key_lines(text)

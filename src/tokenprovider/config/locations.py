@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import NamedTuple
+
+from tokenprovider.config.files import exists, expand_user
+from tokenprovider.errors import ConfigurationError
 
 APP = "tokenprovider"
 FILE_NAME = "config.toml"
@@ -27,17 +31,26 @@ def site_file(env: Mapping[str, str]) -> Path:
     """The site-wide file: the first ``$XDG_CONFIG_DIRS`` entry (``/etc/xdg``) on Linux."""
     if _is_xdg():
         dirs = env.get("XDG_CONFIG_DIRS", "").strip() or "/etc/xdg"
-        return Path(dirs.split(os.pathsep)[0]).expanduser() / APP / FILE_NAME
+        return Path(os.path.expanduser(dirs.split(os.pathsep)[0])) / APP / FILE_NAME
     import platformdirs  # noqa: PLC0415 - only off Linux; the XDG rule is inlined for speed
 
     return Path(platformdirs.site_config_dir(APP)) / FILE_NAME
 
 
 def user_file(env: Mapping[str, str]) -> Path:
-    """The user's file: ``$XDG_CONFIG_HOME`` (``~/.config``) on Linux, as platformdirs says."""
+    """The user's file: ``$XDG_CONFIG_HOME`` (``~/.config``) on Linux, as platformdirs says.
+
+    Raises `ConfigurationError` when there is no home directory to put it in.
+    """
     if _is_xdg():
-        base = env.get("XDG_CONFIG_HOME", "").strip() or str(Path("~/.config").expanduser())
-        return Path(base).expanduser() / APP / FILE_NAME
+        base = env.get("XDG_CONFIG_HOME", "").strip() or "~/.config"
+        try:
+            return expand_user(base) / APP / FILE_NAME
+        except ValueError as exc:
+            raise ConfigurationError(
+                f"the user configuration file cannot be located: {exc}; set HOME or "
+                "XDG_CONFIG_HOME, or name a file with --file"
+            ) from None
     import platformdirs  # noqa: PLC0415
 
     return Path(platformdirs.user_config_dir(APP)) / FILE_NAME
@@ -64,7 +77,7 @@ def project_file(start: Path) -> Path | None:
     directories = [start] if root is None else [start, *start.parents]
     for directory in directories:
         candidate = directory / PROJECT_FILE_NAME
-        if candidate.is_file():
+        if exists(candidate):  # a FIFO or a directory here is an error when read
             return candidate
         if directory == root:
             break
@@ -79,10 +92,15 @@ def default_project_file(start: Path) -> Path:
 def search_path(
     env: Mapping[str, str], cwd: Path, explicit: str | os.PathLike[str] | None = None
 ) -> list[ConfigFile]:
-    """The files merged, in order; the project and explicit entries appear when found/given."""
-    files = [ConfigFile(SITE, site_file(env)), ConfigFile(USER, user_file(env))]
+    """The files merged, in order; the project and explicit entries appear when found/given.
+
+    Without a home directory (``HOME`` unset, no password entry) there is no user file.
+    """
+    files = [ConfigFile(SITE, site_file(env))]
+    with contextlib.suppress(ConfigurationError):  # no home: the other sources still work
+        files.append(ConfigFile(USER, user_file(env)))
     files.append(ConfigFile(PROJECT, default_project_file(cwd)))
     chosen = explicit if explicit is not None else env.get(CONFIG_ENV) or None
     if chosen is not None:
-        files.append(ConfigFile(EXPLICIT, Path(chosen).expanduser()))
+        files.append(ConfigFile(EXPLICIT, Path(os.path.expanduser(chosen))))
     return files

@@ -138,6 +138,11 @@ def configurable(annotation: Any, _seen: frozenset[type] = frozenset()) -> bool:
     return is_settings_class(annotation, _seen)
 
 
+def is_mapping(annotation: Any) -> bool:
+    """Whether ``annotation`` is a free-form table (``dict[str, str]``, ``Mapping``...)."""
+    return typing.get_origin(annotation) in _MAPPINGS or annotation in _MAPPINGS
+
+
 def is_settings_class(annotation: Any, _seen: frozenset[type] = frozenset()) -> bool:
     """A plain class built from a table of its own settings (such as `RetryPolicy`)."""
     if not isinstance(annotation, type) or annotation in (type(None), SecretReference):

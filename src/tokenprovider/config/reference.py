@@ -8,6 +8,7 @@ from typing import Any
 
 from tokenprovider.config.params import (
     Parameter,
+    is_mapping,
     is_settings_class,
     parameters,
     type_name,
@@ -54,6 +55,17 @@ def _settings(cls: type, prefix: str = "") -> list[tuple[str, type, Parameter]]:
             if is_settings_class(member):
                 rows += _settings(member, f"{prefix}{parameter.name}.")
     return rows
+
+
+def setting_keys(cls: type) -> frozenset[str]:
+    """Every setting of ``cls`` as a dotted key, and ``NAME.*`` for a free-form table
+    (as `tokenprovider.config.known` lists the built-in providers' settings)."""
+    keys = set()
+    for key, _, parameter in _settings(cls):
+        keys.add(key)
+        if any(is_mapping(member) for member in _members(parameter.annotation)):
+            keys.add(f"{key}.*")
+    return frozenset(keys)
 
 
 def _summary(cls: type) -> str:

@@ -7,9 +7,14 @@ keys inside an inline table share their table's line.
 
 from __future__ import annotations
 
-import json
+import sys
 from collections.abc import Mapping
 from typing import TypeVar
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
 
 Path = tuple[str, ...]
 V = TypeVar("V")
@@ -21,7 +26,7 @@ def key_lines(text: str) -> dict[Path, int]:
     lines: dict[Path, int] = {}
     table: Path = ()
     state = _State()
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(_lines(text), start=1):
         if state.open:
             state.scan(line)
             continue
@@ -43,7 +48,13 @@ def key_lines(text: str) -> dict[Path, int]:
 def has_comments(text: str) -> bool:
     """Whether a (valid) TOML document has any comment."""
     state = _State()
-    return any(state.scan(line) for line in text.splitlines())
+    return any(state.scan(line) for line in _lines(text))
+
+
+def _lines(text: str) -> list[str]:
+    """The lines of a TOML document: only LF and CRLF end one (not str.splitlines' NEL,
+    U+2028 and others, which may appear in TOML strings and keys)."""
+    return [line.removesuffix("\r") for line in text.split("\n")]
 
 
 def nearest(by_path: Mapping[Path, V], path: Path) -> V | None:
@@ -78,7 +89,7 @@ def _parse_keys(text: str, *, stop: str) -> tuple[Path, str]:
             return tuple(keys), text[i + 1 :]
         elif char == '"':
             end = _end_of_basic(text, i + 1)
-            keys.append(json.loads(text[i : end + 1]))
+            keys.append(_basic_key(text[i : end + 1]))
             i = end + 1
         elif char == "'":
             end = text.index("'", i + 1)
@@ -92,6 +103,18 @@ def _parse_keys(text: str, *, stop: str) -> tuple[Path, str]:
             if i == start:  # not valid TOML; tomllib would have refused it
                 i += 1
     return tuple(keys), ""
+
+
+def _basic_key(quoted_key: str) -> str:
+    """The key a TOML basic string (``"a\\U0001F600"``) spells, by TOML's own escapes.
+
+    Raises ValueError for a string TOML refuses (only `parse_key` can meet one).
+    """
+    try:
+        (key,) = tomllib.loads(f"{quoted_key} = 0")
+    except (tomllib.TOMLDecodeError, ValueError):
+        raise ValueError(f"{quoted_key[:40]!r} is not a TOML quoted key") from None
+    return str(key)
 
 
 def _end_of_basic(text: str, i: int) -> int:
