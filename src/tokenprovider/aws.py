@@ -49,7 +49,19 @@ def client(
         retries={"mode": "standard", "total_max_attempts": max_attempts},
     )
     chosen = boto3_session if boto3_session is not None else session()
-    return chosen.client(service, region_name=region, config=config, endpoint_url=endpoint_url)
+    made = chosen.client(service, region_name=region, config=config, endpoint_url=endpoint_url)
+    # The endpoint may come from AWS_ENDPOINT_URL(_SERVICE) or the AWS config as well, and
+    # botocore quotes it in its connection errors: it must hold no password.
+    endpoint = made.meta.endpoint_url
+    if isinstance(endpoint, str) and "@" in endpoint:
+        service_id = str(made.meta.service_model.service_id)  # "Secrets Manager"
+        variable = "AWS_ENDPOINT_URL_" + service_id.upper().replace(" ", "_").replace("-", "_")
+        raise ConfigurationError(
+            f"the {service} endpoint (endpoint_url, {variable}, AWS_ENDPOINT_URL or the AWS "
+            "config's endpoint_url) must not hold a user name or password (the part before "
+            "'@'); AWS takes credentials from boto3's usual settings"
+        )
+    return made
 
 
 def describe_error(exc: BaseException) -> str | None:
