@@ -77,7 +77,7 @@ def _state(path: Path) -> str:
     """Whether ``path`` exists, for ``config path``; an unusable path is an error."""
     import stat  # noqa: PLC0415
 
-    from tokenprovider.config.files import kind  # noqa: PLC0415
+    from tokenprovider.private_files import file_kind  # noqa: PLC0415
 
     try:
         mode = os.stat(path).st_mode
@@ -89,7 +89,7 @@ def _state(path: Path) -> str:
         ) from None
     except ValueError:  # a NUL in the path
         raise ConfigurationError(f"configuration file {path!r} is not a usable path") from None
-    return "exists" if stat.S_ISREG(mode) else f"{kind(mode)}, not a regular file"
+    return "exists" if stat.S_ISREG(mode) else f"{file_kind(mode)}, not a regular file"
 
 
 def _target_file(args: argparse.Namespace) -> tuple[Path, Path]:

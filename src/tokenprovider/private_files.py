@@ -30,16 +30,31 @@ _SAFE = (
 )
 _KINDS = {
     stat.S_IFDIR: "a directory",
-    stat.S_IFIFO: "a FIFO",
+    stat.S_IFIFO: "a FIFO (named pipe)",
     stat.S_IFCHR: "a character device",
     stat.S_IFBLK: "a block device",
     stat.S_IFSOCK: "a socket",
+    stat.S_IFLNK: "a symbolic link",
 }
+
+
+def file_kind(mode: int) -> str:
+    """What a ``st_mode`` that is not a regular file describes, e.g. ``"a FIFO (named pipe)"``."""
+    return _KINDS.get(stat.S_IFMT(mode), "a special file")
+
+
+def size_text(size: int) -> str:
+    """``1048576`` as ``"1 MiB"``, ``65536`` as ``"64 KiB"``, ``100`` as ``"100 bytes"``."""
+    for unit, scale in (("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if size >= scale and size % scale == 0:
+            return f"{size // scale} {unit}"
+    return f"{size} bytes"
 
 
 class UnsafeFileError(OSError):
     """A file that must not be used: ``reason`` says why (``"is a FIFO, not a regular
-    file"``, ``"is larger than 65536 bytes"``, ...), ``filename`` names it."""
+    file"``, ``"is larger than 64 KiB, the limit for this file"``, ...), ``filename`` names
+    it."""
 
     def __init__(self, path: str | os.PathLike[str], reason: str) -> None:
         super().__init__(f"{os.fspath(path)} {reason}")
@@ -55,15 +70,14 @@ def file_problem(info: os.stat_result, *, private: bool, limit: int | None = Non
     if stat.S_ISLNK(info.st_mode):
         return "is a symbolic link"
     if not stat.S_ISREG(info.st_mode):
-        kind = _KINDS.get(stat.S_IFMT(info.st_mode), "special")
-        return f"is {kind}, not a regular file"
+        return f"is {file_kind(info.st_mode)}, not a regular file"
     owner = os.geteuid() if private and hasattr(os, "geteuid") else None
     if owner is not None and info.st_uid != owner:
         return f"belongs to another user (uid {info.st_uid})"
     if owner is not None and stat.S_IMODE(info.st_mode) & 0o077:
         return f"is open to group or others (mode {stat.S_IMODE(info.st_mode):04o})"
     if limit is not None and info.st_size > limit:
-        return f"is larger than {limit} bytes"
+        return f"is larger than {size_text(limit)}, the limit for this file"
     return None
 
 
@@ -135,7 +149,7 @@ def read_regular_file(path: str | os.PathLike[str], limit: int, *, private: bool
     finally:
         os.close(descriptor)
     if remaining <= 0:
-        raise UnsafeFileError(path, f"is larger than {limit} bytes")
+        raise UnsafeFileError(path, f"is larger than {size_text(limit)}, the limit for this file")
     return b"".join(chunks)
 
 

@@ -97,11 +97,10 @@ class SecretReference:
             raise self._error(str(exc)) from None
 
     def _read_file(self) -> str:
-        from tokenprovider.config.files import (  # noqa: PLC0415
-            SECRET_LIMIT,
-            FileRefusedError,
-            expand_user,
-            read_limited,
+        from tokenprovider.config.files import SECRET_LIMIT, expand_user  # noqa: PLC0415
+        from tokenprovider.private_files import (  # noqa: PLC0415
+            UnsafeFileError,
+            read_regular_file,
         )
 
         path = Path(self._target)
@@ -109,11 +108,11 @@ class SecretReference:
             path = expand_user(self._target)
             if not path.is_absolute():
                 path = Path(self._base_dir or os.getcwd()) / path
-            text = read_limited(path, SECRET_LIMIT).decode("utf-8")
+            text = read_regular_file(path, SECRET_LIMIT, private=False).decode("utf-8")
         except FileNotFoundError:
             raise self._error(f"file {path} does not exist") from None
-        except FileRefusedError as exc:
-            raise self._error(f"file {path} {exc}") from None
+        except UnsafeFileError as exc:
+            raise self._error(f"file {path} {exc.reason}") from None
         except PermissionError:
             raise self._error(f"file {path} cannot be read (permission denied)") from None
         except UnicodeDecodeError:

@@ -14,12 +14,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
-from tokenprovider.config.files import CONFIG_LIMIT, FileRefusedError, exists, read_limited
+from tokenprovider.config.files import CONFIG_LIMIT, exists
 from tokenprovider.config.locations import CONFIG_ENV, EXPLICIT, ConfigFile, search_path
 from tokenprovider.config.suggest import did_you_mean
 from tokenprovider.config.toml_lines import key_lines, nearest
 from tokenprovider.errors import ConfigurationError
 from tokenprovider.masking import is_secret_key
+from tokenprovider.private_files import UnsafeFileError, read_regular_file
 from tokenprovider.secret_refs import is_reference
 
 if sys.version_info >= (3, 11):
@@ -80,12 +81,12 @@ def read_toml(path: Path) -> tuple[dict[str, Any], str]:
     The file must be a regular file of at most `CONFIG_LIMIT` bytes (see `files`).
     """
     try:
-        data = read_limited(path, CONFIG_LIMIT)
+        data = read_regular_file(path, CONFIG_LIMIT, private=False)
         text = data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
     except FileNotFoundError:
         raise ConfigurationError(f"configuration file {path} does not exist") from None
-    except FileRefusedError as exc:
-        raise ConfigurationError(f"configuration file {path} {exc}") from None
+    except UnsafeFileError as exc:
+        raise ConfigurationError(f"configuration file {path} {exc.reason}") from None
     except UnicodeDecodeError:
         raise ConfigurationError(f"configuration file {path} is not UTF-8 text") from None
     except OSError as exc:

@@ -14,11 +14,11 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from tokenprovider.config.files import exists, kind
+from tokenprovider.config.files import exists
 from tokenprovider.config.loading import KeyPath, read_toml
 from tokenprovider.config.toml_lines import dotted, has_comments
 from tokenprovider.errors import ConfigurationError
-from tokenprovider.private_files import write_private
+from tokenprovider.private_files import file_kind, write_private
 
 #: How many symbolic links a write follows before it gives up.
 _MAX_LINKS = 40
@@ -47,7 +47,7 @@ def write_target(path: Path) -> Path:
                 return current
             if not stat.S_ISLNK(status.st_mode):
                 link = "" if current == path else f"is a symbolic link to {current}, which "
-                raise _refuse(path, f"{link}is {kind(status.st_mode)}, not a regular file")
+                raise _refuse(path, f"{link}is {file_kind(status.st_mode)}, not a regular file")
             if hasattr(os, "geteuid") and status.st_uid not in (os.geteuid(), 0):
                 raise _refuse(
                     path,
