@@ -80,6 +80,16 @@ def is_public_parameter(name: str) -> bool:
     return name.lower() in PUBLIC_PARAMETERS and not is_secret_key(name)
 
 
+_USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^\s]*@")
+
+
+def without_userinfo(text: str) -> str:
+    """``text`` with the user name and password of every URL in it shown as ``***@``
+    (``https://svc:pa/ss@host`` becomes ``https://***@host``: a password may hold ``/``,
+    so everything up to the last ``@`` goes)."""
+    return _USERINFO.sub(r"\1***@", text) if "@" in text else text
+
+
 def redact(text: str, secrets: Iterable[str | None]) -> str:
     """Replace every occurrence of each non-empty secret in ``text`` with ``***``."""
     for secret in secrets:

@@ -19,7 +19,7 @@ from tokenprovider.config.registry import Registry, registry
 from tokenprovider.config.suggest import did_you_mean
 from tokenprovider.config.toml_lines import dotted
 from tokenprovider.errors import ConfigurationError, TokenProviderError
-from tokenprovider.masking import REDACTED, is_secret_key, redact
+from tokenprovider.masking import REDACTED, is_secret_key, redact, without_userinfo
 from tokenprovider.secret_refs import SecretReference, is_reference
 
 if TYPE_CHECKING:
@@ -293,7 +293,7 @@ def _kind(value: object) -> str:
 
 
 def _show(value: object) -> str:
-    text = repr(value)
+    text = without_userinfo(repr(value))
     return text if len(text) <= 60 else text[:57] + "..."
 
 

@@ -2,7 +2,8 @@
 
 Masking is by setting name (`tokenprovider.masking.is_secret_key`), so a plugin's
 ``api_key`` or ``password`` is hidden too: a literal secret shows as ``<set>``, a secret
-reference as ``<reference env:NAME>`` (where the value comes from, never the value).
+reference as ``<reference env:NAME>`` (where the value comes from, never the value), and
+a URL's user name and password as ``***@``.
 A key that is not a setting (a typo such as ``client_secrt``) may hold anything, so its
 value is masked too and the key is flagged; so is every ``extra_params`` value but those
 of a few public parameters (`tokenprovider.masking.PUBLIC_PARAMETERS`).
@@ -16,7 +17,7 @@ from typing import Any
 
 from tokenprovider.config.known import FREE, UNKNOWN, KnownKeys
 from tokenprovider.config.toml_lines import dotted, quoted
-from tokenprovider.masking import SET, is_public_parameter, is_secret_key
+from tokenprovider.masking import SET, is_public_parameter, is_secret_key, without_userinfo
 from tokenprovider.secret_refs import is_reference
 
 KeyPath = tuple[str, ...]
@@ -47,8 +48,15 @@ def _mask(value: Any, path: KeyPath, known: KnownKeys, notes: dict[KeyPath, str]
     if is_secret_key(key):
         return _hide(value)
     if isinstance(value, list):
-        return [_hide(item) if isinstance(item, Mapping) else item for item in value]
-    return value
+        return [_hide(item) if isinstance(item, Mapping) else _shown(item) for item in value]
+    if key == "domain" and isinstance(value, str) and "@" in value:
+        return "***@" + value.rpartition("@")[2]  # a host has no user info, even without "://"
+    return _shown(value)
+
+
+def _shown(value: Any) -> Any:
+    """A value that may be shown: a URL's user name and password never are."""
+    return without_userinfo(value) if isinstance(value, str) else value
 
 
 def _hide(value: Any) -> Any:

@@ -1,0 +1,80 @@
+"""A password in a URL of the configuration never shows: not in `config show` (with or
+without origins), not in a build error."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import CANARY_SECRET, assert_no_leak
+from tokenprovider.config import parse_credentials_config
+from tokenprovider.errors import ConfigurationError
+from tokenprovider.masking import without_userinfo
+
+CONFIG = f"""
+[credentials]
+domain = "https://svc:{CANARY_SECRET}@api.example.com"
+[credentials.oauth]
+client_id = "reporting"
+token_url = "https://u:{CANARY_SECRET}/x@login.example.com/token"
+scopes = ["https://svc:{CANARY_SECRET}@scope.example.com/read"]
+
+[profiles.bare.credentials]
+domain = "svc:{CANARY_SECRET}@api.example.com"
+jwt = "env:JWT"
+"""
+
+
+def _config_show(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    config = tmp_path / "config.toml"
+    config.write_text(CONFIG)
+    config.chmod(0o600)
+    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "h"), "XDG_CONFIG_DIRS": ""}
+    return subprocess.run(
+        [sys.executable, "-m", "tokenprovider", "--config", str(config), "config", "show", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    "args", [(), ("--origin",), ("--profile", "bare")], ids=["plain", "origin", "bare-domain"]
+)
+def test_config_show_masks_user_info_in_urls(tmp_path: Path, args: tuple[str, ...]) -> None:
+    result = _config_show(tmp_path, *args)
+    assert result.returncode == 0, result.stderr
+    assert_no_leak(result.stdout + result.stderr, CANARY_SECRET)
+    assert "***@api.example.com" in result.stdout
+    if not args:
+        assert 'token_url = "https://***@login.example.com/token"' in result.stdout
+
+
+def test_a_build_error_quoting_a_url_masks_its_user_info() -> None:
+    oauth = {"client_id": "c", "max_response_bytes": f"https://u:{CANARY_SECRET}@x"}
+    config = {"credentials": {"domain": "api.example.com", "oauth": oauth}}
+    with pytest.raises(ConfigurationError, match="max_response_bytes") as info:
+        parse_credentials_config(config)
+    assert "https://***@x" in str(info.value)
+    assert_no_leak(str(info.value), CANARY_SECRET)
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("https://svc:pa/ss@host/x", "https://***@host/x"),
+        ("http://user@127.0.0.1:8000", "http://***@127.0.0.1:8000"),
+        ("see https://u:p@h and https://h2/", "see https://***@h and https://h2/"),
+        ("no url, just me@example.com", "no url, just me@example.com"),
+    ],
+)
+def test_without_userinfo(text: str, shown: str) -> None:
+    assert without_userinfo(text) == shown
