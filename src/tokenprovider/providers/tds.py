@@ -17,9 +17,8 @@ import math
 import re
 import threading
 import time
-import urllib.parse
-from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from tokenprovider import aws, untrusted
 from tokenprovider.cached import CachedTokenProvider
@@ -32,7 +31,24 @@ from tokenprovider.errors import (
     TokenProviderError,
     TokenRequestError,
 )
-from tokenprovider.masking import redact
+from tokenprovider.providers.dispenser_answers import (
+    MAX_UNWRAP,
+    TOKEN_FIELDS,
+    Scrub,
+    cookie_name_flaw,
+    json_type,
+    load_answer,
+    scrubbed,
+    token_values,
+)
+from tokenprovider.providers.dispenser_calls import (
+    DeadlineReachedError,
+    Worker,
+    content_length,
+    error_code,
+    read_payload,
+    within_deadline,
+)
 from tokenprovider.secret_refs import SecretReference, reveal
 
 if TYPE_CHECKING:
@@ -51,30 +67,12 @@ SSM_PATH = "/service/token-dispenser"
 #: refresh always gets a new token even if the two clocks disagree by this much.
 MARGIN_GUARD = 30.0
 DEFAULT_COOKIE = "SMSESSION"
-#: The fields a token document keeps its token in, in the order they are looked for.
-TOKEN_FIELDS = ("sm_token", "access_token", "token")
-#: A cookie name must be an RFC 6265 ``token``: visible ASCII except separators.
-COOKIE_NAME_PATTERN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-#: The most bytes asked for in one read of the payload (one socket read at most).
-_READ_CHUNK = 64 * 1024
-#: How many times an answer may be unwrapped (a JSON string holding JSON, an envelope).
-_MAX_UNWRAP = 4
-#: Strings of a token document other than its token are redacted from this length on:
-#: shorter ones (``SM``, ``25``) are no secret, and redacting them would garble messages.
-_SHORTEST_SECRET = 8
-#: Beyond this many token values in one answer, none of its text is quoted.
-_MAX_SECRETS = 256
 
 _T = TypeVar("_T")
-_local = threading.local()  # the deadline of the AWS call running on this worker thread
 
 
 class _FunctionGoneError(Exception):
     """Lambda says the function does not exist (a stale ARN)."""
-
-
-class _DeadlineReachedError(Exception):
-    """Raised by the ``before-send`` hook: no time is left for another attempt."""
 
 
 class TDSTokenProvider(CachedTokenProvider):
@@ -285,7 +283,7 @@ class TDSTokenProvider(CachedTokenProvider):
                     read_timeout=self.__timeout,
                     max_attempts=self.__max_attempts,
                 )
-                client.meta.events.register("before-send", _within_deadline)
+                client.meta.events.register("before-send", within_deadline)
                 self.__clients[service] = client
             return self.__clients[service]
 
@@ -297,7 +295,7 @@ class TDSTokenProvider(CachedTokenProvider):
                 f"{doing}: not started, because an earlier AWS call of this provider passed "
                 f"its deadline (invoke_timeout={self.__timeout:g}s) and has not ended yet"
             )
-        worker = _Worker(call, deadline)
+        worker = Worker(call, deadline)
         finished, result, error = worker.run()
         if not finished:
             self.__stuck = worker.thread
@@ -352,7 +350,7 @@ class TDSTokenProvider(CachedTokenProvider):
                 FunctionName=arn, InvocationType="RequestResponse", Payload=body
             )
         except Exception as exc:
-            gone = _error_code(exc) == "ResourceNotFoundException"
+            gone = error_code(exc) == "ResourceNotFoundException"
             error = None if gone else self.__aws_error(doing, exc)
         else:
             return self.__payload(arn, response), bool(response.get("FunctionError"))
@@ -367,8 +365,10 @@ class TDSTokenProvider(CachedTokenProvider):
         stream = response["Payload"]
         cap = self.max_response_bytes
         headers = response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
-        declared = _content_length(headers)
-        payload, problem = (b"", "too large") if (declared or 0) > cap else _read(stream, cap)
+        declared = content_length(headers)
+        payload, problem = (
+            (b"", "too large") if (declared or 0) > cap else read_payload(stream, cap)
+        )
         if problem is None and declared is not None and len(payload) < declared:
             problem = f"cut short after {len(payload)} of {declared} bytes"
         if problem is None:
@@ -394,7 +394,7 @@ class TDSTokenProvider(CachedTokenProvider):
             detail = untrusted.load_json(payload)
         except ValueError:
             detail = None
-        scrub = self.__scrubber(_token_values(detail))
+        scrub = self.__scrubber(token_values(detail))
         kind = detail.get("errorType") if isinstance(detail, dict) else None
         message = detail.get("errorMessage") if isinstance(detail, dict) else None
         error_type = scrub(kind, 100) if isinstance(kind, str) and kind else "error"
@@ -405,16 +405,16 @@ class TDSTokenProvider(CachedTokenProvider):
             error_type=error_type,
         )
 
-    def __document(self, arn: str, payload: bytes) -> tuple[dict[str, Any], _Scrub]:
+    def __document(self, arn: str, payload: bytes) -> tuple[dict[str, Any], Scrub]:
         """The token document in ``payload``, unwrapped, and how to quote its text."""
-        value = self.__load(arn, payload)
-        scrub = self.__scrubber(_token_values(value))
-        for _ in range(_MAX_UNWRAP):
+        value = load_answer(arn, payload)
+        scrub = self.__scrubber(token_values(value))
+        for _ in range(MAX_UNWRAP):
             if isinstance(value, str):  # older dispensers: a JSON string holding JSON
-                value = self.__load(arn, value)
+                value = load_answer(arn, value)
             elif not isinstance(value, dict):
                 raise MalformedTokenResponseError(
-                    f"the token dispenser {arn} answered with a JSON {_json_type(value)}, "
+                    f"the token dispenser {arn} answered with a JSON {json_type(value)}, "
                     "not an object"
                 )
             elif "statusCode" in value and not any(field in value for field in TOKEN_FIELDS):
@@ -422,26 +422,17 @@ class TDSTokenProvider(CachedTokenProvider):
             else:
                 return value, scrub
         raise MalformedTokenResponseError(
-            f"the token dispenser {arn} answered with a token wrapped more than {_MAX_UNWRAP} times"
+            f"the token dispenser {arn} answered with a token wrapped more than {MAX_UNWRAP} times"
         )
 
-    def __load(self, arn: str, data: bytes | str) -> Any:
-        try:
-            return untrusted.load_json(data)
-        except untrusted.UntrustedJSONError as exc:
-            reason = str(exc)
-        raise MalformedTokenResponseError(
-            f"the token dispenser {arn} answered with something that is not JSON ({reason})"
-        )
-
-    def __envelope(self, arn: str, envelope: dict[str, Any], scrub: _Scrub) -> Any:
+    def __envelope(self, arn: str, envelope: dict[str, Any], scrub: Scrub) -> Any:
         """The body of a ``{"statusCode", "body"}`` envelope; raises for an error status."""
         status = envelope.get("statusCode")
         body = envelope.get("body")
         if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
             raise MalformedTokenResponseError(
                 f"the token dispenser {arn} answered with an envelope whose statusCode is not "
-                f"a whole number from 100 to 599 (a JSON {_json_type(status)})"
+                f"a whole number from 100 to 599 (a JSON {json_type(status)})"
             )
         if status >= 300:
             raise TDSError(
@@ -452,11 +443,11 @@ class TDSTokenProvider(CachedTokenProvider):
         if not isinstance(body, (str, dict)):
             raise MalformedTokenResponseError(
                 f"the token dispenser {arn} answered with status {status} and a body that is "
-                f"a JSON {_json_type(body)}, not a token"
+                f"a JSON {json_type(body)}, not a token"
             )
         return body
 
-    def __read(self, arn: str, document: dict[str, Any], scrub: _Scrub) -> tuple[str, float]:
+    def __read(self, arn: str, document: dict[str, Any], scrub: Scrub) -> tuple[str, float]:
         token = next((document[key] for key in TOKEN_FIELDS if key in document), None)
         fields = scrub(", ".join(sorted(map(str, document))) or "none")
         if not isinstance(token, str) or not token:
@@ -471,7 +462,7 @@ class TDSTokenProvider(CachedTokenProvider):
             )
         cookie = document.get("cookiename")
         if isinstance(cookie, str) and cookie:
-            flaw = _cookie_name_flaw(cookie)
+            flaw = cookie_name_flaw(cookie)
             if flaw is not None:
                 raise TDSError(
                     f"the token dispenser {arn} named a cookie that is not a valid cookie name "
@@ -524,7 +515,7 @@ class TDSTokenProvider(CachedTokenProvider):
                     f"SSM parameter {key} (token_dispenser_arn_ssm_key) does not exist "
                     f"in {self.region}"
                 )
-                if _error_code(exc) == "ParameterNotFound"
+                if error_code(exc) == "ParameterNotFound"
                 else self.__aws_error(f"reading SSM parameter {key}", exc)
             )
         else:
@@ -551,7 +542,7 @@ class TDSTokenProvider(CachedTokenProvider):
         Call it in the except clause and raise what it returns after the clause, so that
         ``exc`` does not stay reachable as ``__context__``.
         """
-        if isinstance(exc, _DeadlineReachedError):
+        if isinstance(exc, DeadlineReachedError):
             return TokenRequestError(
                 f"{doing} did not finish within invoke_timeout ({self.__timeout:g}s, retries "
                 "included)"
@@ -559,207 +550,19 @@ class TDSTokenProvider(CachedTokenProvider):
         detail = aws.describe_error(exc)
         if detail is None:
             raise exc
-        code = _error_code(exc) or type(exc).__name__
+        code = error_code(exc) or type(exc).__name__
         if code in ("NoCredentialsError", "NoRegionError", "PartialCredentialsError"):
             return ConfigurationError(f"{doing}: {detail}")
         if code == "ResponseStreamingError":  # its text quotes what was read of the payload
             detail = "the connection broke while the answer was read (ResponseStreamingError)"
         return TokenRequestError(f"{doing} failed: {self.__scrubber(frozenset())(detail)}")
 
-    def __scrubber(self, found: frozenset[str] | None) -> _Scrub:
+    def __scrubber(self, found: frozenset[str] | None) -> Scrub:
         """Quotes server text with this provider's secrets and ``found`` redacted
         (``found`` None: too many to redact, so no text is shown)."""
         last = self.__last
         secrets = None if found is None else [last[0] if last else None, self.__edl_secret, *found]
-        return lambda text, limit=untrusted.QUOTE_LIMIT: _scrubbed(text, secrets, limit)
-
-
-_Scrub = Callable[..., str]
-
-
-class _Worker(Generic[_T]):
-    """Runs one AWS call on a daemon thread; the caller waits for it until a deadline.
-
-    A call still running at the deadline is left behind: it ends by itself (every socket
-    read is bounded, and the ``before-send`` hook refuses further attempts), and what it
-    returns or raises then is dropped unseen, so a late token is never used or shown.
-    """
-
-    def __init__(self, call: Callable[[], _T], deadline: float) -> None:
-        self.__call: Callable[[], _T] | None = call
-        self.__deadline = deadline
-        self.__lock = threading.Lock()
-        self.__done = threading.Event()
-        self.__outcome: tuple[_T | None, BaseException | None] | None = None
-        self.__abandoned = False
-        self.thread = threading.Thread(target=self.__run, name="tokenprovider-tds", daemon=True)
-
-    def run(self) -> tuple[bool, _T | None, BaseException | None]:
-        """``(finished in time, result, exception)``."""
-        self.thread.start()
-        self.__done.wait(max(0.0, self.__deadline - time.monotonic()))
-        with self.__lock:
-            outcome = self.__outcome
-            self.__abandoned = outcome is None
-            self.__outcome = None
-        return (False, None, None) if outcome is None else (True, *outcome)
-
-    def __run(self) -> None:
-        _local.deadline = self.__deadline
-        call, self.__call = self.__call, None
-        assert call is not None
-        try:
-            outcome: tuple[_T | None, BaseException | None] = (call(), None)
-        except BaseException as exc:  # handed to the caller, or dropped
-            outcome = (None, exc)
-        del call
-        with self.__lock:
-            if not self.__abandoned:
-                self.__outcome = outcome
-        del outcome
-        self.__done.set()
-
-
-def _within_deadline(request: Any, **_: Any) -> None:
-    """botocore ``before-send`` hook: no attempt once the worker's deadline has passed,
-    and each socket read of an attempt bounded by the time left."""
-    deadline = getattr(_local, "deadline", None)
-    if deadline is None:
-        return
-    left = deadline - time.monotonic()
-    if left <= 0:
-        raise _DeadlineReachedError
-    context = getattr(request, "context", None)
-    if isinstance(context, dict):
-        context["read_timeout"] = left  # botocore's per-request read timeout
-
-
-def _read(stream: Any, cap: int) -> tuple[bytes, str | None]:
-    """What ``stream`` (botocore's StreamingBody) holds, and what went wrong if anything:
-    ``"too large"`` past ``cap`` bytes, ``"deadline"``, or how the connection broke.
-
-    urllib3's ``read1`` returns what one socket read gives, so the deadline is checked
-    between reads even when the server sends a byte at a time; botocore's own ``read(n)``
-    would wait for all ``n`` bytes.
-    """
-    raw = getattr(stream, "_raw_stream", None)
-    read: Callable[[int], bytes] = getattr(raw, "read1", None) or stream.read
-    deadline = getattr(_local, "deadline", math.inf)
-    chunks: list[bytes] = []
-    size = 0
-    while time.monotonic() < deadline:
-        try:
-            chunk = read(_READ_CHUNK)
-        except Exception as exc:  # named, never quoted: it may hold payload
-            timed_out = isinstance(exc, TimeoutError) or "timeout" in type(exc).__name__.lower()
-            return b"", "deadline" if timed_out else f"broken off ({type(exc).__name__})"
-        if not chunk:
-            return b"".join(chunks), None
-        size += len(chunk)
-        if size > cap:
-            return b"", "too large"
-        chunks.append(chunk)
-    return b"", "deadline"
-
-
-def _content_length(headers: object) -> int | None:
-    value = headers.get("content-length") if isinstance(headers, dict) else None
-    return int(value) if isinstance(value, str) and value.isdigit() and len(value) < 20 else None
-
-
-def _token_values(answer: object) -> frozenset[str] | None:
-    """Every string value of every token document in ``answer`` (a dict with a string
-    ``sm_token``, ``access_token`` or ``token``, found at any depth and inside strings
-    that hold JSON): the token fields whatever their length, the other strings from
-    `_SHORTEST_SECRET` characters. None if there are more than `_MAX_SECRETS`."""
-    found: set[str] = set()
-    stack: list[tuple[object, bool]] = [(answer, False)]
-    while stack:
-        value, inside = stack.pop()
-        if isinstance(value, dict):
-            holds = inside or any(isinstance(value.get(field), str) for field in TOKEN_FIELDS)
-            if holds:
-                found.update(
-                    value[field]
-                    for field in TOKEN_FIELDS
-                    if isinstance(value.get(field), str) and value[field]
-                )
-            stack.extend((item, holds) for item in value.values())
-        elif isinstance(value, list):
-            stack.extend((item, inside) for item in value)
-        elif isinstance(value, str):
-            if inside and len(value) >= _SHORTEST_SECRET:
-                found.add(value)
-            if value.lstrip()[:1] in ("{", "[", '"'):
-                with contextlib.suppress(ValueError):
-                    stack.append((untrusted.load_json(value), inside))
-        if len(found) > _MAX_SECRETS:
-            return None
-    return frozenset(found)
-
-
-def _scrubbed(text: object, secrets: Iterable[str | None] | None, limit: int) -> str:
-    """``text`` (a string, or JSON shown as text) with every form of each secret redacted,
-    then quoted: cut to ``limit`` characters, control characters escaped."""
-    if secrets is None:
-        return "(not shown: the answer holds too many token values to redact)"
-    if not isinstance(text, str):
-        try:
-            text = json.dumps(text, ensure_ascii=False)
-        except (TypeError, ValueError, RecursionError):
-            return f"(a JSON {_json_type(text)}, not shown)"
-    forms = _forms(secrets)
-    longest = max(map(len, forms), default=0)
-    window = 4 * limit + longest  # redact only what can be shown
-    part = redact(text[:window], forms)
-    if len(text) > window:
-        # A secret cut by the window would leave its start at the end: drop that.
-        part = part[: max(0, len(part) - longest)]
-    if len(text) > window or len(part) > limit:
-        return untrusted.quote(part[:limit], limit) + "... (cut short)"
-    return untrusted.quote(part, limit)
-
-
-def _forms(secrets: Iterable[str | None]) -> list[str]:
-    """Each secret as it may appear in text: as is, JSON-escaped, repr-escaped and
-    percent-encoded; longest first, so that no shorter one breaks a longer one."""
-    forms: set[str] = set()
-    for secret in secrets:
-        if secret:
-            forms.update(
-                (
-                    secret,
-                    json.dumps(secret)[1:-1],
-                    json.dumps(secret, ensure_ascii=False)[1:-1],
-                    repr(secret)[1:-1],
-                    urllib.parse.quote(secret, safe=""),
-                    urllib.parse.quote_plus(secret),
-                )
-            )
-    forms.discard("")
-    return sorted(forms, key=len, reverse=True)
-
-
-def _cookie_name_flaw(name: str) -> str | None:
-    """Why ``name`` cannot be a cookie name (without quoting it), or None if it can."""
-    if len(name) > 256:
-        return f"it is {len(name)} characters long"
-    for position, character in enumerate(name):
-        if not COOKIE_NAME_PATTERN.fullmatch(character):
-            return f"character {character!a} at position {position}"
-    return None
-
-
-def _json_type(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    return "array" if isinstance(value, list) else "object" if isinstance(value, dict) else "value"
+        return lambda text, limit=untrusted.QUOTE_LIMIT: scrubbed(text, secrets, limit)
 
 
 def _session(profile_name: str | None, region: str | None) -> Any:
@@ -774,14 +577,6 @@ def _session(profile_name: str | None, region: str | None) -> Any:
         if detail is None:
             raise
         raise ConfigurationError(f"AWS profile {profile_name!r}: {detail}") from None
-
-
-def _error_code(exc: BaseException) -> str | None:
-    response = getattr(exc, "response", None)
-    if isinstance(response, dict):
-        code = response.get("Error", {}).get("Code")
-        return str(code) if code else None
-    return type(exc).__name__ if type(exc).__module__.startswith("botocore") else None
 
 
 def _arn(value: object, parameter: str) -> str:
