@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import CANARY_SECRET, assert_no_leak
+from conftest import CANARY_SECRET, assert_no_leak, reachable_text
 from tokenprovider import aws
 from tokenprovider.errors import ConfigurationError
 from tokenprovider.providers.tds import TDSTokenProvider
@@ -20,15 +20,6 @@ VARIABLES = {
     "secretsmanager": "AWS_ENDPOINT_URL_SECRETS_MANAGER",
     "dynamodb": "AWS_ENDPOINT_URL_DYNAMODB",
 }
-
-
-def _chain(error: BaseException) -> str:
-    texts, todo = [], [error]
-    while todo:
-        current = todo.pop()
-        texts += [str(current), repr(current)]
-        todo += [e for e in (current.__cause__, current.__context__) if e is not None]
-    return "\n".join(texts)
 
 
 @pytest.mark.parametrize("service", ["lambda", "ssm", "secretsmanager", "dynamodb"])
@@ -46,7 +37,7 @@ def test_a_password_in_any_endpoint_setting_is_refused_unquoted(
     with pytest.raises(ConfigurationError, match="must not hold a user name or password") as info:
         aws.client(service, endpoint_url=endpoint_url)
     assert VARIABLES[service] in str(info.value)
-    assert_no_leak(_chain(info.value), CANARY_SECRET)
+    assert_no_leak(reachable_text(info.value), CANARY_SECRET)
 
 
 def test_the_tds_provider_refuses_a_password_in_the_lambda_endpoint(
@@ -56,7 +47,7 @@ def test_the_tds_provider_refuses_a_password_in_the_lambda_endpoint(
     provider = TDSTokenProvider("api.example.com", "client01", lambda_arn=ARN)
     with pytest.raises(ConfigurationError, match="lambda endpoint") as info:
         _ = provider.token
-    assert_no_leak(_chain(info.value) + repr(provider), CANARY_SECRET)
+    assert_no_leak(reachable_text(info.value) + repr(provider), CANARY_SECRET)
 
 
 def test_an_aws_ssm_reference_refuses_a_password_in_the_ssm_endpoint(
@@ -66,4 +57,4 @@ def test_an_aws_ssm_reference_refuses_a_password_in_the_ssm_endpoint(
     reference = SecretReference("aws-ssm:/tp/secret", setting="credentials.oauth.client_secret")
     with pytest.raises(ConfigurationError) as info:
         reference.reveal()
-    assert_no_leak(_chain(info.value), CANARY_SECRET)
+    assert_no_leak(reachable_text(info.value), CANARY_SECRET)

@@ -11,28 +11,38 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import http.client
 import json
-import logging
 import multiprocessing
 import os
 import queue
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
-import urllib.parse
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import boto3
 import pytest
 
 import ddb_workers
-from conftest import CANARY_SECRET, assert_no_leak
+from conftest import (
+    CANARY_SECRET,
+    DYNAMODB_TABLE,
+    LEASE_FIELDS,
+    SALT_KEY,
+    MotoForwarder,
+    Reply,
+    assert_no_leak,
+    closed_port,
+    log_text,
+    make_table,
+    run_python,
+    token_item,
+    token_items,
+    warnings_of,
+)
 from tokenprovider import OAuthTokenProvider
 from tokenprovider.caches.base import CACHE_RETRY_AFTER, writer_id
 from tokenprovider.caches.dynamodb import DynamoDBTokenCache, create_table
@@ -40,9 +50,7 @@ from tokenprovider.errors import CacheError, ConfigurationError, TokenProviderEr
 from tokenprovider.testing.clock import FakeClock
 from tokenprovider.testing.oauth_server import LocalOAuthServer
 
-TABLE = ddb_workers.TABLE
-SALT_KEY = "tokenprovider#salt"
-LEASE_FIELDS = ("lease_id", "lease_holder", "lease_seconds", "lease_until")
+TABLE = DYNAMODB_TABLE
 SPAWN = multiprocessing.get_context("spawn")
 
 
@@ -52,51 +60,6 @@ def server(oauth_server: LocalOAuthServer) -> Iterator[LocalOAuthServer]:
     oauth_server.clients = {"client": CANARY_SECRET}
     yield oauth_server
     oauth_server.release_token_requests()
-
-
-@pytest.fixture
-def logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
-    """The library's own log records, at DEBUG (botocore's debug output logs response
-    bodies, tokens included, so it is left out)."""
-    caplog.set_level(logging.DEBUG, logger="tokenprovider")
-    return caplog
-
-
-def ours(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
-    return [r for r in caplog.records if r.name.startswith("tokenprovider")]
-
-
-def log_text(caplog: pytest.LogCaptureFixture) -> str:
-    """Every tokenprovider record, formatted with arguments and exception text."""
-    formatter = logging.Formatter("%(name)s %(levelname)s %(message)s")
-    parts = []
-    for record in ours(caplog):
-        parts.append(formatter.format(record))
-        if record.exc_info:
-            parts.append(formatter.formatException(record.exc_info))
-    return "\n".join(parts)
-
-
-def warnings_of(caplog: pytest.LogCaptureFixture) -> list[str]:
-    return [r.getMessage() for r in ours(caplog) if r.levelno == logging.WARNING]
-
-
-def make_table(client: Any, name: str = TABLE, key_attribute: str = "cache_key") -> None:
-    client.create_table(
-        TableName=name,
-        AttributeDefinitions=[{"AttributeName": key_attribute, "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": key_attribute, "KeyType": "HASH"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    client.get_waiter("table_exists").wait(TableName=name)
-
-
-@pytest.fixture
-def dynamodb(aws_env: str) -> Any:
-    """A boto3 DynamoDB client on moto, with the table `TABLE` created (plain boto3)."""
-    client = boto3.client("dynamodb")
-    make_table(client)
-    return client
 
 
 def make(
@@ -115,17 +78,6 @@ def make(
         cache=dynamodb,
         clock=clock,
     )
-
-
-def token_items(client: Any, key_attribute: str = "cache_key") -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = client.scan(TableName=TABLE, ConsistentRead=True)["Items"]
-    return [item for item in items if item[key_attribute]["S"] != SALT_KEY]
-
-
-def token_item(client: Any, key_attribute: str = "cache_key") -> dict[str, Any]:
-    items = token_items(client, key_attribute)
-    assert len(items) == 1, items
-    return items[0]
 
 
 def raw_table(client: Any) -> str:
@@ -464,7 +416,12 @@ def test_sealed_item_holds_neither_token_nor_secret(
     other = make(server, key=key)
     assert other.token == token
     assert server.token_requests == 1
-    for text in (repr(provider.cache), repr(other.cache), repr(provider), log_text(logs)):
+    for text in (
+        repr(provider.cache),
+        repr(other.cache),
+        repr(provider),
+        log_text(logs),
+    ):
         assert_no_leak(text, token, CANARY_SECRET, key_text)
 
 
@@ -634,54 +591,30 @@ THROTTLE_BODY = json.dumps(
         "message": "slow down",
     }
 ).encode()
-_HOP_HEADERS = {"host", "connection", "content-length", "transfer-encoding", "keep-alive"}
 
 
-class ThrottlingProxy:
+class ThrottlingProxy(MotoForwarder):
     """A loopback HTTP forwarder to moto that answers chosen DynamoDB requests with a
     ProvisionedThroughputExceededException instead."""
 
     def __init__(self, upstream: str) -> None:
-        parts = urllib.parse.urlsplit(upstream)
-        self.upstream = (parts.hostname or "127.0.0.1", parts.port or 80)
-        self.lock = threading.Lock()
         self.remaining = 0
         self.when: Callable[[str, bytes], bool] = lambda operation, body: True
         self.throttled: list[str] = []
         self.forwarded: list[str] = []
-        proxy = self
+        super().__init__(upstream)
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                operation = self.headers.get("X-Amz-Target", "").rpartition(".")[2]
-                if proxy.should_throttle(operation, body):
-                    headers = {
-                        "Content-Type": "application/x-amz-json-1.0",
-                        "x-amzn-ErrorType": "ProvisionedThroughputExceededException",
-                        "x-amzn-RequestId": "proxy-throttle",
-                    }
-                    self.answer(400, headers, THROTTLE_BODY)
-                    return
-                status, headers, data = proxy.forward(self.path, dict(self.headers), body)
-                self.answer(status, headers, data)
-
-            def answer(self, status: int, headers: dict[str, str], body: bytes) -> None:
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
+    def reply(
+        self, operation: str, path: str, headers: dict[str, str], body: bytes
+    ) -> Reply | None:
+        if self.should_throttle(operation, body):
+            failure = {
+                "Content-Type": "application/x-amz-json-1.0",
+                "x-amzn-ErrorType": "ProvisionedThroughputExceededException",
+                "x-amzn-RequestId": "proxy-throttle",
+            }
+            return 400, failure, THROTTLE_BODY
+        return self.forward(path, headers, body)
 
     def throttle(self, count: int, when: Callable[[str, bytes], bool] | None = None) -> None:
         with self.lock:
@@ -696,29 +629,6 @@ class ThrottlingProxy:
                 return True
             self.forwarded.append(operation)
             return False
-
-    def forward(
-        self, path: str, headers: dict[str, str], body: bytes
-    ) -> tuple[int, dict[str, str], bytes]:
-        connection = http.client.HTTPConnection(*self.upstream, timeout=10)
-        try:
-            sent = {k: v for k, v in headers.items() if k.lower() not in _HOP_HEADERS}
-            connection.request("POST", path, body=body, headers=sent)
-            response = connection.getresponse()
-            data = response.read()
-            kept = {
-                k: v
-                for k, v in response.getheaders()
-                if k.lower() not in _HOP_HEADERS and k.lower() not in ("server", "date")
-            }
-            return response.status, kept, data
-        finally:
-            connection.close()
-
-    def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(10)
 
 
 @pytest.fixture
@@ -794,13 +704,6 @@ def test_throttled_salt_setup_without_retries_degrades_to_a_fetch(
     assert_no_leak(log_text(logs), CANARY_SECRET, token)
 
 
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
 def test_unreachable_dynamodb_degrades_to_fetching(
     server: LocalOAuthServer,
     aws_env: str,
@@ -809,7 +712,7 @@ def test_unreachable_dynamodb_degrades_to_fetching(
 ) -> None:
     """DynamoDB cannot be reached at all: the cache's reads log a warning and the provider
     fetches its own token (the cache's load() promises "fetching anew")."""
-    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{_closed_port()}")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{closed_port()}")
     provider = make(server, max_attempts=1)
     try:
         token = provider.token
@@ -831,7 +734,7 @@ def test_an_unreachable_cache_is_not_tried_again_for_a_minute(
 ) -> None:
     """Each try at an unreachable table costs timeouts: after one fails, the provider
     fetches without the cache for CACHE_RETRY_AFTER seconds, then tries it again."""
-    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{_closed_port()}")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{closed_port()}")
     provider = make(server, max_attempts=1, clock=fake_clock)
 
     def tries() -> int:
@@ -877,7 +780,7 @@ def test_endpoint_url_overrides_the_environment(
     server: LocalOAuthServer, dynamodb: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     moto_url = os.environ["AWS_ENDPOINT_URL"]
-    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{_closed_port()}")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{closed_port()}")
     token = make(server, endpoint_url=moto_url).token
     assert token_item(dynamodb)["token"]["S"] == token
     assert make(server, endpoint_url=moto_url).token == token
@@ -929,15 +832,7 @@ def test_created_table_serves_a_cache(server: LocalOAuthServer, aws_env: str) ->
 
 
 def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [sys.executable, "-m", "tokenprovider", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-        env=env,
-        check=False,
-    )
+    result = run_python("-m", "tokenprovider", *args, timeout=60, env=env)
     assert "Traceback" not in result.stderr, result.stderr
     return result
 

@@ -10,17 +10,13 @@ tests count the DynamoDB calls the cache made, never the seconds they took.
 
 from __future__ import annotations
 
-import http.client
 import json
 import logging
 import multiprocessing
 import queue
-import socket
 import threading
 import time
-import urllib.parse
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import boto3
@@ -28,7 +24,20 @@ import pytest
 import requests
 from botocore.config import Config
 
-from conftest import CANARY_SECRET, assert_no_leak
+from conftest import (
+    CANARY_SECRET,
+    DYNAMODB_TABLE,
+    LEASE_FIELDS,
+    SALT_KEY,
+    MotoForwarder,
+    Reply,
+    assert_no_leak,
+    closed_port,
+    log_text,
+    reachable_text,
+    token_item,
+    warnings_of,
+)
 from tokenprovider import OAuthTokenProvider
 from tokenprovider.cached import is_header_safe
 from tokenprovider.caches.base import CACHE_RETRY_AFTER
@@ -37,9 +46,7 @@ from tokenprovider.errors import ConfigurationError
 from tokenprovider.testing.clock import FakeClock
 from tokenprovider.testing.oauth_server import LocalOAuthServer
 
-TABLE = "Tokens"
-SALT_KEY = "tokenprovider#salt"
-LEASE_FIELDS = ("lease_id", "lease_holder", "lease_seconds", "lease_until")
+TABLE = DYNAMODB_TABLE
 SPAWN = multiprocessing.get_context("spawn")
 #: How long a child may take to get its token: its max_wait is 1 s, so only a cache that
 #: keeps polling comes near this.
@@ -57,45 +64,6 @@ def server(oauth_server: LocalOAuthServer) -> LocalOAuthServer:
     return oauth_server
 
 
-@pytest.fixture
-def logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
-    """The library's own log records, at DEBUG."""
-    caplog.set_level(logging.DEBUG, logger="tokenprovider")
-    return caplog
-
-
-def ours(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
-    return [r for r in caplog.records if r.name.startswith("tokenprovider")]
-
-
-def log_text(caplog: pytest.LogCaptureFixture) -> str:
-    formatter = logging.Formatter("%(name)s %(levelname)s %(message)s")
-    parts = []
-    for record in ours(caplog):
-        parts.append(formatter.format(record))
-        if record.exc_info:
-            parts.append(formatter.formatException(record.exc_info))
-    return "\n".join(parts)
-
-
-def warnings_of(caplog: pytest.LogCaptureFixture) -> list[str]:
-    return [r.getMessage() for r in ours(caplog) if r.levelno == logging.WARNING]
-
-
-@pytest.fixture
-def dynamodb(aws_env: str) -> Any:
-    """A plain boto3 DynamoDB client on moto, with the table `TABLE` created."""
-    client = boto3.client("dynamodb")
-    client.create_table(
-        TableName=TABLE,
-        AttributeDefinitions=[{"AttributeName": "cache_key", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "cache_key", "KeyType": "HASH"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    client.get_waiter("table_exists").wait(TableName=TABLE)
-    return client
-
-
 def make(
     server: LocalOAuthServer, *, provider_clock: FakeClock | None = None, **cache: Any
 ) -> OAuthTokenProvider:
@@ -109,14 +77,6 @@ def make(
     )
 
 
-def token_item(client: Any) -> dict[str, Any]:
-    items = client.scan(TableName=TABLE, ConsistentRead=True)["Items"]
-    tokens = [item for item in items if item["cache_key"]["S"] != SALT_KEY]
-    assert len(tokens) == 1, tokens
-    item: dict[str, Any] = tokens[0]
-    return item
-
-
 def expired_item(server: LocalOAuthServer, client: Any) -> dict[str, Any]:
     """The item a provider stored, its token made long expired (so the next host refreshes)."""
     make(server).token  # noqa: B018 - writes the item
@@ -125,28 +85,6 @@ def expired_item(server: LocalOAuthServer, client: Any) -> dict[str, Any]:
     item["expires_at"] = {"N": repr(now - 60)}
     item["issued_at"] = {"N": repr(now - 3660)}
     return item
-
-
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
-def chain_text(exc: BaseException) -> str:
-    """The exception and everything chained to it, with their attributes."""
-    parts = []
-    seen: set[int] = set()
-    todo: list[BaseException | None] = [exc]
-    while todo:
-        current = todo.pop()
-        if current is None or id(current) in seen:
-            continue
-        seen.add(id(current))
-        parts += [str(current), repr(current), repr(vars(current))]
-        todo += [current.__cause__, current.__context__]
-    return "\n".join(parts)
 
 
 # -- a child process that gets one token, so a cache that polls for ever cannot hang us ----
@@ -201,7 +139,6 @@ HURRIED: dict[str, Any] = {"lease_seconds": 1.0, "max_wait": 1.0, "poll_interval
 
 # -- a loopback relay to moto that can stop answering ---------------------------------------
 
-_HOP_HEADERS = {"host", "connection", "content-length", "transfer-encoding", "keep-alive"}
 CONDITION_FAILED = json.dumps(
     {
         "__type": "com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException",
@@ -210,63 +147,41 @@ CONDITION_FAILED = json.dumps(
 ).encode()
 
 
-class Relay:
+class Relay(MotoForwarder):
     """An HTTP relay on 127.0.0.1 in front of moto that records every DynamoDB operation
     it receives. ``black_hole()`` makes it read requests and never answer; ``fail_leases``
     makes it answer every conditional write of a token item "condition failed";
     ``before_lease`` runs once before the first such write goes on."""
 
     def __init__(self, upstream: str) -> None:
-        parts = urllib.parse.urlsplit(upstream)
-        self.upstream = (parts.hostname or "127.0.0.1", parts.port or 80)
-        self.lock = threading.Lock()
         self.received: list[str] = []
         self.refused: list[str] = []
         self.silent = threading.Event()
         self.released = threading.Event()  # set at stop: hung handlers return
         self.fail_leases = False
         self.before_lease: Callable[[], None] | None = None
-        relay = self
+        super().__init__(upstream)
 
-        class Handler(BaseHTTPRequestHandler):  # HTTP/1.0: one connection per request
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                operation = self.headers.get("X-Amz-Target", "").rpartition(".")[2]
-                with relay.lock:
-                    relay.received.append(operation)
-                if relay.silent.is_set():
-                    relay.released.wait(60)
-                    return  # the connection closes without an answer
-                lease = (
-                    operation == "PutItem"
-                    and b"ConditionExpression" in body
-                    and SALT_KEY.encode() not in body
-                )
-                if lease and relay.lease_attempt():
-                    headers = {
-                        "Content-Type": "application/x-amz-json-1.0",
-                        "x-amzn-RequestId": "relay-condition-failed",
-                    }
-                    self.answer(400, headers, CONDITION_FAILED)
-                    return
-                self.answer(*relay.forward(self.path, dict(self.headers), body))
-
-            def answer(self, status: int, headers: dict[str, str], body: bytes) -> None:
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
+    def reply(
+        self, operation: str, path: str, headers: dict[str, str], body: bytes
+    ) -> Reply | None:
+        with self.lock:
+            self.received.append(operation)
+        if self.silent.is_set():
+            self.released.wait(60)
+            return None  # the connection closes without an answer
+        lease = (
+            operation == "PutItem"
+            and b"ConditionExpression" in body
+            and SALT_KEY.encode() not in body
+        )
+        if lease and self.lease_attempt():
+            failure = {
+                "Content-Type": "application/x-amz-json-1.0",
+                "x-amzn-RequestId": "relay-condition-failed",
+            }
+            return 400, failure, CONDITION_FAILED
+        return self.forward(path, headers, body)
 
     def black_hole(self) -> None:
         self.silent.set()
@@ -285,31 +200,10 @@ class Relay:
                 self.refused.append("PutItem")
             return self.fail_leases
 
-    def forward(
-        self, path: str, headers: dict[str, str], body: bytes
-    ) -> tuple[int, dict[str, str], bytes]:
-        connection = http.client.HTTPConnection(*self.upstream, timeout=10)
-        try:
-            sent = {k: v for k, v in headers.items() if k.lower() not in _HOP_HEADERS}
-            connection.request("POST", path, body=body, headers=sent)
-            response = connection.getresponse()
-            data = response.read()
-            kept = {
-                k: v
-                for k, v in response.getheaders()
-                if k.lower() not in _HOP_HEADERS and k.lower() not in ("server", "date")
-            }
-            return response.status, kept, data
-        finally:
-            connection.close()
-
     def stop(self) -> None:
         """Close the relay: connections to its port are refused from now on."""
         self.released.set()
-        if self.thread.is_alive():
-            self.httpd.shutdown()
-            self.httpd.server_close()
-            self.thread.join(10)
+        super().stop()
 
 
 @pytest.fixture
@@ -563,7 +457,7 @@ def test_endpoint_url_with_a_password_is_refused_without_quoting_it(endpoint_url
     with pytest.raises(ConfigurationError, match="endpoint_url") as info:
         DynamoDBTokenCache(TABLE, endpoint_url=endpoint_url)
     assert "password" in str(info.value)
-    assert_no_leak(chain_text(info.value), URL_SECRET)
+    assert_no_leak(reachable_text(info.value), URL_SECRET)
 
 
 @pytest.mark.parametrize("password", [URL_SECRET, f"{URL_SECRET}/x"])
@@ -580,7 +474,12 @@ def test_password_in_the_environments_endpoint_never_shows(
     provider = make(server, max_attempts=1)
     with pytest.raises(ConfigurationError, match="AWS_ENDPOINT_URL") as info:
         provider.token  # noqa: B018
-    for text in (chain_text(info.value), log_text(logs), repr(provider), repr(provider.cache)):
+    for text in (
+        reachable_text(info.value),
+        log_text(logs),
+        repr(provider),
+        repr(provider.cache),
+    ):
         assert_no_leak(text, URL_SECRET, CANARY_SECRET)
     assert server.token_requests == 0
 
@@ -591,7 +490,7 @@ def test_create_table_never_shows_a_password_in_the_endpoint(
     monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://user:{URL_SECRET}@127.0.0.1:{closed_port()}")
     with pytest.raises(ConfigurationError) as info:
         create_table("Created")
-    assert_no_leak(chain_text(info.value), URL_SECRET)
+    assert_no_leak(reachable_text(info.value), URL_SECRET)
 
 
 # --- a planted token an HTTP header cannot carry is never sent ------------------------------

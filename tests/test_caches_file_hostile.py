@@ -16,7 +16,6 @@ import logging
 import os
 import stat
 import subprocess
-import sys
 import textwrap
 import threading
 import time
@@ -27,7 +26,7 @@ from typing import Any
 import pytest
 import requests
 
-from conftest import CANARY_SECRET, all_log_text, assert_no_leak
+from conftest import CANARY_SECRET, all_log_text, assert_no_leak, run_python
 from tokenprovider import OAuthTokenProvider
 from tokenprovider.caches import MemoryTokenCache
 from tokenprovider.caches.base import CacheKey, TokenCache
@@ -44,9 +43,7 @@ CHILD_MEMORY = 512 << 20
 #: A separate program using the cache: prints the token it got, or fails.
 CHILD = textwrap.dedent(
     """
-    import os, resource, sys
-    limit = int(os.environ["CHILD_MEMORY"])
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    import os, sys
     from tokenprovider import OAuthTokenProvider
     from tokenprovider.caches.file import FileTokenCache
     if sys.argv[1] == "read":
@@ -68,15 +65,8 @@ CHILD = textwrap.dedent(
 
 def run_child(*args: str) -> subprocess.CompletedProcess[str]:
     """Run `CHILD` with ``args``, bounded in time and memory; a hang is a failure."""
-    env = {**os.environ, "CHILD_SECRET": CANARY_SECRET, "CHILD_MEMORY": str(CHILD_MEMORY)}
-    return subprocess.run(
-        [sys.executable, "-c", CHILD, *args],
-        capture_output=True,
-        text=True,
-        timeout=CHILD_TIMEOUT,
-        env=env,
-        check=False,
-    )
+    env = {**os.environ, "CHILD_SECRET": CANARY_SECRET}
+    return run_python("-c", CHILD, *args, timeout=CHILD_TIMEOUT, env=env, memory=CHILD_MEMORY)
 
 
 @pytest.fixture
@@ -684,15 +674,7 @@ def test_no_home_directory_is_a_cache_error_not_a_directory_named_tilde(tmp_path
     )
     env = {k: v for k, v in os.environ.items() if k not in ("HOME", "XDG_CACHE_HOME")}
     tmp_path.chmod(0o777)
-    result = subprocess.run(
-        [sys.executable, "-c", program],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=tmp_path,
-        env=env,
-        check=False,
-    )
+    result = run_python("-c", program, timeout=60, cwd=tmp_path, env=env)
     assert result.stdout.startswith("CacheError:"), result.stdout + result.stderr
     assert "set HOME or XDG_CACHE_HOME" in result.stdout
     assert not (tmp_path / "~").exists()

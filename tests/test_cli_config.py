@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from conftest import CANARY_SECRET, assert_no_leak
+from conftest import CANARY_SECRET, assert_no_leak, cli_sandbox, run_python
 from tokenprovider.testing.oauth_server import LocalOAuthServer
 
 if sys.version_info >= (3, 11):
@@ -55,16 +55,7 @@ class Cli:
     def python(
         self, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
     ) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
-            [sys.executable, *args],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            stdin=subprocess.DEVNULL,
-            env={**self.env, **(env or {})},
-            cwd=cwd or self.cwd,
-            check=False,
-        )
+        result = run_python(*args, timeout=60, env={**self.env, **(env or {})}, cwd=cwd or self.cwd)
         assert_no_leak(result.stdout + result.stderr, CANARY_SECRET)
         if "--debug" not in args:
             assert "Traceback" not in result.stderr, result.stderr
@@ -73,19 +64,9 @@ class Cli:
 
 @pytest.fixture
 def cli(tmp_path: Path) -> Cli:
-    home = tmp_path / "home"
+    home, repo, env = cli_sandbox(tmp_path)
     site = tmp_path / "site"
-    repo = tmp_path / "repo"
-    (repo / ".git").mkdir(parents=True)
-    (home / ".config").mkdir(parents=True)
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("TOKENPROVIDER_", "XDG_"))
-    }
     env.update(
-        HOME=str(home),
-        XDG_CONFIG_HOME=str(home / ".config"),
         XDG_CONFIG_DIRS=f"{site}{os.pathsep}{tmp_path / 'other-site'}",
         PYTHONWARNINGS="error::ResourceWarning",
     )

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from conftest import CANARY_SECRET, assert_no_leak
+from conftest import CANARY_SECRET, assert_no_leak, cli_sandbox, run_python
 from tokenprovider import ConfigurationError, SecretReference, parse_credentials_config
 from tokenprovider.cli import main
 from tokenprovider.config.files import CONFIG_LIMIT
@@ -61,20 +61,14 @@ class Sandbox:
     ) -> subprocess.CompletedProcess[str]:
         """``python -m tokenprovider ARGS``, bounded in time (and, asked, in memory)."""
         code = "import sys; from tokenprovider.cli import main; sys.exit(main(sys.argv[1:]))"
-        if limit_memory:
-            code = (
-                "import resource; "
-                f"resource.setrlimit(resource.RLIMIT_AS, ({MEMORY_LIMIT}, {MEMORY_LIMIT})); " + code
-            )
-        result = subprocess.run(
-            [sys.executable, "-c", code, *args],
-            capture_output=True,
-            text=True,
+        result = run_python(
+            "-c",
+            code,
+            *args,
             timeout=TIMEOUT,
-            stdin=subprocess.DEVNULL,
             env={**self.env, **(env or {})},
             cwd=self.cwd,
-            check=False,
+            memory=MEMORY_LIMIT if limit_memory else None,
         )
         assert_no_leak(result.stdout + result.stderr, CANARY_SECRET)
         assert "Traceback" not in result.stderr, result.stderr
@@ -83,20 +77,8 @@ class Sandbox:
 
 @pytest.fixture
 def sandbox(tmp_path: Path) -> Sandbox:
-    home = tmp_path / "home"
-    repo = tmp_path / "repo"
-    (repo / ".git").mkdir(parents=True)
-    (home / ".config").mkdir(parents=True)
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("TOKENPROVIDER_", "XDG_"))
-    }
-    env.update(
-        HOME=str(home),
-        XDG_CONFIG_HOME=str(home / ".config"),
-        XDG_CONFIG_DIRS=str(tmp_path / "site"),
-    )
+    home, repo, env = cli_sandbox(tmp_path)
+    env.update(XDG_CONFIG_DIRS=str(tmp_path / "site"))
     return Sandbox(
         cwd=repo,
         env=env,

@@ -20,8 +20,6 @@ import json
 import os
 import socket
 import ssl
-import subprocess
-import sys
 import textwrap
 import threading
 import time
@@ -33,7 +31,14 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 
-from conftest import CANARY_SECRET, all_log_text, assert_no_leak
+from conftest import (
+    CANARY_SECRET,
+    all_log_text,
+    assert_no_leak,
+    closed_port,
+    reachable_text,
+    run_python,
+)
 from tokenprovider import (
     ConfigurationError,
     DiscoveryError,
@@ -177,12 +182,6 @@ def drip(head: bytes) -> Handler:
     return handle
 
 
-def closed_port() -> int:
-    """A port on 127.0.0.1 that nothing listens on (connections are refused)."""
-    with socket.create_server(("127.0.0.1", 0)) as sock:
-        return int(sock.getsockname()[1])
-
-
 def token_json(**fields: object) -> bytes:
     return json.dumps({"access_token": "tok", "token_type": "Bearer", **fields}).encode()
 
@@ -198,10 +197,8 @@ def fetch_error(provider: OAuthTokenProvider, error_type: type[Exception]) -> An
 
 CHILD = textwrap.dedent(
     """
-    import json, resource, sys, time
+    import json, sys, time
     spec = json.loads(sys.argv[1])
-    if spec.get("memory"):
-        resource.setrlimit(resource.RLIMIT_AS, (spec["memory"], spec["memory"]))
     from tokenprovider import OAuthTokenProvider, RetryPolicy
     provider = OAuthTokenProvider(
         spec["host"], "client", "secret", token_url=spec.get("token_url"),
@@ -228,20 +225,13 @@ def fetch_in_child(
     **retry: float,
 ) -> dict[str, Any]:
     """Fetch a token in a child process killed after ``limit`` s; its outcome."""
-    spec = {"host": host, "token_url": token_url, "retry": retry, "memory": memory}
+    spec = {"host": host, "token_url": token_url, "retry": retry}
     child_env = {**os.environ, "MALLOC_ARENA_MAX": "2", **(env or {})}
     for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
         if not env or name not in env:
             child_env.pop(name, None)
             child_env.pop(name.upper(), None)
-    done = subprocess.run(
-        [sys.executable, "-c", CHILD, json.dumps(spec)],
-        capture_output=True,
-        text=True,
-        timeout=limit,
-        env=child_env,
-        check=False,
-    )
+    done = run_python("-c", CHILD, json.dumps(spec), timeout=limit, env=child_env, memory=memory)
     assert done.returncode == 0, done.stderr[-3000:]
     outcome: dict[str, Any] = json.loads(done.stdout.splitlines()[-1])
     return outcome
@@ -560,42 +550,8 @@ def secret_forms(secret: str = ODD_SECRET, client_id: str = "client") -> list[st
     ]
 
 
-def reachable(root: object, limit: int = 20_000) -> Iterator[object]:
-    """Every object reachable from ``root``: exception links (cause, context, args),
-    attributes (``__dict__`` and slots, so ``.request``, ``.response``, ``.pool``...) and
-    the items of containers; modules, classes and functions are not entered."""
-    seen: set[int] = set()
-    todo = [root]
-    while todo and len(seen) < limit:
-        obj = todo.pop()
-        if id(obj) in seen:
-            continue
-        seen.add(id(obj))
-        yield obj
-        if isinstance(obj, (str, bytes, int, float, type(None))) or callable(obj):
-            continue
-        if isinstance(obj, BaseException):
-            todo += [obj.__cause__, obj.__context__, *obj.args]
-        if isinstance(obj, dict):
-            todo += [*obj.keys(), *obj.values()]
-        elif isinstance(obj, (list, tuple, set, frozenset)):
-            todo += list(obj)
-        todo += list(getattr(obj, "__dict__", {}).values())
-        for klass in type(obj).__mro__:
-            for slot in getattr(klass, "__slots__", ()):
-                with contextlib.suppress(AttributeError, TypeError):
-                    todo.append(getattr(obj, slot))
-
-
 def assert_holds_no_secret(error: BaseException, secret: str = ODD_SECRET) -> None:
-    forms = secret_forms(secret)
-    for obj in reachable(error):
-        text = obj.decode("latin-1") if isinstance(obj, bytes) else obj
-        if isinstance(text, str):
-            assert_no_leak(text, *forms)
-        else:
-            with contextlib.suppress(Exception):
-                assert_no_leak(repr(obj), *forms)
+    assert_no_leak(reachable_text(error), *secret_forms(secret))
 
 
 def silent(conn: socket.socket, request: Request, stopping: threading.Event) -> None:
