@@ -18,6 +18,7 @@ from tokenprovider.config.files import CONFIG_LIMIT, exists
 from tokenprovider.config.locations import CONFIG_ENV, EXPLICIT, ConfigFile, search_path
 from tokenprovider.config.suggest import did_you_mean
 from tokenprovider.config.toml_lines import key_lines, nearest
+from tokenprovider.config.toml_shape import shape_problem
 from tokenprovider.errors import ConfigurationError
 from tokenprovider.masking import is_secret_key
 from tokenprovider.private_files import UnsafeFileError, read_regular_file
@@ -95,10 +96,18 @@ def read_toml(path: Path) -> tuple[dict[str, Any], str]:
         ) from None
     except ValueError:  # a NUL in the path
         raise ConfigurationError(f"configuration file {path!r} is not a usable path") from None
+    problem = shape_problem(text)
+    if problem is not None:
+        raise ConfigurationError(f"configuration file {path} {problem}; it is not read")
     try:
         return tomllib.loads(text), text
     except tomllib.TOMLDecodeError as exc:
         raise ConfigurationError(f"configuration file {path} is not valid TOML: {exc}") from None
+    except (ValueError, RecursionError):  # an integer of thousands of digits, say
+        raise ConfigurationError(
+            f"configuration file {path} holds a value TOML cannot represent here "
+            "(such as an integer thousands of digits long)"
+        ) from None
 
 
 def load(
