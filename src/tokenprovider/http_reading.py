@@ -4,18 +4,20 @@ A socket timeout bounds each read, not the whole response: a server that sends o
 every half second into the headers or the body never trips it. `DeadlineAdapter` gives
 every connect, send and socket read of a fetch a timeout of at most the time left until
 the fetch's `Deadline`, and fails every one once that has passed, for http, https and
-connections through proxies alike. `read_capped` reads a streamed body, decompressed,
+connections through proxies alike; `deadline_pools` and `deadline_in_force` do the same
+for another client built on urllib3 (botocore's). `read_capped` reads a streamed body, decompressed,
 and stops at a byte limit, so neither a huge body nor a gzip bomb is ever held whole.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import http.client
 import io
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, cast
 
@@ -112,22 +114,32 @@ class DeadlineAdapter(HTTPAdapter):
         self, request: requests.PreparedRequest, *args: Any, **kwargs: Any
     ) -> requests.Response:
         """Send ``request`` with this adapter's deadline in force."""
-        reset = _current.set(self.deadline)
-        try:
+        with deadline_in_force(self.deadline):
             return super().send(request, *args, **kwargs)
-        finally:
-            _current.reset(reset)
+
+
+@contextlib.contextmanager
+def deadline_in_force(deadline: Deadline) -> Iterator[None]:
+    """Make connections of `deadline_pool` classes keep ``deadline`` in this context."""
+    reset = _current.set(deadline)
+    try:
+        yield
+    finally:
+        _current.reset(reset)
 
 
 def _keep_deadlines(manager: PoolManager) -> None:
     """Swap the pool classes of ``manager`` (plain, proxy or SOCKS) for deadline-keeping ones."""
-    manager.pool_classes_by_scheme = {
-        scheme: _deadline_pool(pool) for scheme, pool in manager.pool_classes_by_scheme.items()
-    }
+    manager.pool_classes_by_scheme = deadline_pools(manager.pool_classes_by_scheme)
+
+
+def deadline_pools(pools: Mapping[str, Any]) -> dict[str, type[HTTPConnectionPool]]:
+    """``pools`` (a pool class by scheme) with each made to keep the current deadline."""
+    return {scheme: deadline_pool(pool) for scheme, pool in pools.items()}
 
 
 @functools.cache
-def _deadline_pool(pool: type[HTTPConnectionPool]) -> type[HTTPConnectionPool]:
+def deadline_pool(pool: type[HTTPConnectionPool]) -> type[HTTPConnectionPool]:
     """``pool`` whose connection class is its own with `_DeadlineConnection` mixed in first.
 
     Built from the pool's class rather than written out, so that the HTTPS, proxy and

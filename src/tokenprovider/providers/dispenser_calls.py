@@ -27,9 +27,10 @@ class DeadlineReachedError(Exception):
 class Worker(Generic[_T]):
     """Runs one AWS call on a daemon thread; the caller waits for it until a deadline.
 
-    A call still running at the deadline is left behind: it ends by itself (every socket
-    read is bounded, and the ``before-send`` hook refuses further attempts), and what it
-    returns or raises then is dropped unseen, so a late token is never used or shown.
+    A call still running at the deadline is left behind: it ends by itself at the
+    deadline (its connections keep it, see `keep_deadlines`, and the ``before-send`` hook
+    refuses further attempts), and what it returns or raises then is dropped unseen, so a
+    late token is never used or shown.
     """
 
     def __init__(self, call: Callable[[], _T], deadline: float) -> None:
@@ -52,11 +53,15 @@ class Worker(Generic[_T]):
         return (False, None, None) if outcome is None else (True, *outcome)
 
     def __run(self) -> None:
+        from tokenprovider.http_reading import Deadline, deadline_in_force  # noqa: PLC0415
+
         _local.deadline = self.__deadline
         call, self.__call = self.__call, None
         assert call is not None
+        seconds = max(0.0, self.__deadline - time.monotonic())
         try:
-            outcome: tuple[_T | None, BaseException | None] = (call(), None)
+            with deadline_in_force(Deadline(self.__deadline, seconds)):
+                outcome: tuple[_T | None, BaseException | None] = (call(), None)
         except BaseException as exc:  # handed to the caller, or dropped
             outcome = (None, exc)
         del call
@@ -65,6 +70,26 @@ class Worker(Generic[_T]):
                 self.__outcome = outcome
         del outcome
         self.__done.set()
+
+
+def keep_deadlines(client: Any) -> None:
+    """Make every connect, send and socket read of ``client`` (a boto3 client) end by the
+    deadline of the worker it runs on, as `tokenprovider.http_reading` does for OAuth: so
+    a call left behind ends at its deadline even when the server drips its headers.
+
+    botocore offers no public hook for its connections: this swaps the pool classes of
+    its urllib3 session, and does nothing if a botocore release has moved them (the
+    worker's bounded wait still holds the caller to the deadline).
+    """
+    from tokenprovider.http_reading import deadline_pools  # noqa: PLC0415
+
+    session = getattr(getattr(client, "_endpoint", None), "http_session", None)
+    pools = getattr(session, "_pool_classes_by_scheme", None)
+    manager = getattr(session, "_manager", None)
+    if not isinstance(pools, dict) or not hasattr(manager, "pool_classes_by_scheme"):
+        return
+    session._pool_classes_by_scheme = deadline_pools(pools)  # type: ignore[union-attr]
+    manager.pool_classes_by_scheme = session._pool_classes_by_scheme  # type: ignore[union-attr]
 
 
 def within_deadline(request: Any, **_: Any) -> None:

@@ -46,6 +46,7 @@ from tokenprovider.providers.dispenser_calls import (
     Worker,
     content_length,
     error_code,
+    keep_deadlines,
     read_payload,
     within_deadline,
 )
@@ -284,6 +285,7 @@ class TDSTokenProvider(CachedTokenProvider):
                     max_attempts=self.__max_attempts,
                 )
                 client.meta.events.register("before-send", within_deadline)
+                keep_deadlines(client)
                 self.__clients[service] = client
             return self.__clients[service]
 
