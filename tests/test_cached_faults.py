@@ -222,3 +222,22 @@ def test_a_foreign_exception_is_quoted_in_errors_and_logs(
     assert "\n" not in message
     assert "\\r\\nFORGED" in message
     assert len(message) < 600
+
+
+@pytest.mark.parametrize("lifetime", [0.05, 0.5, 0.999])
+def test_a_token_living_under_a_second_is_refused_and_not_refetched_per_call(
+    fake_clock: FakeClock, caplog: pytest.LogCaptureFixture, lifetime: float
+) -> None:
+    provider = CountingProvider(fake_clock, lifetime=lifetime)
+    with caplog.at_level(logging.WARNING, logger="tokenprovider"):
+        for _ in range(100):
+            with pytest.raises(TokenRequestError, match="already expired"):
+                _ = provider.token
+            fake_clock.advance(0.02)  # 2 s of calls, fifty a second
+    assert provider.calls == 1
+    assert [m for m in _warnings(caplog) if f"it lived {lifetime:.2g}s" in m]
+
+
+def test_a_one_second_token_is_used(fake_clock: FakeClock) -> None:
+    provider = CountingProvider(fake_clock, lifetime=1.0)
+    assert provider.token == "token-1"

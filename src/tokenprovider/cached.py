@@ -35,6 +35,9 @@ MAX_ADVISORY_BACKOFF = 60.0
 #: After a source hands out a token that has already expired, it is not asked again for
 #: at least this many seconds (or ``failure_cooldown``, if longer).
 EXPIRED_TOKEN_COOLDOWN = 30.0
+#: A token that lives less than this (as the source gave it) counts as expired on arrival:
+#: it would be fetched again every few milliseconds.
+MIN_TOKEN_LIFETIME = 1.0
 #: A wall clock that moved this much more (or less) than the monotonic clock during a
 #: fetch was stepped; the source's expiry is then re-read against the monotonic clock.
 _CLOCK_STEP = 1.0
@@ -460,21 +463,25 @@ class CachedTokenProvider(TokenProvider):
             )
         took = max(0.0, self.__now() - started)
         remaining = float(expires_at) - started_wall - took
-        if remaining <= 0:
-            raise self.__expired_on_arrival(float(expires_at), remaining)
+        lifetime = float(expires_at) - started_wall
+        if remaining <= 0 or lifetime < MIN_TOKEN_LIFETIME:
+            raise self.__expired_on_arrival(float(expires_at), remaining, lifetime)
         self.__warned_expired = False
         now = self.__clock.time()
         if abs(now - started_wall - took) < _CLOCK_STEP:
             return token, float(expires_at), started_wall  # the clocks agree: keep it exact
         return token, now + remaining, now - took
 
-    def __expired_on_arrival(self, expires_at: float, remaining: float) -> _ExpiredOnArrivalError:
-        """The error for a token that was already expired when it arrived; warns once."""
-        hint = (
-            "it looks like a lifetime; _request_token() must return time.time() + lifetime"
-            if expires_at < 1e9
-            else f"{abs(remaining):.0f}s ago; check the source's clock and this machine's"
-        )
+    def __expired_on_arrival(
+        self, expires_at: float, remaining: float, lifetime: float
+    ) -> _ExpiredOnArrivalError:
+        """The error for a token that was expired, or all but, when it arrived; warns once."""
+        if expires_at < 1e9:
+            hint = "it looks like a lifetime; _request_token() must return time.time() + lifetime"
+        elif remaining <= 0:
+            hint = f"{abs(remaining):.0f}s ago; check the source's clock and this machine's"
+        else:
+            hint = f"it lived {lifetime:.2g}s, less than the {MIN_TOKEN_LIFETIME:g}s a token must"
         cooldown = max(self.failure_cooldown, EXPIRED_TOKEN_COOLDOWN)
         message = (
             f"{self._token_source()} gave a token for {self.host} that had already expired "
