@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
+from collections.abc import Iterator
 
 import pytest
 
@@ -11,6 +13,7 @@ from test_cached import CountingProvider
 from tokenprovider import OAuthTokenProvider, TokenRequestError
 from tokenprovider.cached import EXPIRED_TOKEN_COOLDOWN, MAX_ADVISORY_BACKOFF
 from tokenprovider.caches import MemoryTokenCache
+from tokenprovider.caches.base import CacheEntry, CacheKey, Hold
 from tokenprovider.errors import MalformedTokenResponseError, TokenEndpointError
 from tokenprovider.retry import RetryPolicy
 from tokenprovider.testing.clock import FakeClock
@@ -241,3 +244,28 @@ def test_a_token_living_under_a_second_is_refused_and_not_refetched_per_call(
 def test_a_one_second_token_is_used(fake_clock: FakeClock) -> None:
     provider = CountingProvider(fake_clock, lifetime=1.0)
     assert provider.token == "token-1"
+
+
+class _StoreFailsCache(MemoryTokenCache):
+    """A cache whose store fails with a foreign error carrying server-like text."""
+
+    @contextlib.contextmanager
+    def _hold(self, key: CacheKey, seen: CacheEntry | None) -> Iterator[Hold]:
+        def store(entry: CacheEntry) -> None:
+            raise RuntimeError("denied\r\nCRITICAL forged entry" + "x" * 100_000)
+
+        yield Hold(None, store)
+
+
+def test_a_store_failure_is_logged_quoted(
+    fake_clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    provider = ExpiredSource(fake_clock, cache=_StoreFailsCache())  # type: ignore[arg-type]
+    provider.ago = -3600  # a good token, an hour to go
+    with caplog.at_level(logging.WARNING, logger="tokenprovider"):
+        assert provider.token == "token-1"
+    (warning,) = [m for m in _warnings(caplog) if "could not store" in m]
+    assert "\r" not in warning
+    assert "\n" not in warning
+    assert "denied\\r\\nCRITICAL forged entry" in warning
+    assert len(warning) < 1000

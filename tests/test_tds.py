@@ -156,6 +156,29 @@ def test_ssm_value_that_is_not_an_arn_is_a_discovery_error(
     assert tds.lambda_server.invocation_count() == 0
 
 
+@pytest.mark.parametrize(
+    "value",
+    [
+        "arn:aws:lambda:us-west-2:123456789012:function:tds\r\nCRITICAL forged",
+        "arn:aws:lambda:us-west-2:123456789012:function:" + "x" * 5000,
+        "arn:aws:s3:::a-bucket",
+    ],
+    ids=["crlf", "huge", "not-lambda"],
+)
+def test_an_ssm_value_that_is_more_than_an_arn_is_refused_unquoted(
+    tds: LocalTokenDispenser, calls: Calls, value: str
+) -> None:
+    tds.client("ssm").put_parameter(Name=tds.ssm_key, Value=value, Type="String", Overwrite=True)
+
+    with pytest.raises(DiscoveryError, match="does not hold a Lambda ARN") as info:
+        _ = provider(calls).token
+
+    assert value not in str(info.value)
+    assert "\r" not in str(info.value)
+    assert len(str(info.value)) < 400
+    assert tds.lambda_server.invocation_count() == 0
+
+
 def test_listing_finds_a_single_nested_parameter(tds: LocalTokenDispenser, calls: Calls) -> None:
     ssm = tds.client("ssm")
     ssm.delete_parameter(Name=tds.ssm_key)

@@ -6,9 +6,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tokenprovider import aws
+from tokenprovider.errors import ConfigurationError
 from tokenprovider.untrusted import (
     QUOTE_LIMIT,
     UntrustedJSONError,
+    describe,
     finite_seconds,
     load_json,
     quote,
@@ -76,3 +79,23 @@ def test_quote_never_lets_a_line_break_or_control_through(text: str) -> None:
     quoted = quote(text)
     assert quoted.isprintable()
     assert len(quoted) <= QUOTE_LIMIT * 10 + 60
+
+
+def test_describe_keeps_ours_and_quotes_anyone_elses() -> None:
+    ours = ConfigurationError("x" * 1000 + " a long message of ours")
+    assert describe(ours) == str(ours)
+    theirs = RuntimeError("forged\r\nCRITICAL line" + "y" * 5000)
+    assert describe(theirs).startswith("forged\\r\\nCRITICAL line")
+    assert len(describe(theirs)) < QUOTE_LIMIT + 100
+
+
+def test_botocore_errors_are_described_quoted() -> None:
+    from botocore.exceptions import ClientError
+
+    message = "bad\r\nCRITICAL forged" + "z" * 100_000
+    error = ClientError({"Error": {"Code": "ValidationException", "Message": message}}, "PutItem")
+    text = aws.describe_error(error)
+    assert text is not None
+    assert text.startswith("ValidationException: bad\\r\\nCRITICAL forged")
+    assert len(text) < QUOTE_LIMIT + 100
+    assert aws.describe_error(error, quoted=False) == f"ValidationException: {message}"

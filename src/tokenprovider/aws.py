@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tokenprovider import untrusted
 from tokenprovider.errors import ConfigurationError
 
 CONNECT_TIMEOUT = 5.0
@@ -64,19 +65,26 @@ def client(
     return made
 
 
-def describe_error(exc: BaseException) -> str | None:
-    """A short description of a botocore failure, or None if ``exc`` is not one."""
+def describe_error(exc: BaseException, *, quoted: bool = True) -> str | None:
+    """A short description of a botocore failure, or None if ``exc`` is not one.
+
+    What the service said (and botocore's text, which quotes URLs) is server text: it is
+    cut short with control characters escaped, unless ``quoted`` is false for a caller
+    that redacts secrets from it first and quotes it then.
+    """
     from botocore import exceptions  # noqa: PLC0415
 
     if isinstance(exc, exceptions.ClientError):
         error = exc.response.get("Error", {})
         code = error.get("Code", "error")
         message = error.get("Message") or ""
-        return f"{code}: {message}".rstrip(": ")
-    if isinstance(exc, exceptions.NoRegionError):
+        text = f"{code}: {message}".rstrip(": ")
+    elif isinstance(exc, exceptions.NoRegionError):
         return "no AWS region is configured (set AWS_REGION or a region setting)"
-    if isinstance(exc, exceptions.NoCredentialsError):
+    elif isinstance(exc, exceptions.NoCredentialsError):
         return "no AWS credentials were found (set AWS_PROFILE or AWS_ACCESS_KEY_ID)"
-    if isinstance(exc, exceptions.BotoCoreError):
-        return f"{type(exc).__name__}: {exc}"
-    return None
+    elif isinstance(exc, exceptions.BotoCoreError):
+        text = f"{type(exc).__name__}: {exc}"
+    else:
+        return None
+    return untrusted.quote(text) if quoted else text

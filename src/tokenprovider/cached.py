@@ -19,7 +19,7 @@ from tokenprovider.errors import (
 )
 from tokenprovider.host import Host
 from tokenprovider.provider import TokenProvider
-from tokenprovider.untrusted import quote
+from tokenprovider.untrusted import describe
 
 if TYPE_CHECKING:
     from tokenprovider.caches.base import CacheEntry, CacheKey, Found, TokenCache
@@ -257,7 +257,7 @@ class CachedTokenProvider(TokenProvider):
                     raise
                 raise TokenRequestError(
                     f"{type(self).__name__} could not get a token for {self.host}: "
-                    f"{type(exc).__name__}: {_describe(exc)}"
+                    f"{type(exc).__name__}: {describe(exc)}"
                 ) from exc
             self.__failure = None
             return fresh
@@ -288,7 +288,7 @@ class CachedTokenProvider(TokenProvider):
                 type(self).__name__,
                 self.host,
                 type(failure.error).__name__,
-                _describe(failure.error),
+                describe(failure.error),
                 max(0.0, snapshot.expires_mono - self.__now()),
                 max(0.0, failure.retry_at - self.__now()),
             )
@@ -298,7 +298,7 @@ class CachedTokenProvider(TokenProvider):
         error = TokenRequestError(
             f"{type(self).__name__} for {self.host} is not retrying for another "
             f"{max(0.0, failure.retry_at - now):.1f}s after a failed token request: "
-            f"{_describe(failure.error)}"
+            f"{describe(failure.error)}"
         )
         error.__cause__ = failure.error
         return error
@@ -326,7 +326,7 @@ class CachedTokenProvider(TokenProvider):
             type(self).__name__,
             self.host,
             type(error).__name__,
-            _describe(error),
+            describe(error),
             delay,
         )
         later = replace(snapshot, refresh_at=min(self.__now() + delay, snapshot.mandatory_at))
@@ -417,7 +417,7 @@ class CachedTokenProvider(TokenProvider):
                     type(self).__name__,
                     self.__link.cache,
                     type(exc).__name__,
-                    _describe(exc),
+                    describe(exc),
                     self.host,
                     CACHE_RETRY_AFTER,
                 )
@@ -519,11 +519,6 @@ class CachedTokenProvider(TokenProvider):
             reauth_until=now + self.reauth_interval if self.__reauth_pending else -math.inf,
             version=version,
         )
-
-
-def _describe(error: BaseException) -> str:
-    """An error's text for a message: ours as is (already safe), anyone else's quoted."""
-    return str(error) if isinstance(error, TokenProviderError) else quote(error)
 
 
 def _checked_cache(cache: object) -> TokenCache:

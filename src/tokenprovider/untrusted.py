@@ -12,6 +12,8 @@ import json
 import math
 from typing import Any
 
+from tokenprovider.errors import TokenProviderError
+
 #: The most a token response, discovery document or dispenser answer may hold, in bytes
 #: (after decompression): real ones are a few kilobytes.
 MAX_RESPONSE_BYTES = 1 << 20
@@ -72,3 +74,9 @@ def quote(text: object, limit: int = QUOTE_LIMIT) -> str:
     if len(text) > limit:
         escaped += f"... ({len(text) - limit} more characters)"
     return escaped
+
+
+def describe(error: BaseException) -> str:
+    """An exception's text for a message or log line: ours as it is (our messages are
+    already safe), anyone else's quoted, since it may carry server text."""
+    return str(error) if isinstance(error, TokenProviderError) else quote(error)

@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from tokenprovider.errors import ConfigurationError
+from tokenprovider.untrusted import describe
 
 logger = logging.getLogger("tokenprovider")
 
@@ -170,7 +171,7 @@ class TokenCache(abc.ABC):
                     type(self).__name__,
                     key.label,
                     type(exc).__name__,
-                    exc,
+                    describe(exc),
                 )
             return Found(entry, fetched=True)
 

@@ -60,6 +60,10 @@ if TYPE_CHECKING:
 
 #: The dispenser's rule for client ids.
 CLIENT_ID_PATTERN = re.compile(r"[a-zA-Z0-9]{3,32}")
+#: A Lambda function's ARN, optionally with a version or alias.
+LAMBDA_ARN_PATTERN = re.compile(
+    r"arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]{1,140}(:[A-Za-z0-9_$-]{1,128})?"
+)
 #: The largest ``minimum_alive_secs`` the dispenser accepts (token lifetime 3600 - 300).
 MAX_MINIMUM_ALIVE_SECS = 3300
 #: Where deployments publish the dispenser's ARN.
@@ -500,10 +504,10 @@ class TDSTokenProvider(CachedTokenProvider):
                 "set token_dispenser_arn_ssm_key or lambda_arn"
             )
         if len(found) > 1:
+            names = ", ".join(untrusted.quote(name, 200) for name in sorted(found))
             raise DiscoveryError(
                 f"{len(found)} token dispensers are published under {SSM_PATH} in "
-                f"{self.region}: {', '.join(sorted(found))}; set token_dispenser_arn_ssm_key "
-                "to the one to use"
+                f"{self.region}: {names}; set token_dispenser_arn_ssm_key to the one to use"
             )
         name, value = next(iter(found.items()))
         return _arn(value, name)
@@ -549,7 +553,7 @@ class TDSTokenProvider(CachedTokenProvider):
                 f"{doing} did not finish within invoke_timeout ({self.__timeout:g}s, retries "
                 "included)"
             )
-        detail = aws.describe_error(exc)
+        detail = aws.describe_error(exc, quoted=False)
         if detail is None:
             raise exc
         code = error_code(exc) or type(exc).__name__
@@ -582,9 +586,15 @@ def _session(profile_name: str | None, region: str | None) -> Any:
 
 
 def _arn(value: object, parameter: str) -> str:
-    if not isinstance(value, str) or not value.startswith("arn:"):
-        raise DiscoveryError(f"SSM parameter {parameter} does not hold a Lambda ARN")
-    return value.strip()
+    """The Lambda ARN an SSM parameter holds; anything else is refused unquoted (it goes
+    into every later message, so it must be an ARN and nothing more)."""
+    arn = value.strip() if isinstance(value, str) else ""
+    if not LAMBDA_ARN_PATTERN.fullmatch(arn):
+        raise DiscoveryError(
+            f"SSM parameter {untrusted.quote(parameter, 200)} does not hold a Lambda ARN "
+            "(arn:aws:lambda:REGION:ACCOUNT:function:NAME)"
+        )
+    return arn
 
 
 def _check_client_id(client_id: object) -> None:
