@@ -48,13 +48,6 @@ def test_url_scheme_wins_over_argument() -> None:
         ("api.example.com", "ftp"),
         ("ftp://api.example.com", "https"),
         ("https://", "https"),
-        ("api.example.com/v1", "https"),
-        ("api.example.com?x=1", "https"),
-        ("api.example.com#top", "https"),
-        ("api.example.com?", "https"),
-        ("api.example.com#", "https"),
-        ("https://api.example.com/?", "https"),
-        ("api.example.com:8443#", "https"),
         ("api example.com", "https"),
         ("api.example.com:99999", "https"),
         ("api.example.com:abc", "https"),
@@ -67,6 +60,30 @@ def test_invalid_host_is_rejected_naming_the_value(given: object, scheme: str) -
     assert isinstance(excinfo.value, ConfigurationError)
     assert isinstance(excinfo.value, ValueError)
     assert repr(given) in str(excinfo.value)
+
+
+@pytest.mark.parametrize(
+    ("given", "origin"),
+    [
+        ("api.example.com/v1", "https://api.example.com"),
+        ("api.example.com?x=1", "https://api.example.com"),
+        ("api.example.com#top", "https://api.example.com"),
+        ("api.example.com?", "https://api.example.com"),
+        ("api.example.com#", "https://api.example.com"),
+        ("https://api.example.com/?", "https://api.example.com"),
+        ("api.example.com:8443#", "https://api.example.com:8443"),
+        ("https://api.example.com/?token=canary-SECRET", "https://api.example.com"),
+        ("https://api.example.com#canary-SECRET", "https://api.example.com"),
+        ("https://api.example.com/canary-SECRET/x", "https://api.example.com"),
+    ],
+)
+def test_a_path_query_or_fragment_is_refused_naming_only_the_origin(
+    given: str, origin: str
+) -> None:
+    with pytest.raises(InvalidHostError, match="without a path, query or fragment") as info:
+        Host(given)
+    assert repr(origin) in str(info.value)
+    assert "canary" not in str(info.value)
 
 
 def test_coerce_accepts_host_and_str() -> None:

@@ -51,6 +51,7 @@ from tokenprovider import (
 )
 from tokenprovider.providers.oauth import MAX_REDIRECTS, WELL_KNOWN_PATHS
 from tokenprovider.testing.clock import FakeClock
+from tokenprovider.testing.oauth_server import LocalOAuthServer
 from tokenprovider.untrusted import MAX_RESPONSE_BYTES
 
 METADATA_PATH = WELL_KNOWN_PATHS[0]
@@ -788,3 +789,31 @@ def test_deadline_error_is_immediate_once_passed(raw_server):
     assert "the deadline of 5s passed" in str(error)
     assert time.monotonic() - started < 5
     assert server.requests == []
+
+
+@pytest.mark.parametrize(
+    "shape",
+    ["field-name", "basic-form-field-name", "expires_in", "token_type", "content-type"],
+)
+def test_what_the_server_echoes_in_a_good_answer_is_redacted(debug_logs, shape):
+    basic = base64.b64encode(f"client:{CANARY_SECRET}".encode()).decode()
+    with LocalOAuthServer(clients={"client": CANARY_SECRET}) as server:
+        provider = OAuthTokenProvider(
+            server.url, "client", CANARY_SECRET, token_url=server.token_url
+        )
+        good = {"access_token": "tok", "expires_in": 3600}
+        bodies = {
+            "field-name": {f"echo {CANARY_SECRET}": 1},
+            "basic-form-field-name": {f"echo {basic}": 1},
+            "expires_in": {**good, "expires_in": f"bad {CANARY_SECRET}"},
+            "token_type": {**good, "token_type": f"odd {CANARY_SECRET}"},
+        }
+        if shape == "content-type":
+            server.respond_next(200, b"not json", content_type=f"text/{CANARY_SECRET}")
+        else:
+            server.respond_next(200, json.dumps(bodies[shape]).encode())
+        try:
+            _ = provider.token
+        except MalformedTokenResponseError as exc:
+            assert_no_leak(reachable_text(exc), CANARY_SECRET, basic)
+        assert_no_leak(all_log_text(debug_logs), CANARY_SECRET, basic)

@@ -48,10 +48,11 @@ class Host:
         except ValueError as exc:  # unbalanced brackets, a bad IPv6 literal, NFKC tricks
             raise InvalidHostError(f"host {shown} is not a valid domain: {exc}") from None
         # urlsplit gives an empty query or fragment for a bare "?" or "#"; refuse those too.
-        if parts.path or "?" in text or "#" in text:
+        if parts.path or "?" in text or "#" in text:  # which may hold a secret: not quoted
             raise InvalidHostError(
-                f"host {shown} must be a domain with an optional port, without a path, "
-                "query or user name; for example 'api.example.com' or '127.0.0.1:8080'"
+                f"host {_shown(f'{scheme}://{parts.netloc}')} must be a domain with an optional "
+                "port, without a path, query or fragment (given with one); for example "
+                "'api.example.com' or '127.0.0.1:8080'"
             )
         try:
             port = parts.port

@@ -387,7 +387,7 @@ class OAuthTokenProvider(CachedTokenProvider):
             raise self.__error_for(answer, url)
         body, reason = _json_object(answer.body)
         if body is None:
-            content_type = untrusted.quote(answer.headers.get("Content-Type", "missing"))
+            content_type = self.__text(answer.headers.get("Content-Type", "missing"))
             raise MalformedTokenResponseError(
                 f"token endpoint {url} answered HTTP {status} with a body that is not a JSON "
                 f"object ({reason}; Content-Type {content_type}); check token_url"
@@ -396,7 +396,7 @@ class OAuthTokenProvider(CachedTokenProvider):
         if not isinstance(access_token, str) or not access_token:
             raise MalformedTokenResponseError(
                 f"token endpoint {url} answered HTTP {status} without an access_token "
-                f"(fields: {untrusted.quote(', '.join(sorted(body))) or 'none'}); check token_url"
+                f"(fields: {self.__text(', '.join(sorted(body))) or 'none'}); check token_url"
             )
         if not is_header_safe(access_token):
             # Never let it reach a header: http.client and requests quote bad header values
@@ -411,7 +411,7 @@ class OAuthTokenProvider(CachedTokenProvider):
             logger.warning(
                 "token endpoint %s issued a %s token; sending it as a Bearer token",
                 url,
-                untrusted.quote(repr(token_type)),
+                self.__text(repr(token_type)),
             )
         return access_token, issued_at + self.__expires_in(body.get("expires_in"), url)
 
@@ -427,7 +427,7 @@ class OAuthTokenProvider(CachedTokenProvider):
         seconds = untrusted.finite_seconds(seconds)
         if seconds is None or seconds < 0:
             raise MalformedTokenResponseError(
-                f"token endpoint {url} sent expires_in={untrusted.quote(repr(value))}; "
+                f"token endpoint {url} sent expires_in={self.__text(repr(value))}; "
                 "expected a number of seconds"
             )
         return seconds
