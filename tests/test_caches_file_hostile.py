@@ -31,7 +31,7 @@ from tokenprovider import OAuthTokenProvider
 from tokenprovider.caches import MemoryTokenCache
 from tokenprovider.caches.base import CacheKey, TokenCache
 from tokenprovider.caches.file import ENTRY_LIMIT, FileTokenCache
-from tokenprovider.errors import CacheError
+from tokenprovider.errors import CacheError, ConfigurationError
 from tokenprovider.private_files import UnsafeFileError, read_regular_file, write_private
 from tokenprovider.testing.oauth_server import LocalOAuthServer
 
@@ -678,3 +678,22 @@ def test_no_home_directory_is_a_cache_error_not_a_directory_named_tilde(tmp_path
     assert result.stdout.startswith("CacheError:"), result.stdout + result.stderr
     assert "set HOME or XDG_CACHE_HOME" in result.stdout
     assert not (tmp_path / "~").exists()
+
+
+@pytest.mark.parametrize(
+    ("directory", "reason"),
+    [
+        ("~nouser-tp/tokens", "there is no user 'nouser-tp'"),
+        (b"/tmp/tokens", "must be a path, got bytes"),
+        (42, "must be a path, got int"),
+    ],
+)
+def test_an_unusable_directory_argument_is_a_configuration_error(
+    directory: object, reason: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=reason):
+        FileTokenCache(directory)  # type: ignore[arg-type]
+
+
+def test_the_repr_of_a_huge_directory_is_cut_short() -> None:
+    assert len(repr(FileTokenCache("/d" * 5000))) < 300

@@ -95,8 +95,8 @@ def _state(path: Path) -> str:
 def _target_file(args: argparse.Namespace) -> tuple[Path, Path]:
     """The file named (``--file``, ``--project``, else the user file) and the file a write
     replaces (the same, or a symbolic link's target; see `writing.write_target`)."""
-    from tokenprovider.config.files import expand_user  # noqa: PLC0415
     from tokenprovider.config.writing import write_target  # noqa: PLC0415
+    from tokenprovider.private_files import expand_user  # noqa: PLC0415
 
     if args.file:
         try:

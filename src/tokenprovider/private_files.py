@@ -188,3 +188,21 @@ def _write(path: Path, data: bytes, overwrite: bool) -> bool:
     finally:
         with contextlib.suppress(OSError):
             os.unlink(temporary)  # already renamed, or linked and no longer needed
+
+
+def expand_user(text: str) -> Path:
+    """``text`` as a path with a leading ``~`` or ``~user`` expanded.
+
+    Raises ValueError saying why when it cannot be: an unknown user, or no home directory
+    (``HOME`` unset and no password entry for this user).
+    """
+    expanded = os.path.expanduser(text)
+    if expanded.startswith("~"):
+        head = text.replace("\\", "/").split("/", 1)[0]
+        if head == "~":
+            raise ValueError(
+                "~ cannot be expanded: HOME is not set and this user has no home directory "
+                "in the password database"
+            )
+        raise ValueError(f"{head[:40]!r} cannot be expanded: there is no user {head[1:41]!r}")
+    return Path(expanded)

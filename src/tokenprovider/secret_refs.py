@@ -97,9 +97,10 @@ class SecretReference:
             raise self._error(str(exc)) from None
 
     def _read_file(self) -> str:
-        from tokenprovider.config.files import SECRET_LIMIT, expand_user  # noqa: PLC0415
+        from tokenprovider.config.files import SECRET_LIMIT  # noqa: PLC0415
         from tokenprovider.private_files import (  # noqa: PLC0415
             UnsafeFileError,
+            expand_user,
             read_regular_file,
         )
 

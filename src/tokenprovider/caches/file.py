@@ -22,16 +22,17 @@ from tokenprovider.caches.base import (
 )
 from tokenprovider.caches.records import RecordError, from_record, to_record
 from tokenprovider.caches.sealing import Encryption, Sealer
-from tokenprovider.errors import CacheError
+from tokenprovider.errors import CacheError, ConfigurationError
 from tokenprovider.private_files import (
     UnsafeFileError,
+    expand_user,
     file_problem,
     open_checked,
     read_regular_file,
     write_private,
 )
 from tokenprovider.secret_refs import SecretReference
-from tokenprovider.untrusted import UntrustedJSONError, load_json
+from tokenprovider.untrusted import UntrustedJSONError, load_json, quote
 
 logger = logging.getLogger("tokenprovider")
 
@@ -44,6 +45,21 @@ SALT_LIMIT = 4 * 1024
 _LOCK_POLL = 0.01  # seconds between tries for a lock another process holds
 _LOCKS: dict[Path, threading.Lock] = {}  # one per lock file: threads queue here first
 _LOCKS_GUARD = threading.Lock()
+
+
+def _given_directory(directory: object) -> Path:
+    """``directory`` as a path with ``~`` expanded; our error if it is not one."""
+    if not isinstance(directory, (str, os.PathLike)):
+        raise ConfigurationError(
+            f"FileTokenCache directory must be a path, got {type(directory).__name__}"
+        )
+    text = os.fspath(directory)
+    if not isinstance(text, str):
+        raise ConfigurationError("FileTokenCache directory must be a str path, not bytes")
+    try:
+        return expand_user(text)
+    except ValueError as exc:
+        raise ConfigurationError(f"FileTokenCache directory: {exc}") from None
 
 
 def default_directory() -> Path:
@@ -87,14 +103,14 @@ class FileTokenCache(TokenCache):
         lock_timeout: float = 60.0,
     ) -> None:
         positive_seconds("lock_timeout", lock_timeout)
-        self.directory = Path(directory).expanduser() if directory is not None else None
+        self.directory = None if directory is None else _given_directory(directory)
         self.lock_timeout = float(lock_timeout)
         self.__encryption = None if key is None else Encryption(key, owner="FileTokenCache")
         self.__default: Path | None = None
         self.__salt: bytes | None = None
 
     def __repr__(self) -> str:
-        where = str(self.directory) if self.directory is not None else "default"
+        where = quote(str(self.directory), 120) if self.directory is not None else "default"
         encrypted = ", encrypted" if self.__encryption is not None else ""
         return f"{type(self).__name__}({where!r}{encrypted})"
 

@@ -30,7 +30,7 @@ def cache_from_setting(
         return default_cache()
     if kind == "file":
         from tokenprovider.caches.file import FileTokenCache  # noqa: PLC0415
-        from tokenprovider.config.files import expand_user  # noqa: PLC0415
+        from tokenprovider.private_files import expand_user  # noqa: PLC0415
 
         directory = None
         if argument:

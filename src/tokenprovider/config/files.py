@@ -1,5 +1,5 @@
 """The small files anyone may put in our way: configuration files and ``file:`` secret
-references, their size limits, and paths with ``~`` in them.
+references, their size limits, and whether one is there.
 
 They are read with `tokenprovider.private_files.read_regular_file` (not ``private``):
 checked before they are opened (a device is never opened), opened non-blocking (a FIFO
@@ -29,21 +29,3 @@ def exists(path: Path) -> bool:
     except (OSError, ValueError):
         return True  # unreadable, too long, a NUL...: reading it will say why
     return True
-
-
-def expand_user(text: str) -> Path:
-    """``text`` as a path with a leading ``~`` or ``~user`` expanded.
-
-    Raises ValueError saying why when it cannot be: an unknown user, or no home directory
-    (``HOME`` unset and no password entry for this user).
-    """
-    expanded = os.path.expanduser(text)
-    if expanded.startswith("~"):
-        head = text.replace("\\", "/").split("/", 1)[0]
-        if head == "~":
-            raise ValueError(
-                "~ cannot be expanded: HOME is not set and this user has no home directory "
-                "in the password database"
-            )
-        raise ValueError(f"{head[:40]!r} cannot be expanded: there is no user {head[1:41]!r}")
-    return Path(expanded)
