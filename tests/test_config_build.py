@@ -199,7 +199,7 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], type[Exception], tuple[str, ...]]] 
         "domain with a path",
         credentials(domain="api.example.com/v1", oauth=oauth_table()),
         InvalidHostError,
-        ("credentials.domain", "api.example.com/v1"),
+        ("credentials.domain", "'https://api.example.com'", "without a path"),
     ),
     (
         "bad scheme",

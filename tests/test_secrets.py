@@ -10,6 +10,8 @@ import requests
 
 from conftest import CANARY_SECRET, all_log_text, assert_no_leak
 from tokenprovider import CachedTokenProvider, OAuthError, OAuthTokenProvider, TokenProviderError
+from tokenprovider.config import parse_credentials_config
+from tokenprovider.errors import ConfigurationError
 from tokenprovider.masking import masked_repr, redact, visible_attributes
 from tokenprovider.testing.oauth_server import LocalOAuthServer
 
@@ -132,4 +134,26 @@ def test_failure_from_a_subclass_names_the_provider(debug_logs: pytest.LogCaptur
 
 
 def test_redact_replaces_every_secret() -> None:
-    assert redact("a s1 b s2 s1", ["s1", "s2", None, ""]) == "a *** b *** ***"
+    assert redact("a sec1 b sec2 sec1", ["sec1", "sec2", None, ""]) == "a *** b *** ***"
+
+
+def test_redact_leaves_secrets_too_short_to_hide() -> None:
+    assert redact("a s1 b", ["s1", "abc"]) == "a s1 b"
+
+
+def test_a_very_short_secret_neither_garbles_nor_reveals_itself_in_errors() -> None:
+    config = {
+        "credentials": {
+            "domain": "api.example.com",
+            "oauth": {
+                "client_id": "c",
+                "client_secret": "s",
+                "token_url": "https://login.example.com/token",
+                "retry": {"timeout": -1},
+            },
+        }
+    }
+    with pytest.raises(ConfigurationError) as info:
+        parse_credentials_config(config)
+    assert "***" not in str(info.value)
+    assert "must be a positive number of seconds" in str(info.value)

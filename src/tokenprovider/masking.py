@@ -90,9 +90,15 @@ def without_userinfo(text: str) -> str:
     return _USERINFO.sub(r"\1***@", text) if "@" in text else text
 
 
+#: Secrets shorter than this are not redacted: replacing every "s" in a message would
+#: garble it and, by the pattern of stars, reveal the secret it means to hide.
+MIN_REDACTED = 4
+
+
 def redact(text: str, secrets: Iterable[str | None]) -> str:
-    """Replace every occurrence of each non-empty secret in ``text`` with ``***``."""
+    """Replace every occurrence of each secret in ``text`` with ``***`` (secrets of at least
+    `MIN_REDACTED` characters: see there)."""
     for secret in secrets:
-        if secret:
+        if secret and len(secret) >= MIN_REDACTED:
             text = text.replace(secret, REDACTED)
     return text
