@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from botocore.exceptions import ClientError
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -90,8 +91,6 @@ def test_describe_keeps_ours_and_quotes_anyone_elses() -> None:
 
 
 def test_botocore_errors_are_described_quoted() -> None:
-    from botocore.exceptions import ClientError
-
     message = "bad\r\nCRITICAL forged" + "z" * 100_000
     error = ClientError({"Error": {"Code": "ValidationException", "Message": message}}, "PutItem")
     text = aws.describe_error(error)
