@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
@@ -34,6 +35,9 @@ def test_demo_runs_every_scene_and_exits_zero() -> None:
     assert "two injected 503s" in out
     assert "3 attempts, HTTP 200" in out
     assert "0 carried an Authorization header" in out
+    outage = re.search(r"token endpoint down \(HTTP 503\) +(\d+) of (\d+) requests", out)
+    assert outage is not None, out
+    assert outage[1] == outage[2]  # every request got through while the token was valid
     assert "FAIL" not in out
     assert "demo-secret" not in out + result.stderr
 

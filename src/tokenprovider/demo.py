@@ -8,6 +8,7 @@ plays a foreign host that must never see a token.
 from __future__ import annotations
 
 import hashlib
+import logging
 import multiprocessing
 import statistics
 import tempfile
@@ -21,6 +22,7 @@ from urllib.parse import quote
 import requests
 
 from tokenprovider.caches.file import FileTokenCache
+from tokenprovider.errors import TokenProviderError
 from tokenprovider.providers.oauth import OAuthTokenProvider
 from tokenprovider.retry import RetryPolicy
 from tokenprovider.testing.http_recorder import RecordingHTTPServer
@@ -75,6 +77,7 @@ def run_demo(out: TextIO) -> int:
             _foreign_host(server, foreign, session, report)
         _processes_share(server, report)
         _refresh_ahead(server, report)
+    _outage(report)
     return report.finish()
 
 
@@ -273,4 +276,53 @@ def _refresh_ahead(server: LocalOAuthServer, report: _Report) -> None:
         f"{lifetime:.0f}-second tokens for {duration:.0f} s",
         f"{len(waits)} requests from {workers} threads, {fetched} token requests "
         f"(refreshed ahead), {unauthorized} HTTP 401s; median call {median:.1f} ms",
+    )
+
+
+class _CountingHandler(logging.Handler):
+    """Counts the warnings the library logs during a scene (and keeps them off stderr)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.count += 1
+
+
+def _outage(report: _Report) -> None:
+    """The token endpoint fails through the last half of a 4-second token's life."""
+    lifetime, duration = 4.0, 3.5
+    with LocalOAuthServer(clients={CLIENT_ID: CLIENT_SECRET}, token_lifetime=lifetime) as server:
+        provider = OAuthTokenProvider(
+            server.url,
+            CLIENT_ID,
+            CLIENT_SECRET,
+            token_url=server.token_url,
+            retry=RetryPolicy(max_attempts=1),
+            failure_cooldown=0.25,
+        )
+        logger = logging.getLogger("tokenprovider")
+        warnings = _CountingHandler()
+        logger.addHandler(warnings)
+        try:
+            with provider.session() as session:
+                session.get(server.resource_url)
+                server.fail_next(10_000, 503)
+                statuses: list[int] = []
+                stop_at = time.monotonic() + duration
+                while time.monotonic() < stop_at:
+                    try:
+                        statuses.append(session.get(server.resource_url).status_code)
+                    except TokenProviderError:
+                        statuses.append(0)  # no token for this call
+        finally:
+            logger.removeHandler(warnings)
+        refreshes = server.token_requests - 1
+        ok = statuses.count(200)
+    report.line(
+        ok == len(statuses) and refreshes >= 2,
+        "token endpoint down (HTTP 503)",
+        f"{ok} of {len(statuses)} requests in {duration:g} s of a {lifetime:g} s token got "
+        f"HTTP 200; {refreshes} refreshes failed, {warnings.count} warnings",
     )
