@@ -12,6 +12,7 @@ import pytest
 
 from conftest import CANARY_SECRET, assert_no_leak
 from tokenprovider.config import parse_credentials_config
+from tokenprovider.config.display import masked
 from tokenprovider.errors import ConfigurationError
 from tokenprovider.masking import without_userinfo
 
@@ -74,7 +75,29 @@ def test_a_build_error_quoting_a_url_masks_its_user_info() -> None:
         ("http://user@127.0.0.1:8000", "http://***@127.0.0.1:8000"),
         ("see https://u:p@h and https://h2/", "see https://***@h and https://h2/"),
         ("no url, just me@example.com", "no url, just me@example.com"),
+        ("//u:p@evil.example/x", "//***@evil.example/x"),  # a scheme-relative Location
     ],
 )
 def test_without_userinfo(text: str, shown: str) -> None:
     assert without_userinfo(text) == shown
+
+
+def test_a_bare_host_loses_its_user_info_too() -> None:
+    assert without_userinfo("svc:pw@api.example.com", bare_host=True) == "***@api.example.com"
+
+
+def test_public_extra_params_are_shown_and_the_rest_masked() -> None:
+    oauth = {
+        "client_id": "c",
+        "extra_params": {
+            "requested_token_type": "urn:ietf:params:oauth:token-type:jwt",
+            "resource": "https://api.example.com",
+            "client_assertion": CANARY_SECRET,
+        },
+    }
+    shown, notes = masked({"credentials": {"domain": "api.example.com", "oauth": oauth}})
+    params = shown["credentials"]["oauth"]["extra_params"]
+    assert params["requested_token_type"] == "urn:ietf:params:oauth:token-type:jwt"
+    assert params["resource"] == "https://api.example.com"
+    assert params["client_assertion"] == "<set>"
+    assert notes == {}

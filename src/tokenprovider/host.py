@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from tokenprovider.errors import InvalidHostError
+from tokenprovider.masking import without_userinfo
 from tokenprovider.untrusted import quote
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -28,7 +29,7 @@ class Host:
             )
         if "@" in domain:  # user info, perhaps a password: never quoted
             raise InvalidHostError(
-                f"host {_shown('***@' + domain.rpartition('@')[2])} must be a domain with an "
+                f"host {_shown(without_userinfo(domain, bare_host=True))} must be a domain with an "
                 "optional port, without a user name or password; give credentials to the "
                 "provider instead"
             )

@@ -76,18 +76,24 @@ def is_secret_key(name: str) -> bool:
 
 
 def is_public_parameter(name: str) -> bool:
-    """Whether an ``extra_params`` key is a known public parameter (`PUBLIC_PARAMETERS`)."""
-    return name.lower() in PUBLIC_PARAMETERS and not is_secret_key(name)
+    """Whether an ``extra_params`` key is a known public parameter (`PUBLIC_PARAMETERS`),
+    shown although ``requested_token_type`` looks like a secret's name."""
+    return name.lower() in PUBLIC_PARAMETERS
 
 
-_USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^\s]*@")
+_USERINFO = re.compile(r"((?:[A-Za-z][A-Za-z0-9+.-]*:)?//)[^\s]*@")
 
 
-def without_userinfo(text: str) -> str:
+def without_userinfo(text: str, *, bare_host: bool = False) -> str:
     """``text`` with the user name and password of every URL in it shown as ``***@``
-    (``https://svc:pa/ss@host`` becomes ``https://***@host``: a password may hold ``/``,
-    so everything up to the last ``@`` goes)."""
-    return _USERINFO.sub(r"\1***@", text) if "@" in text else text
+    (``https://svc:pa/ss@host`` and ``//u:p@host`` become ``https://***@host`` and
+    ``//***@host``: a password may hold ``/``, so everything up to the last ``@`` goes).
+    With ``bare_host``, ``text`` is a host that may lack a scheme (``svc:pw@host``)."""
+    if "@" not in text:
+        return text
+    if bare_host and "//" not in text:
+        return "***@" + text.rpartition("@")[2]
+    return _USERINFO.sub(r"\1***@", text)
 
 
 #: Secrets shorter than this are not redacted: replacing every "s" in a message would

@@ -40,7 +40,9 @@ def _mask(value: Any, path: KeyPath, known: KnownKeys, notes: dict[KeyPath, str]
         if verdict == UNKNOWN:
             notes[path] = _unknown(path, known)
             return _hide(value)
-        if verdict == FREE and not is_public_parameter(path[-1]):
+        if verdict == FREE and not isinstance(value, Mapping):
+            return _shown(value) if is_public_parameter(path[-1]) else _hide(value)
+        if verdict == FREE:
             return _hide(value)
     if isinstance(value, Mapping):
         return {name: _mask(item, (*path, str(name)), known, notes) for name, item in value.items()}
@@ -49,14 +51,13 @@ def _mask(value: Any, path: KeyPath, known: KnownKeys, notes: dict[KeyPath, str]
         return _hide(value)
     if isinstance(value, list):
         return [_hide(item) if isinstance(item, Mapping) else _shown(item) for item in value]
-    if key == "domain" and isinstance(value, str) and "@" in value:
-        return "***@" + value.rpartition("@")[2]  # a host has no user info, even without "://"
-    return _shown(value)
+    return _shown(value, bare_host=key == "domain")
 
 
-def _shown(value: Any) -> Any:
-    """A value that may be shown: a URL's user name and password never are."""
-    return without_userinfo(value) if isinstance(value, str) else value
+def _shown(value: Any, *, bare_host: bool = False) -> Any:
+    """A value that may be shown: a URL's user name and password never are (nor a
+    domain's, which may be written without a scheme)."""
+    return without_userinfo(value, bare_host=bare_host) if isinstance(value, str) else value
 
 
 def _hide(value: Any) -> Any:

@@ -22,7 +22,7 @@ from tokenprovider.errors import (
     TokenRequestError,
 )
 from tokenprovider.host import Host
-from tokenprovider.masking import redact
+from tokenprovider.masking import redact, without_userinfo
 from tokenprovider.retry import RetryPolicy
 from tokenprovider.secret_refs import SecretReference, reveal
 from tokenprovider.untrusted import MAX_RESPONSE_BYTES
@@ -379,7 +379,7 @@ class OAuthTokenProvider(CachedTokenProvider):
             location = answer.headers.get("Location")
             raise TokenEndpointError(
                 f"token endpoint {url} redirected (HTTP {status}) to "
-                f"{self.__text(_without_userinfo(location)) if location else 'nowhere'}; "
+                f"{self.__text(without_userinfo(location)) if location else 'nowhere'}; "
                 "set token_url to the final URL (token requests do not follow redirects)",
                 status=status,
             )
@@ -615,14 +615,6 @@ def _is_loopback(hostname: str | None) -> bool:
         return False
 
 
-def _without_userinfo(url: str) -> str:
-    """``url`` with anything that may be user info (up to its last "@") replaced."""
-    scheme, separator, rest = url.partition("://")
-    if "@" not in rest:
-        return url
-    return f"{scheme}{separator}***@{rest.rpartition('@')[2]}"
-
-
 def _shown(url: str) -> str:
     """A URL from a server, fit for a message: without user info, cut short and escaped."""
-    return untrusted.quote(_without_userinfo(url))
+    return untrusted.quote(without_userinfo(url))
