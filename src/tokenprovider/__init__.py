@@ -40,6 +40,7 @@ if TYPE_CHECKING:
         TDSError,
         TokenEndpointError,
         TokenExpiredError,
+        TokenExpiredOnArrivalError,
         TokenProviderError,
         TokenRequestError,
     )
@@ -76,6 +77,7 @@ _HOMES = {
         "TDSError",
         "TokenEndpointError",
         "TokenExpiredError",
+        "TokenExpiredOnArrivalError",
         "TokenProviderError",
         "TokenRequestError",
     ),
@@ -116,6 +118,7 @@ __all__ = [
     "TokenCache",
     "TokenEndpointError",
     "TokenExpiredError",
+    "TokenExpiredOnArrivalError",
     "TokenProvider",
     "TokenProviderError",
     "TokenRequestError",

@@ -14,6 +14,7 @@ from tokenprovider.clock import SYSTEM_CLOCK, Clock
 from tokenprovider.errors import (
     ConfigurationError,
     MalformedTokenResponseError,
+    TokenExpiredOnArrivalError,
     TokenProviderError,
     TokenRequestError,
 )
@@ -79,10 +80,6 @@ class _Failure:
 
     error: Exception
     retry_at: float
-
-
-class _ExpiredOnArrivalError(MalformedTokenResponseError):
-    """The source answered with a token that had already expired."""
 
 
 class CachedTokenProvider(TokenProvider):
@@ -263,9 +260,12 @@ class CachedTokenProvider(TokenProvider):
             return fresh
 
     def __cooldown_for(self, error: Exception) -> float:
-        if isinstance(error, _ExpiredOnArrivalError):
-            return max(self.failure_cooldown, EXPIRED_TOKEN_COOLDOWN)
+        if isinstance(error, TokenExpiredOnArrivalError):
+            return self.__expired_cooldown()
         return self.failure_cooldown
+
+    def __expired_cooldown(self) -> float:
+        return max(self.failure_cooldown, EXPIRED_TOKEN_COOLDOWN)
 
     def __still_valid(self, snapshot: _Snapshot) -> bool:
         """Whether ``snapshot`` holds a token that has not expired (nor been refused)."""
@@ -474,7 +474,7 @@ class CachedTokenProvider(TokenProvider):
 
     def __expired_on_arrival(
         self, expires_at: float, remaining: float, lifetime: float
-    ) -> _ExpiredOnArrivalError:
+    ) -> TokenExpiredOnArrivalError:
         """The error for a token that was expired, or all but, when it arrived; warns once."""
         if expires_at < 1e9:
             hint = "it looks like a lifetime; _request_token() must return time.time() + lifetime"
@@ -482,7 +482,7 @@ class CachedTokenProvider(TokenProvider):
             hint = f"{abs(remaining):.0f}s ago; check the source's clock and this machine's"
         else:
             hint = f"it lived {lifetime:.2g}s, less than the {MIN_TOKEN_LIFETIME:g}s a token must"
-        cooldown = max(self.failure_cooldown, EXPIRED_TOKEN_COOLDOWN)
+        cooldown = self.__expired_cooldown()
         message = (
             f"{self._token_source()} gave a token for {self.host} that had already expired "
             f"({hint}); not asking again for {cooldown:.0f}s"
@@ -490,7 +490,7 @@ class CachedTokenProvider(TokenProvider):
         if not self.__warned_expired:
             self.__warned_expired = True
             logger.warning("%s: %s", type(self).__name__, message)
-        return _ExpiredOnArrivalError(message)
+        return TokenExpiredOnArrivalError(message)
 
     def _token_source(self) -> str:
         """Where this provider's tokens come from, for messages (an endpoint, a Lambda)."""

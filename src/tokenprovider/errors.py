@@ -53,6 +53,11 @@ class MalformedTokenResponseError(TokenRequestError):
     """A token source answered with something that is not a usable token response."""
 
 
+class TokenExpiredOnArrivalError(MalformedTokenResponseError):
+    """A token source answered with a token that had already expired (or lived under a
+    second); it is never cached, and the source is not asked again for a while."""
+
+
 class DiscoveryError(TokenRequestError):
     """An endpoint could not be discovered from well-known metadata."""
 

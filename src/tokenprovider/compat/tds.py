@@ -14,12 +14,12 @@ from __future__ import annotations
 import json
 import math
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tokenprovider import untrusted
 from tokenprovider.caches.memory import MemoryTokenCache
 from tokenprovider.clock import SYSTEM_CLOCK
-from tokenprovider.errors import TDSError
+from tokenprovider.errors import TDSError, TokenExpiredOnArrivalError, TokenRequestError
 from tokenprovider.providers.tds import (
     MARGIN_GUARD,
     MAX_MINIMUM_ALIVE_SECS,
@@ -50,23 +50,38 @@ def get_token(
     """
     check_minimum_alive_secs(minimum_alive_secs)
     provider = _provider(client_id, minimum_alive_secs, token_dispenser_arn_ssm_key)
-    document = provider.token_document()
+    document = _document(provider, minimum_alive_secs)
     if _seconds_left(document) <= minimum_alive_secs:
         provider.invalidate_cache()  # a refresh is under way elsewhere: wait for a fresh one
-        document = provider.token_document()
+        document = _document(provider, minimum_alive_secs)
         left = _seconds_left(document)
         if left <= minimum_alive_secs:
             shown = "no expiry" if left == -math.inf else f"{left:.0f}s left"
-            raise TDSError(
-                f"the token dispenser {provider.function_arn} gave client_id {client_id!r} a "
-                f"token with {shown}, not more than the "
-                f"minimum_alive_secs={minimum_alive_secs} asked for, even when asked again; "
-                "check this machine's clock against the dispenser's"
-            )
+            raise _too_short(provider, minimum_alive_secs, f"a token with {shown} (asked twice)")
     if provider.function_arn is not None:
         with _lock:
             _arns[token_dispenser_arn_ssm_key] = provider.function_arn
     return json.dumps(document)
+
+
+def _document(provider: TDSTokenProvider, minimum: int) -> dict[str, Any]:
+    """The provider's token document; a token that was expired when it came is a
+    `TDSError` too, as a token too short for ``minimum`` is."""
+    try:
+        return provider.token_document()
+    except TokenRequestError as exc:
+        expired = exc if isinstance(exc, TokenExpiredOnArrivalError) else exc.__cause__
+        if not isinstance(expired, TokenExpiredOnArrivalError):
+            raise
+    raise _too_short(provider, minimum, "a token that had already expired")
+
+
+def _too_short(provider: TDSTokenProvider, minimum: int, what: str) -> TDSError:
+    return TDSError(
+        f"the token dispenser {provider.function_arn} gave client_id {provider.client_id!r} "
+        f"{what}, not more than the minimum_alive_secs={minimum} asked for; check this "
+        "machine's clock against the dispenser's"
+    )
 
 
 def _seconds_left(document: dict[str, object]) -> float:
