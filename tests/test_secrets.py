@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import pickle
 import time
+from urllib.parse import quote, quote_plus
 
 import pytest
 import requests
@@ -12,7 +14,7 @@ from conftest import CANARY_SECRET, all_log_text, assert_no_leak
 from tokenprovider import CachedTokenProvider, OAuthError, OAuthTokenProvider, TokenProviderError
 from tokenprovider.config import parse_credentials_config
 from tokenprovider.errors import ConfigurationError
-from tokenprovider.masking import masked_repr, redact, visible_attributes
+from tokenprovider.masking import masked_repr, redact, secret_forms, visible_attributes
 from tokenprovider.testing.oauth_server import LocalOAuthServer
 
 
@@ -157,3 +159,19 @@ def test_a_very_short_secret_neither_garbles_nor_reveals_itself_in_errors() -> N
         parse_credentials_config(config)
     assert "***" not in str(info.value)
     assert "must be a positive number of seconds" in str(info.value)
+
+
+def test_secret_forms_cover_every_way_a_server_may_echo_a_secret() -> None:
+    secret = 'p/ss wörd"\\x'
+    forms = secret_forms([secret, None, ""])
+    for form in (
+        secret,
+        quote(secret),
+        quote(secret, safe=""),
+        quote_plus(secret),
+        json.dumps(secret)[1:-1],
+        repr(secret)[1:-1],
+    ):
+        assert form in forms
+        assert redact(f"echo <{form}>", forms) == "echo <***>"
+    assert forms == sorted(forms, key=len, reverse=True)

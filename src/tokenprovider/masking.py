@@ -7,7 +7,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+import urllib.parse
 from collections.abc import Iterable
 from typing import Any
 
@@ -99,6 +101,28 @@ def without_userinfo(text: str, *, bare_host: bool = False) -> str:
 #: Secrets shorter than this are not redacted: replacing every "s" in a message would
 #: garble it and, by the pattern of stars, reveal the secret it means to hide.
 MIN_REDACTED = 4
+
+
+def secret_forms(secrets: Iterable[str | None]) -> list[str]:
+    """Each secret as it may appear in text a server echoes: as is, JSON-escaped,
+    repr-escaped, percent-encoded (path-safe and fully) and form-encoded; longest first,
+    so that `redact` never lets a shorter form break up a longer one."""
+    forms: set[str] = set()
+    for secret in secrets:
+        if secret:
+            forms.update(
+                (
+                    secret,
+                    json.dumps(secret)[1:-1],
+                    json.dumps(secret, ensure_ascii=False)[1:-1],
+                    repr(secret)[1:-1],
+                    urllib.parse.quote(secret),
+                    urllib.parse.quote(secret, safe=""),
+                    urllib.parse.quote_plus(secret),
+                )
+            )
+    forms.discard("")
+    return sorted(forms, key=len, reverse=True)
 
 
 def redact(text: str, secrets: Iterable[str | None]) -> str:

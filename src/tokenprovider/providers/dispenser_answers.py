@@ -6,13 +6,12 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-import urllib.parse
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from tokenprovider import untrusted
 from tokenprovider.errors import MalformedTokenResponseError
-from tokenprovider.masking import redact
+from tokenprovider.masking import redact, secret_forms
 
 #: The fields a token document keeps its token in, in the order they are looked for.
 TOKEN_FIELDS = ("sm_token", "access_token", "token")
@@ -82,7 +81,7 @@ def scrubbed(text: object, secrets: Iterable[str | None] | None, limit: int) -> 
             text = json.dumps(text, ensure_ascii=False)
         except (TypeError, ValueError, RecursionError):
             return f"(a JSON {json_type(text)}, not shown)"
-    forms = _forms(secrets)
+    forms = secret_forms(secrets)
     longest = max(map(len, forms), default=0)
     window = 4 * limit + longest  # redact only what can be shown
     part = redact(text[:window], forms)
@@ -92,26 +91,6 @@ def scrubbed(text: object, secrets: Iterable[str | None] | None, limit: int) -> 
     if len(text) > window or len(part) > limit:
         return untrusted.quote(part[:limit], limit) + "... (cut short)"
     return untrusted.quote(part, limit)
-
-
-def _forms(secrets: Iterable[str | None]) -> list[str]:
-    """Each secret as it may appear in text: as is, JSON-escaped, repr-escaped and
-    percent-encoded; longest first, so that no shorter one breaks a longer one."""
-    forms: set[str] = set()
-    for secret in secrets:
-        if secret:
-            forms.update(
-                (
-                    secret,
-                    json.dumps(secret)[1:-1],
-                    json.dumps(secret, ensure_ascii=False)[1:-1],
-                    repr(secret)[1:-1],
-                    urllib.parse.quote(secret, safe=""),
-                    urllib.parse.quote_plus(secret),
-                )
-            )
-    forms.discard("")
-    return sorted(forms, key=len, reverse=True)
 
 
 def cookie_name_flaw(name: str) -> str | None:

@@ -8,7 +8,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import SplitResult, quote, quote_plus, urljoin, urlsplit, urlunsplit
+from urllib.parse import SplitResult, quote_plus, urljoin, urlsplit, urlunsplit
 
 from tokenprovider import untrusted
 from tokenprovider.cached import CachedTokenProvider, is_header_safe
@@ -22,7 +22,7 @@ from tokenprovider.errors import (
     TokenRequestError,
 )
 from tokenprovider.host import Host
-from tokenprovider.masking import redact, without_userinfo
+from tokenprovider.masking import redact, secret_forms, without_userinfo
 from tokenprovider.retry import RetryPolicy
 from tokenprovider.secret_refs import SecretReference, reveal
 from tokenprovider.untrusted import MAX_RESPONSE_BYTES
@@ -234,16 +234,9 @@ class OAuthTokenProvider(CachedTokenProvider):
         secret = self.__secret
         if not secret:
             return text
-        forms = {
-            secret,
-            quote_plus(secret),  # in a form body
-            quote(secret),
-            quote(secret, safe=""),
-            _basic_value(self.client_id, secret),  # in the Authorization header
-        }
-        # Longest first, so that no shorter form breaks up a longer one before it is found.
-        longest_first: list[str] = sorted(forms, key=len, reverse=True)
-        return redact(text, longest_first)
+        # Also as sent in the Authorization header; longest first, as secret_forms sorts.
+        forms = secret_forms([secret, _basic_value(self.client_id, secret)])
+        return redact(text, forms)
 
     def __text(self, text: str) -> str:
         """Server text fit for a message or log line: the secret redacted (from the whole
