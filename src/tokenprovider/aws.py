@@ -88,3 +88,12 @@ def describe_error(exc: BaseException, *, quoted: bool = True) -> str | None:
     else:
         return None
     return untrusted.quote(text) if quoted else text
+
+
+def error_code(exc: BaseException) -> str | None:
+    """The AWS error code of ``exc`` (botocore's class name if it has none), or None."""
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        code = response.get("Error", {}).get("Code")
+        return str(code) if code else None
+    return type(exc).__name__ if type(exc).__module__.startswith("botocore") else None

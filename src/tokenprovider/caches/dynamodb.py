@@ -103,7 +103,7 @@ class DynamoDBTokenCache(TokenCache):
                 f"got {table_name!r}"
             )
         if endpoint_url is not None:
-            _check_endpoint(endpoint_url, "endpoint_url")
+            _check_endpoint(endpoint_url)
         if not isinstance(key_attribute, str) or not key_attribute:
             raise ConfigurationError("key_attribute must be a non-empty string")
         for name, value in (("lease_seconds", lease_seconds), ("poll_interval", poll_interval)):
@@ -345,7 +345,7 @@ class DynamoDBTokenCache(TokenCache):
         try:
             self.__call("put_item", **arguments)
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            if aws.error_code(exc) == "ConditionalCheckFailedException":
                 return False
             raise
         return True
@@ -392,7 +392,7 @@ class DynamoDBTokenCache(TokenCache):
             )
             raise
         except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code")
+            code = aws.error_code(exc)
             if code == "ResourceNotFoundException":
                 raise CacheError(
                     f"the DynamoDB table {self.table_name!r} does not exist in "
@@ -484,7 +484,7 @@ def create_table(
                 BillingMode="PAY_PER_REQUEST",
             )
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "ResourceInUseException":
+            if aws.error_code(exc) != "ResourceInUseException":
                 raise
             created = False
         client.get_waiter("table_exists").wait(TableName=table_name)
@@ -614,22 +614,23 @@ def _salt_bytes(value: object) -> bytes | None:
     return salt if len(salt) >= 16 else None
 
 
-def _check_endpoint(url: object, setting: str) -> None:
+def _check_endpoint(url: object) -> None:
     """Raise `ConfigurationError` unless ``url`` is an http(s) URL with a host and no
     user name or password; a URL that may hold one is never quoted."""
     if isinstance(url, str):
+        # Any "@" counts: a password holding "/", "?" or "#" hides it from .username.
+        if "@" in url:
+            raise ConfigurationError(
+                "endpoint_url must not hold a user name or password (the part before '@'); "
+                "DynamoDB takes AWS credentials, from boto3's usual settings"
+            )
         try:
             parts = urlsplit(url)
         except ValueError:  # e.g. an unclosed "[": refused below
             parts = urlsplit("")
-        # A password holding "/", "?" or "#" hides the "@" from .username: look at all of it.
-        if "@" in url or parts.username is not None or parts.password is not None:
-            raise ConfigurationError(
-                f"{setting} must not hold a user name or password (the part before '@'); "
-                "DynamoDB takes AWS credentials, from boto3's usual settings"
-            )
         if parts.scheme in ("http", "https") and parts.hostname:
             return
     raise ConfigurationError(
-        f"{setting} must be an http(s) URL such as http://localhost:8000, got {url!r}"
+        "endpoint_url must be an http(s) URL such as http://localhost:8000, "
+        f"got {quote(repr(url), 120)}"
     )

@@ -83,7 +83,7 @@ def read_toml(path: Path) -> tuple[dict[str, Any], str]:
     """
     try:
         data = read_regular_file(path, CONFIG_LIMIT, private=False)
-        text = data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+        text = data.decode("utf-8").replace("\r\n", "\n")
     except FileNotFoundError:
         raise ConfigurationError(f"configuration file {path} does not exist") from None
     except UnsafeFileError as exc:

@@ -138,12 +138,3 @@ def content_length(headers: object) -> int | None:
     """The ``content-length`` botocore's ``HTTPHeaders`` declare, if it is a sane number."""
     value = headers.get("content-length") if isinstance(headers, dict) else None
     return int(value) if isinstance(value, str) and value.isdigit() and len(value) < 20 else None
-
-
-def error_code(exc: BaseException) -> str | None:
-    """The AWS error code of ``exc`` (botocore's class name if it has none), or None."""
-    response = getattr(exc, "response", None)
-    if isinstance(response, dict):
-        code = response.get("Error", {}).get("Code")
-        return str(code) if code else None
-    return type(exc).__name__ if type(exc).__module__.startswith("botocore") else None

@@ -45,7 +45,6 @@ from tokenprovider.providers.dispenser_calls import (
     DeadlineReachedError,
     Worker,
     content_length,
-    error_code,
     keep_deadlines,
     read_payload,
     within_deadline,
@@ -305,10 +304,7 @@ class TDSTokenProvider(CachedTokenProvider):
         finished, result, error = worker.run()
         if not finished:
             self.__stuck = worker.thread
-            raise TokenRequestError(
-                f"{doing} did not finish within invoke_timeout ({self.__timeout:g}s, retries "
-                "included); it is left to end in the background and its answer is discarded"
-            )
+            raise self.__too_slow(doing, "it is left to end and its answer is discarded")
         if error is not None:
             if isinstance(error, (TokenProviderError, _FunctionGoneError)):
                 raise error.with_traceback(None)  # the worker's frames held the payload
@@ -356,7 +352,7 @@ class TDSTokenProvider(CachedTokenProvider):
                 FunctionName=arn, InvocationType="RequestResponse", Payload=body
             )
         except Exception as exc:
-            gone = error_code(exc) == "ResourceNotFoundException"
+            gone = aws.error_code(exc) == "ResourceNotFoundException"
             error = None if gone else self.__aws_error(doing, exc)
         else:
             return self.__payload(arn, response), bool(response.get("FunctionError"))
@@ -387,9 +383,8 @@ class TDSTokenProvider(CachedTokenProvider):
                 f"({cap} bytes)"
             )
         if problem == "deadline":
-            raise TokenRequestError(
-                f"invoking the token dispenser {arn} did not finish within invoke_timeout "
-                f"({self.__timeout:g}s, retries included): its answer came too slowly"
+            raise self.__too_slow(
+                f"invoking the token dispenser {arn}", "its answer came too slowly"
             )
         raise TokenRequestError(
             f"invoking the token dispenser {arn} failed: its answer was {problem}"
@@ -521,7 +516,7 @@ class TDSTokenProvider(CachedTokenProvider):
                     f"SSM parameter {key} (token_dispenser_arn_ssm_key) does not exist "
                     f"in {self.region}"
                 )
-                if error_code(exc) == "ParameterNotFound"
+                if aws.error_code(exc) == "ParameterNotFound"
                 else self.__aws_error(f"reading SSM parameter {key}", exc)
             )
         else:
@@ -542,6 +537,12 @@ class TDSTokenProvider(CachedTokenProvider):
             return found
         raise error
 
+    def __too_slow(self, doing: str, why: str) -> TokenRequestError:
+        return TokenRequestError(
+            f"{doing} did not finish within invoke_timeout ({self.__timeout:g}s, retries "
+            f"included): {why}"
+        )
+
     def __aws_error(self, doing: str, exc: Exception) -> TokenRequestError | ConfigurationError:
         """Our error for botocore's ``exc`` (which is re-raised if it is not botocore's).
 
@@ -549,14 +550,11 @@ class TDSTokenProvider(CachedTokenProvider):
         ``exc`` does not stay reachable as ``__context__``.
         """
         if isinstance(exc, DeadlineReachedError):
-            return TokenRequestError(
-                f"{doing} did not finish within invoke_timeout ({self.__timeout:g}s, retries "
-                "included)"
-            )
+            return self.__too_slow(doing, "no time was left for another attempt")
         detail = aws.describe_error(exc, quoted=False)
         if detail is None:
             raise exc
-        code = error_code(exc) or type(exc).__name__
+        code = aws.error_code(exc) or type(exc).__name__
         if code in ("NoCredentialsError", "NoRegionError", "PartialCredentialsError"):
             return ConfigurationError(f"{doing}: {detail}")
         if code == "ResponseStreamingError":  # its text quotes what was read of the payload
