@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -269,3 +270,33 @@ def test_a_store_failure_is_logged_quoted(
     assert "\n" not in warning
     assert "denied\\r\\nCRITICAL forged entry" in warning
     assert len(warning) < 1000
+
+
+def test_once_a_refresh_failed_callers_do_not_queue_behind_the_retry(
+    fake_clock: FakeClock,
+) -> None:
+    provider = CountingProvider(fake_clock, lifetime=3600, failure_cooldown=2)
+    assert provider.token == "token-1"
+    fake_clock.advance(3600 - 8)  # the mandatory window
+    provider.fail_with = ConnectionError("endpoint down")
+    assert provider.token == "token-1"  # the failed refresh: the token is served
+    fake_clock.advance(2)  # past the cooldown: the next caller retries, slowly
+    entered, release, fetch_over = threading.Event(), threading.Event(), threading.Event()
+
+    def slow_retry() -> None:
+        entered.set()
+        release.wait(5)
+        fetch_over.set()
+
+    provider.before_return = slow_retry
+    retrying = threading.Thread(target=lambda: provider.token)
+    retrying.start()
+    try:
+        assert entered.wait(10)
+        # Meanwhile another caller gets the still-valid token without waiting for it.
+        assert provider.token == "token-1"
+        assert not fetch_over.is_set()
+    finally:
+        release.set()
+        retrying.join(10)
+    assert provider.calls == 3

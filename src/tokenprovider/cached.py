@@ -228,36 +228,49 @@ class CachedTokenProvider(TokenProvider):
         if now < snapshot.mandatory_at:
             return self.__advisory(snapshot)
         generation = self.__generation
-        with self.__fetch_lock:
-            snapshot = self.__snapshot
-            now = self.__now()
-            if now < snapshot.mandatory_at:
-                return snapshot  # another caller refreshed while we waited
-            failure = self.__failure
-            if self.__generation != generation:
-                # A fetch finished while we waited for the lock: share its outcome, even
-                # a token that is already due again, rather than fetching once per waiter.
-                if failure is not None:
-                    return self.__after_failure(snapshot, failure, now)
-                if snapshot.token:
-                    return snapshot
-            elif failure is not None and now < failure.retry_at:
+        # Once refreshing this token has failed, callers keep it while another caller
+        # retries, rather than queue behind a fetch that may last until its deadline.
+        if self.__failure is not None and self.__still_valid(snapshot):
+            if not self.__fetch_lock.acquire(blocking=False):
+                return snapshot
+        else:
+            self.__fetch_lock.acquire()
+        try:
+            return self.__mandatory(generation)
+        finally:
+            self.__fetch_lock.release()
+
+    def __mandatory(self, generation: int) -> _Snapshot:
+        """In the mandatory window, holding the fetch lock: one fetch for every caller."""
+        snapshot = self.__snapshot
+        now = self.__now()
+        if now < snapshot.mandatory_at:
+            return snapshot  # another caller refreshed while we waited
+        failure = self.__failure
+        if self.__generation != generation:
+            # A fetch finished while we waited for the lock: share its outcome, even
+            # a token that is already due again, rather than fetching once per waiter.
+            if failure is not None:
                 return self.__after_failure(snapshot, failure, now)
-            try:
-                fresh = self.__fetch()
-            except Exception as exc:
-                failure = _Failure(exc, self.__now() + self.__cooldown_for(exc))
-                self.__failure = failure
-                if self.__still_valid(snapshot):
-                    return self.__stale(snapshot, failure)
-                if isinstance(exc, TokenProviderError):
-                    raise
-                raise TokenRequestError(
-                    f"{type(self).__name__} could not get a token for {self.host}: "
-                    f"{type(exc).__name__}: {describe(exc)}"
-                ) from exc
-            self.__failure = None
-            return fresh
+            if snapshot.token:
+                return snapshot
+        elif failure is not None and now < failure.retry_at:
+            return self.__after_failure(snapshot, failure, now)
+        try:
+            fresh = self.__fetch()
+        except Exception as exc:
+            failure = _Failure(exc, self.__now() + self.__cooldown_for(exc))
+            self.__failure = failure
+            if self.__still_valid(snapshot):
+                return self.__stale(snapshot, failure)
+            if isinstance(exc, TokenProviderError):
+                raise
+            raise TokenRequestError(
+                f"{type(self).__name__} could not get a token for {self.host}: "
+                f"{type(exc).__name__}: {describe(exc)}"
+            ) from exc
+        self.__failure = None
+        return fresh
 
     def __cooldown_for(self, error: Exception) -> float:
         if isinstance(error, TokenExpiredOnArrivalError):
