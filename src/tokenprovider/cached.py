@@ -140,7 +140,6 @@ class CachedTokenProvider(TokenProvider):
         self.__advisory_failures = 0
         self.__reauth_pending = False
         self.__warned_stale: _Snapshot | None = None
-        self.__warned_expired = False
         self.__link = _CacheLink(_checked_cache(cache))
 
     @property
@@ -479,7 +478,6 @@ class CachedTokenProvider(TokenProvider):
         lifetime = float(expires_at) - started_wall
         if remaining <= 0 or lifetime < MIN_TOKEN_LIFETIME:
             raise self.__expired_on_arrival(float(expires_at), remaining, lifetime)
-        self.__warned_expired = False
         now = self.__clock.time()
         if abs(now - started_wall - took) < _CLOCK_STEP:
             return token, float(expires_at), started_wall  # the clocks agree: keep it exact
@@ -500,9 +498,9 @@ class CachedTokenProvider(TokenProvider):
             f"{self._token_source()} gave a token for {self.host} that had already expired "
             f"({hint}); not asking again for {cooldown:.0f}s"
         )
-        if not self.__warned_expired:
-            self.__warned_expired = True
-            logger.warning("%s: %s", type(self).__name__, message)
+        last = self.__failure
+        if last is None or not isinstance(last.error, TokenExpiredOnArrivalError):
+            logger.warning("%s: %s", type(self).__name__, message)  # once, not per refusal
         return TokenExpiredOnArrivalError(message)
 
     def _token_source(self) -> str:
