@@ -74,12 +74,14 @@ class _CacheLink:
         self.rejected = ""  # never adopt this token from the cache again
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Failure:
-    """The last failed mandatory fetch, and when the next attempt is allowed."""
+    """The last failed mandatory fetch, when the next attempt is allowed, and the token
+    whose serving past a failed refresh has been logged (once per token)."""
 
     error: Exception
     retry_at: float
+    warned_for: _Snapshot | None = None
 
 
 class CachedTokenProvider(TokenProvider):
@@ -139,7 +141,6 @@ class CachedTokenProvider(TokenProvider):
         self.__generation = 0  # fetches finished, successful or not
         self.__advisory_failures = 0
         self.__reauth_pending = False
-        self.__warned_stale: _Snapshot | None = None
         self.__link = _CacheLink(_checked_cache(cache))
 
     @property
@@ -258,7 +259,8 @@ class CachedTokenProvider(TokenProvider):
         try:
             fresh = self.__fetch()
         except Exception as exc:
-            failure = _Failure(exc, self.__now() + self.__cooldown_for(exc))
+            warned = None if failure is None else failure.warned_for
+            failure = _Failure(exc, self.__now() + self.__cooldown_for(exc), warned)
             self.__failure = failure
             if self.__still_valid(snapshot):
                 return self.__stale(snapshot, failure)
@@ -292,8 +294,8 @@ class CachedTokenProvider(TokenProvider):
     def __stale(self, snapshot: _Snapshot, failure: _Failure) -> _Snapshot:
         """Serve a token that is due but not yet expired, because refreshing it failed;
         warn once per token."""
-        if self.__warned_stale is not snapshot:
-            self.__warned_stale = snapshot
+        if failure.warned_for is not snapshot:
+            failure.warned_for = snapshot
             logger.warning(
                 "%s: refreshing the token for %s failed (%s: %s); using the current token "
                 "for its last %.0fs and trying again in %.1fs",
