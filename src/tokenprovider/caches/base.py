@@ -105,6 +105,12 @@ class Hold:
         self.__store(entry)
 
 
+def unshared() -> Hold:
+    """A hold on nothing: the caller fetches, and what it fetched is not stored (the
+    cache's store cannot be used just now)."""
+    return Hold(None, lambda entry: None)
+
+
 class TokenCache(abc.ABC):
     """Where providers keep tokens. Subclasses implement `load`, `_hold` and `_salt`.
 

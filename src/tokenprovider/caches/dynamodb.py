@@ -37,6 +37,7 @@ from tokenprovider.caches.base import (
     Hold,
     TokenCache,
     positive_seconds,
+    unshared,
     writer_id,
 )
 from tokenprovider.caches.records import RecordError, from_record, to_record
@@ -181,7 +182,7 @@ class DynamoDBTokenCache(TokenCache):
     @contextlib.contextmanager
     def _hold(self, key: CacheKey, seen: CacheEntry | None) -> Iterator[Hold]:
         if self.__down():
-            yield Hold(None, lambda entry: None)  # the table did not answer moments ago
+            yield unshared()  # the table did not answer moments ago
             return
         started = time.monotonic()
         first_seen: dict[str, float] = {}  # lease id -> when this host first saw it

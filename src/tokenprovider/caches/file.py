@@ -19,6 +19,7 @@ from tokenprovider.caches.base import (
     Hold,
     TokenCache,
     positive_seconds,
+    unshared,
 )
 from tokenprovider.caches.records import RecordError, from_record, to_record
 from tokenprovider.caches.sealing import Encryption, Sealer
@@ -171,7 +172,7 @@ class FileTokenCache(TokenCache):
                     locked.strerror or locked,
                     key.label,
                 )
-                yield Hold(None, _discard)
+                yield unshared()
             elif locked:
                 yield Hold(self.load(key), functools.partial(self.__write, key))
             else:
@@ -274,10 +275,6 @@ class FileTokenCache(TokenCache):
         if self.__default is None:
             self.__default = default_directory()
         return self.__default
-
-
-def _discard(entry: CacheEntry) -> None:
-    """Store nothing: the cache could not be locked, so the token is not shared."""
 
 
 def _directory_problem(info: os.stat_result) -> str | None:
