@@ -146,6 +146,17 @@ def closed_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def run_cli(
+    config: Path, *args: str, cwd: Path, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """``tokenprovider --config CONFIG ARGS`` in a child process, with no user or site
+    configuration of this machine in the way (see `run_python`)."""
+    env = {**os.environ, "XDG_CONFIG_HOME": str(cwd / "xdg-home"), "XDG_CONFIG_DIRS": ""}
+    return run_python(
+        "-m", "tokenprovider", "--config", str(config), *args, timeout=timeout, env=env, cwd=cwd
+    )
+
+
 def run_python(
     *args: str,
     timeout: float,

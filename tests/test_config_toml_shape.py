@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from conftest import run_cli, run_python
 from tokenprovider.config.toml_shape import MAX_DOTS_PER_LINE, MAX_NESTING, shape_problem
 
 HOSTILE = {
@@ -20,11 +20,10 @@ HOSTILE = {
     "dotted-key": ".".join(["k"] * 30_000) + " = 1\n",
     "long-integer": "x = " + "9" * 4400 + "\n",
 }
-_LIMIT = "import resource; resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))\n"
 
 
 def _load_in_child(workdir: Path) -> subprocess.CompletedProcess[str]:
-    program = _LIMIT + (
+    program = (
         "from tokenprovider.config import load_provider\n"
         "from tokenprovider.errors import ConfigurationError\n"
         "try:\n"
@@ -33,15 +32,7 @@ def _load_in_child(workdir: Path) -> subprocess.CompletedProcess[str]:
         "    print('ConfigurationError:', exc)\n"
     )
     env = {**os.environ, "XDG_CONFIG_HOME": str(workdir / "h"), "XDG_CONFIG_DIRS": ""}
-    return subprocess.run(
-        [sys.executable, "-c", program],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        cwd=workdir,
-        env=env,
-        check=False,
-    )
+    return run_python("-c", program, timeout=30, cwd=workdir, env=env, memory=1 << 30)
 
 
 @pytest.mark.parametrize("text", HOSTILE.values(), ids=HOSTILE.keys())
@@ -59,17 +50,7 @@ def test_a_hostile_project_file_is_a_configuration_error(workdir: Path, text: st
 def test_the_cli_reports_a_hostile_file_in_one_line_with_exit_3(tmp_path: Path, name: str) -> None:
     config = tmp_path / "config.toml"
     config.write_text(HOSTILE[name])
-    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "h"), "XDG_CONFIG_DIRS": ""}
-    result = subprocess.run(
-        [sys.executable, "-m", "tokenprovider", "--config", str(config), "config", "show"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        cwd=tmp_path,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        check=False,
-    )
+    result = run_cli(config, "config", "show", cwd=tmp_path, timeout=30)
     assert result.returncode == 3, result.stderr[-2000:]
     assert len(result.stderr.strip().splitlines()) == 1
     assert str(config) in result.stderr

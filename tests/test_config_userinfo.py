@@ -3,14 +3,12 @@ without origins), not in a build error."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import CANARY_SECRET, assert_no_leak
+from conftest import CANARY_SECRET, assert_no_leak, run_cli
 from tokenprovider.config import parse_credentials_config
 from tokenprovider.config.display import masked
 from tokenprovider.errors import ConfigurationError
@@ -34,17 +32,7 @@ def _config_show(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]
     config = tmp_path / "config.toml"
     config.write_text(CONFIG)
     config.chmod(0o600)
-    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "h"), "XDG_CONFIG_DIRS": ""}
-    return subprocess.run(
-        [sys.executable, "-m", "tokenprovider", "--config", str(config), "config", "show", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env,
-        cwd=tmp_path,
-        stdin=subprocess.DEVNULL,
-        check=False,
-    )
+    return run_cli(config, "config", "show", *args, cwd=tmp_path)
 
 
 @pytest.mark.parametrize(

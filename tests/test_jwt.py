@@ -5,10 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import os
 import pickle
-import subprocess
-import sys
 import traceback
 from datetime import datetime, timezone
 from pathlib import Path
@@ -16,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import CANARY_SECRET, all_log_text, assert_no_leak
+from conftest import CANARY_SECRET, all_log_text, assert_no_leak, run_cli
 from tokenprovider.errors import ConfigurationError, MalformedTokenError, TokenExpiredError
 from tokenprovider.providers.jwt import JWTTokenProvider
 from tokenprovider.testing.clock import FakeClock
@@ -264,17 +261,7 @@ def test_the_cli_reports_a_deeply_nested_jwt_in_one_line(tmp_path: Path) -> None
     config = tmp_path / "config.toml"
     config.write_text(f'[credentials]\ndomain = "{HOST}"\njwt = "{_nested_payload_jwt(100_000)}"\n')
     config.chmod(0o600)
-    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "home"), "XDG_CONFIG_DIRS": ""}
-    result = subprocess.run(
-        [sys.executable, "-m", "tokenprovider", "--config", str(config), "token"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-        env=env,
-        cwd=tmp_path,
-        check=False,
-    )
+    result = run_cli(config, "token", cwd=tmp_path)
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
     assert "nested too deeply" in result.stderr
