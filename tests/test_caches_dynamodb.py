@@ -312,20 +312,6 @@ def test_lease_on_an_item_past_its_ttl_gets_a_future_ttl(
     assert ttl > time.time(), f"the leased item's ttl is {time.time() - ttl:.0f}s in the past"
 
 
-def test_damaged_salt_item_is_replaced_with_a_warning(
-    server: LocalOAuthServer, dynamodb: Any, logs: pytest.LogCaptureFixture
-) -> None:
-    dynamodb.put_item(
-        TableName=TABLE, Item={"cache_key": {"S": SALT_KEY}, "salt": {"S": "not-hex"}}
-    )
-    token = make(server).token
-    salt = dynamodb.get_item(TableName=TABLE, Key={"cache_key": {"S": SALT_KEY}})["Item"]
-    assert len(bytes.fromhex(salt["salt"]["S"])) >= 16
-    assert make(server).token == token  # every host now uses the same new salt
-    assert server.token_requests == 1
-    assert any("salt" in text and TABLE in text for text in warnings_of(logs)), warnings_of(logs)
-
-
 def test_failed_fetch_releases_the_lease(
     server: LocalOAuthServer, dynamodb: Any, logs: pytest.LogCaptureFixture
 ) -> None:

@@ -310,6 +310,7 @@ def test_damage_is_replaced_only_while_it_is_still_there(
 # --- a damaged salt item is replaced ------------------------------------------------------
 
 SALT_DAMAGE: dict[str, dict[str, Any]] = {
+    "S-not-hex": {"S": "not-hex"},  # the right type, but no salt
     "B": {"B": bytes(range(32))},
     "N": {"N": "12345678901234567890123456789012"},
     "BOOL": {"BOOL": False},
@@ -321,7 +322,7 @@ SALT_DAMAGE: dict[str, dict[str, Any]] = {
 
 
 @pytest.mark.parametrize("kind", sorted(SALT_DAMAGE))
-def test_salt_of_a_wrong_type_is_replaced(
+def test_a_damaged_salt_of_any_type_is_replaced(
     server: LocalOAuthServer, dynamodb: Any, logs: pytest.LogCaptureFixture, kind: str
 ) -> None:
     dynamodb.put_item(
