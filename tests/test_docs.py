@@ -6,7 +6,7 @@ import argparse
 import re
 from pathlib import Path
 
-from tokenprovider.cli import _parser
+from tokenprovider.cli.parser import build_parser as _parser
 from tokenprovider.config.reference import DOCS_BEGIN, DOCS_END, markdown
 from tokenprovider.config.registry import BUILT_INS, Registry
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, TextIO
 
-from tokenprovider.demo import _Report
+from tokenprovider.cli.demo import _Report
 from tokenprovider.testing.clock import FakeClock
 from tokenprovider.testing.http_recorder import _BackgroundServer, _Handler
 from tokenprovider.testing.tds_dispenser import LocalTokenDispenser, TokenDispenserHandler

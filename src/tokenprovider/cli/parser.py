@@ -1,25 +1,10 @@
-"""The ``tokenprovider`` command line (also ``python -m tokenprovider``).
-
-Exit codes: 0 success, 1 authentication failed, 2 usage error, 3 configuration error.
-An expected failure prints one message (no traceback unless ``--debug``). Nothing ever
-prompts. Command handlers live in `tokenprovider.cli_commands` and import what they
-need when they run, so ``config show`` starts fast.
-"""
+"""The ``tokenprovider`` argument parser: every command, its options and help."""
 
 from __future__ import annotations
 
 import argparse
-import sys
-import warnings
-from collections.abc import Callable, Sequence
 
 from tokenprovider import __version__
-from tokenprovider.errors import ConfigurationError, TokenProviderError
-
-EXIT_OK = 0
-EXIT_AUTH_FAILED = 1
-EXIT_USAGE = 2
-EXIT_CONFIG = 3
 
 _EPILOG = "exit codes: 0 ok, 1 authentication failed, 2 usage, 3 configuration error"
 
@@ -59,7 +44,7 @@ def _target(parser: argparse.ArgumentParser) -> None:
     where.add_argument("--file", metavar="F", help="the file F")
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
     common = _common()
     parser = argparse.ArgumentParser(
         prog="tokenprovider",
@@ -160,55 +145,3 @@ def _parser() -> argparse.ArgumentParser:
         "(moto and a local Lambda endpoint; needs the dev extra)",
     )
     return parser
-
-
-def _handler(args: argparse.Namespace) -> Callable[[argparse.Namespace], int]:
-    if args.command == "demo":
-        return _demo
-    from tokenprovider import cli_commands  # noqa: PLC0415
-
-    if args.command == "config":
-        name = f"config_{args.config_command}"
-    elif args.command == "cache":
-        name = "cache_" + args.cache_command.replace("-", "_")
-    else:
-        name = args.command
-    handler: Callable[[argparse.Namespace], int] = getattr(cli_commands, name)
-    return handler
-
-
-def _demo(args: argparse.Namespace) -> int:
-    if args.tds:
-        from tokenprovider.demo_tds import run_tds_demo  # noqa: PLC0415 - loads boto3, moto
-
-        return run_tds_demo(sys.stdout)
-    from tokenprovider.demo import run_demo  # noqa: PLC0415 - loads requests and servers
-
-    return run_demo(sys.stdout)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit code."""
-    args = _parser().parse_args(argv)
-    args.config = getattr(args, "config", None)
-    args.debug = getattr(args, "debug", False)
-    if args.debug:
-        import logging  # noqa: PLC0415
-
-        logging.basicConfig(level=logging.DEBUG)
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", UserWarning)
-            try:
-                return _handler(args)(args)
-            finally:
-                for warning in caught:
-                    if issubclass(warning.category, UserWarning):
-                        print(f"tokenprovider: warning: {warning.message}", file=sys.stderr)
-    except TokenProviderError as exc:
-        if args.debug:
-            raise
-        print(f"tokenprovider: error: {exc}", file=sys.stderr)
-        return EXIT_CONFIG if isinstance(exc, ConfigurationError) else EXIT_AUTH_FAILED
-    except KeyboardInterrupt:
-        return 130

@@ -1,31 +1,19 @@
-"""What each ``tokenprovider`` command does (parsing and exit codes are in `cli`)."""
+"""``tokenprovider config ...``: show, locate and edit configuration files."""
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
+from tokenprovider.cli.output import EXIT_OK, note, out
 from tokenprovider.config.display import masked, render
 from tokenprovider.config.loading import environment_settings, load
 from tokenprovider.config.locations import default_project_file, search_path, user_file
 from tokenprovider.config.profiles import active_profile, credentials_path, section
 from tokenprovider.config.toml_lines import dotted, parse_key
 from tokenprovider.errors import ConfigurationError
-
-EXIT_OK = 0
-EXIT_CONFIG = 3
-
-
-def _out(text: str = "") -> None:
-    sys.stdout.write(text if text.endswith("\n") else text + "\n")
-
-
-def _note(text: str) -> None:
-    print(f"tokenprovider: {text}", file=sys.stderr)
 
 
 def config_show(args: argparse.Namespace) -> int:
@@ -43,12 +31,12 @@ def config_show(args: argparse.Namespace) -> int:
             origin = loaded.origin(key_path)
             return None if origin is None else f"from {origin}"
 
-    _out(f"# active profile: {profile} ({why})")
+    out(f"# active profile: {profile} ({why})")
     if not data:
-        _out("# nothing is configured; see: tokenprovider config path")
+        out("# nothing is configured; see: tokenprovider config path")
         return EXIT_OK
     shown, notes = masked(data)
-    _out(render(shown, origin_text, notes))
+    out(render(shown, origin_text, notes))
     return EXIT_OK
 
 
@@ -66,10 +54,10 @@ def config_path(args: argparse.Namespace) -> int:
     files = search_path(os.environ, Path.cwd(), args.config)
     names = [name for name, _, _ in environment_settings(os.environ)]
     states = [_state(config_file.path) for config_file in files]  # errors before output
-    _out("files, later wins:")
+    out("files, later wins:")
     for config_file, state in zip(files, states, strict=True):
-        _out(f"  {config_file.kind:<9} {config_file.path}  ({state})")
-    _out("then environment variables: " + (", ".join(names) if names else "none set"))
+        out(f"  {config_file.kind:<9} {config_file.path}  ({state})")
+    out("then environment variables: " + (", ".join(names) if names else "none set"))
     return EXIT_OK
 
 
@@ -122,7 +110,7 @@ def _write(target: Path, document: dict[str, Any], had_comments: bool) -> None:
 
     write_atomic(target, document)
     if had_comments:
-        _note(f"note: comments in {target} were not kept (tomli-w cannot write them)")
+        note(f"note: comments in {target} were not kept (tomli-w cannot write them)")
 
 
 def config_set(args: argparse.Namespace) -> int:
@@ -136,7 +124,7 @@ def config_set(args: argparse.Namespace) -> int:
     document, had_comments = read_for_update(target)
     set_value(document, path, value)
     _write(target, document, had_comments)
-    _out(f"set {dotted(path)} in {named}")
+    out(f"set {dotted(path)} in {named}")
     _warn_literal_secret(path, value, named)
     return EXIT_OK
 
@@ -146,7 +134,7 @@ def _warn_literal_secret(path: tuple[str, ...], value: Any, target: Path) -> Non
     from tokenprovider.secret_refs import is_reference  # noqa: PLC0415
 
     if is_secret_key(path[-1]) and isinstance(value, str) and not is_reference(value):
-        _note(
+        note(
             f"note: {dotted(path)} is stored as a literal secret in {target} (mode 0600); "
             "a reference such as env:NAME or file:PATH keeps it out of the file"
         )
@@ -162,7 +150,7 @@ def config_unset(args: argparse.Namespace) -> int:
     if not unset_value(document, path):
         raise ConfigurationError(f"{dotted(path)} is not set in {named}")
     _write(target, document, had_comments)
-    _out(f"removed {dotted(path)} from {named}")
+    out(f"removed {dotted(path)} from {named}")
     return EXIT_OK
 
 
@@ -199,7 +187,7 @@ def config_init(args: argparse.Namespace) -> int:
         )
     set_value(document, section, table)
     _write(target, document, had_comments)
-    _out(f"wrote [{dotted(section)}] with provider {args.provider} to {named}")
+    out(f"wrote [{dotted(section)}] with provider {args.provider} to {named}")
     missing = [] if "domain" in table else ["domain"]
     given = table[args.provider] if isinstance(table[args.provider], dict) else {}
     missing += [
@@ -209,7 +197,7 @@ def config_init(args: argparse.Namespace) -> int:
     ]
     if missing:
         example = dotted((*section, *parse_key(missing[0])))
-        _out(f"still needed: {', '.join(missing)} (tokenprovider config set {example} VALUE)")
+        out(f"still needed: {', '.join(missing)} (tokenprovider config set {example} VALUE)")
     return EXIT_OK
 
 
@@ -220,71 +208,3 @@ def _subtree_or_none(document: dict[str, Any], path: tuple[str, ...]) -> Any:
             return None
         value = value[key]
     return value
-
-
-def providers(args: argparse.Namespace) -> int:
-    """Every registered provider with its settings, types and defaults."""
-    from tokenprovider.config.reference import describe_providers  # noqa: PLC0415
-
-    text, failures = describe_providers()
-    _out(text)
-    for failure in failures:
-        _note(f"error: {failure}")
-    return EXIT_CONFIG if failures else EXIT_OK
-
-
-def token(args: argparse.Namespace) -> int:
-    """Print the token (or, with --json, the token with its provider and expiry)."""
-    from tokenprovider.config.resolve import resolve  # noqa: PLC0415
-
-    resolved = resolve(args.profile, config_file=args.config)
-    value = resolved.provider.token
-    if not args.json:
-        _out(value)
-        return EXIT_OK
-    expires_at = getattr(resolved.provider, "expires_at", None)
-    document = {
-        "token": value,
-        "provider": resolved.provider_name,
-        "profile": resolved.profile,
-        "host": resolved.provider.host.url,
-        "expires_at": expires_at,
-        "expires_at_utc": _utc(expires_at),
-    }
-    _out(json.dumps(document, indent=2))
-    return EXIT_OK
-
-
-def _utc(epoch: float | None) -> str | None:
-    from datetime import datetime, timezone  # noqa: PLC0415
-
-    if epoch is None:
-        return None
-    try:
-        return datetime.fromtimestamp(epoch, tz=timezone.utc).isoformat(timespec="seconds")
-    except (ValueError, OverflowError, OSError):
-        return None
-
-
-def header(args: argparse.Namespace) -> int:
-    """Print ``Authorization: ...`` for curl."""
-    from tokenprovider.config.resolve import resolve  # noqa: PLC0415
-
-    provider = resolve(args.profile, config_file=args.config).provider
-    _out(f"Authorization: {provider._authorization()}")
-    return EXIT_OK
-
-
-def cache_create_table(args: argparse.Namespace) -> int:
-    """Create the DynamoDB table for a shared token cache (an existing one is kept)."""
-    from tokenprovider import aws  # noqa: PLC0415 - loads boto3
-    from tokenprovider.caches.dynamodb import create_table  # noqa: PLC0415
-
-    session = aws.session(profile_name=args.aws_profile, region=args.region)
-    region = args.region or session.region_name
-    if create_table(args.name, region=region, boto3_session=session):
-        _out(f"created DynamoDB table {args.name} in {region}, TTL on attribute 'ttl'")
-    else:
-        _out(f"DynamoDB table {args.name} already exists in {region}; TTL is on")
-    _out(f'use it with: cache = "dynamodb:{args.name}" in a [credentials] table')
-    return EXIT_OK
