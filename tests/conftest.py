@@ -147,14 +147,46 @@ def closed_port() -> int:
 
 
 def run_cli(
-    config: Path, *args: str, cwd: Path, timeout: float = 60
+    config: Path,
+    *args: str,
+    cwd: Path,
+    timeout: float = 60,
+    without: tuple[str, ...] = (),
+    env: Mapping[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """``tokenprovider --config CONFIG ARGS`` in a child process, with no user or site
-    configuration of this machine in the way (see `run_python`)."""
-    env = {**os.environ, "XDG_CONFIG_HOME": str(cwd / "xdg-home"), "XDG_CONFIG_DIRS": ""}
+    configuration of this machine in the way (see `run_python`); ``env`` adds to (or, with
+    an empty value, removes from) this process's environment."""
+    merged = {**os.environ, "XDG_CONFIG_HOME": str(cwd / "xdg-home"), "XDG_CONFIG_DIRS": ""}
+    for name, value in (env or {}).items():
+        if value:
+            merged[name] = value
+        else:
+            merged.pop(name, None)
     return run_python(
-        "-m", "tokenprovider", "--config", str(config), *args, timeout=timeout, env=env, cwd=cwd
+        "-m",
+        "tokenprovider",
+        "--config",
+        str(config),
+        *args,
+        timeout=timeout,
+        env=merged,
+        cwd=cwd,
+        without=without,
     )
+
+
+#: Put first in a child's program: top-level modules named in WITHOUT cannot be imported,
+#: as if they were not installed (``ModuleNotFoundError``, like a missing extra).
+_BLOCK_MODULES = """\
+import sys
+class _NotInstalled:
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in {without!r}:
+            raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
+        return None
+sys.meta_path.insert(0, _NotInstalled())
+"""
 
 
 def run_python(
@@ -163,11 +195,24 @@ def run_python(
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
     memory: int | None = None,
+    without: tuple[str, ...] = (),
 ) -> subprocess.CompletedProcess[str]:
     """``python ARGS`` in a child process with stdin closed and its output captured as
     text; one still running after ``timeout`` seconds is killed and fails the test. With
     ``memory`` (``-c`` programs only), the program first limits its address space to that
-    many bytes."""
+    many bytes. With ``without`` (``-c`` or ``-m`` programs), those top-level modules
+    cannot be imported, as if not installed: ``without=("boto3", "botocore")``."""
+    if without:
+        prelude = _BLOCK_MODULES.format(without=set(without))
+        if args[0] == "-m":
+            module, rest = args[1], args[2:]
+            run = f"import runpy; sys.argv = {[module, *rest]!r}\n"
+            run += f"runpy.run_module({module!r}, run_name='__main__', alter_sys=True)\n"
+            args = ("-c", prelude + run)
+        elif args[0] == "-c":
+            args = ("-c", prelude + args[1], *args[2:])
+        else:
+            raise ValueError("without applies to a -c or -m program")
     if memory is not None:
         if args[0] != "-c":
             raise ValueError("memory limits only a -c program")

@@ -15,6 +15,11 @@ class ConfigurationError(TokenProviderError, ValueError):
     """A setting is missing or invalid; the message names it and how to fix it."""
 
 
+class MissingExtraError(ConfigurationError, ImportError):
+    """An optional dependency is not installed; the message names the extra to install
+    (``pip install 'tokenprovider[aws]'``). Also an `ImportError`."""
+
+
 class InvalidHostError(ConfigurationError):
     """A host (domain, scheme or URL) cannot be used."""
 

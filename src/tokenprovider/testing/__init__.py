@@ -1,18 +1,57 @@
 """Local servers and fixtures for testing code that uses token providers.
 
-Standard library only; every server listens on 127.0.0.1 on a port the OS picks. The pytest
-fixtures (``oauth_server``, ``foreign_server``, ``fake_clock``) load automatically through
-the ``pytest11`` entry point once tokenprovider is installed.
+Every server listens on 127.0.0.1 on a port the OS picks. The pytest fixtures
+(``oauth_server``, ``foreign_server``, ``fake_clock``, ``tds_dispenser``) load automatically
+through the ``pytest11`` entry point once tokenprovider is installed.
+
+`FakeClock`, `LocalOAuthServer` and `RecordingHTTPServer` need only the standard library.
+The AWS helpers (`LocalTokenDispenser`, `MotoServer`, `LocalLambdaServer`) load when first
+used and need the ``testing`` extra: ``pip install 'tokenprovider[testing]'``.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from tokenprovider.testing.clock import FakeClock
 from tokenprovider.testing.http_recorder import RecordedRequest, RecordingHTTPServer
 from tokenprovider.testing.oauth_server import LocalOAuthServer, TokenRequestRecord
 
+if TYPE_CHECKING:
+    from tokenprovider.testing.lambda_server import Invocation, LambdaContext, LocalLambdaServer
+    from tokenprovider.testing.moto import MotoServer
+    from tokenprovider.testing.tds_dispenser import LocalTokenDispenser, TokenDispenserHandler
+
+#: Exported names whose modules load on first use (they need boto3 or moto).
+_LAZY = {
+    "Invocation": "lambda_server",
+    "LambdaContext": "lambda_server",
+    "LocalLambdaServer": "lambda_server",
+    "LocalTokenDispenser": "tds_dispenser",
+    "MotoServer": "moto",
+    "TokenDispenserHandler": "tds_dispenser",
+}
+
 __all__ = [
     "FakeClock",
+    "Invocation",
+    "LambdaContext",
+    "LocalLambdaServer",
     "LocalOAuthServer",
+    "LocalTokenDispenser",
+    "MotoServer",
     "RecordedRequest",
     "RecordingHTTPServer",
+    "TokenDispenserHandler",
     "TokenRequestRecord",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
