@@ -33,8 +33,11 @@ $(INSTALLED): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m compileall -q src >/dev/null
 	touch $@
 
+# The dev tools are a PEP 735 dependency group (not a public extra): pip >= 25.1 installs it.
 $(DEV_INSTALLED): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check 'pip>=25.1'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check \
+		-e '.[aws,crypto,testing]' --group dev
 	$(BIN)/python -m compileall -q src >/dev/null
 	touch $@ $(INSTALLED)
 

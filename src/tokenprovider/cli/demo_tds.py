@@ -55,7 +55,7 @@ def run_tds_demo(out: TextIO) -> int:
         import boto3  # noqa: PLC0415
         import moto  # noqa: F401, PLC0415
     except ImportError:
-        out.write("demo --tds needs boto3 and moto: pip install 'tokenprovider[dev]'\n")
+        out.write("demo --tds needs boto3 and moto: pip install 'tokenprovider[testing]'\n")
         return 1
     from tokenprovider.providers.tds import TDSTokenProvider  # noqa: PLC0415
     from tokenprovider.testing.tds_dispenser import environment  # noqa: PLC0415

@@ -142,6 +142,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--tds",
         action="store_true",
         help="the Token Dispenser flow instead: SSM discovery, invoke, cache, refresh "
-        "(moto and a local Lambda endpoint; needs the dev extra)",
+        "(moto and a local Lambda endpoint; needs the testing extra)",
     )
     return parser
