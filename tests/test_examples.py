@@ -1,0 +1,120 @@
+"""Every program in examples/ runs, exits 0 and prints what proves it did its job.
+
+Each example runs as a new user would run it (``python examples/NAME.py``), in a child
+process with a time bound and a clean environment: no ``TOKENPROVIDER_*``, ``AWS_*``,
+``XDG_*`` or proxy variables, and a home in ``tmp_path``, so neither this machine's
+configuration nor its AWS credentials play a part. The examples are found by listing the
+directory: one without an entry in `EXPECTED` fails, so none can be added untested.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+from pathlib import Path
+
+import pytest
+
+from conftest import run_python
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+#: Lines each example must print (whole lines, in any order).
+EXPECTED: dict[str, tuple[str, ...]] = {
+    "requests_oauth.py": (
+        "requests.get with auth=provider: 200",
+        "after revocation: 200 (history: [<Response [401]>])",
+        "token sent to another host: no",
+        "token requests: 2",
+    ),
+    "custom_provider_plugin.py": (
+        "configuration built: SignedTokenProvider (lifetime 600 s)",
+        "API calls: 3, distinct tokens sent: 1",
+        "tokens signed: 1",
+    ),
+    "two_profiles.py": (
+        "  staging API answered 200",
+        "  production API answered 200",
+        "token requests to staging: 1",
+        "token requests to production: 1",
+    ),
+    "lambda_tds_consumer.py": (
+        "API calls: 5, each with a valid dispenser token: yes",
+        "dispenser invocations: 1",
+    ),
+    "shared_file_cache.py": (
+        "processes: 4, exit codes: [0, 0, 0, 0]",
+        "distinct tokens among them: 1",
+        "token requests: 1",
+    ),
+    "metadata_bank_migration.py": (
+        "container 2 got the same token from the table: yes",
+        "token readable in the table: no (sealed)",
+        "token requests: 1",
+    ),
+}
+
+_PROXIES = {"http_proxy", "https_proxy", "all_proxy", "no_proxy"}
+
+
+def example_names() -> list[str]:
+    return sorted(path.name for path in EXAMPLES.glob("*.py"))
+
+
+def clean_env(tmp_path: Path) -> dict[str, str]:
+    """This process's environment without our, AWS's, XDG's or proxy variables; a home
+    (and XDG directories) in ``tmp_path``."""
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.upper().startswith(("TOKENPROVIDER_", "AWS_", "XDG_"))
+        and name.lower() not in _PROXIES
+    }
+    home = tmp_path / "home"
+    home.mkdir()
+    env.update(
+        HOME=str(home),
+        XDG_CONFIG_HOME=str(home / ".config"),
+        XDG_CACHE_HOME=str(home / ".cache"),
+        XDG_CONFIG_DIRS=str(tmp_path / "etc"),
+    )
+    return env
+
+
+def test_examples_exist() -> None:
+    assert len(example_names()) >= len(EXPECTED)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_expectation_names_an_example(name: str) -> None:
+    assert (EXAMPLES / name).is_file(), f"EXPECTED names {name}, which examples/ lacks"
+
+
+@pytest.mark.parametrize("name", example_names())
+def test_example_runs(name: str, tmp_path: Path) -> None:
+    if name not in EXPECTED:
+        pytest.fail(f"examples/{name} has no entry in EXPECTED in {Path(__file__).name}")
+    work = tmp_path / "work"
+    work.mkdir()
+
+    result = run_python(str(EXAMPLES / name), timeout=90, env=clean_env(tmp_path), cwd=work)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stderr == ""  # no warning, no traceback
+    printed = result.stdout.splitlines()
+    for line in EXPECTED[name]:
+        assert line in printed, f"{name} did not print {line!r}:\n{result.stdout}"
+    assert list(work.iterdir()) == []  # it left nothing in the working directory
+
+
+@pytest.mark.parametrize("name", example_names())
+def test_example_says_what_it_needs(name: str) -> None:
+    source = (EXAMPLES / name).read_text()
+    docstring = ast.get_docstring(ast.parse(source)) or ""
+    assert "Needs" in docstring, f"{name}: the docstring does not say what it needs"
+    assert 'if __name__ == "__main__":' in source  # importable without running
+
+
+@pytest.mark.parametrize("name", example_names())
+def test_example_is_in_the_readme(name: str) -> None:
+    assert f"[{name}]({name})" in (EXAMPLES / "README.md").read_text()
