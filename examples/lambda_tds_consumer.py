@@ -84,7 +84,6 @@ def main() -> None:
                 "AWS_ACCESS_KEY_ID": "testing",
                 "AWS_SECRET_ACCESS_KEY": "testing",
                 "AWS_REGION": tds.region,
-                "AWS_DEFAULT_REGION": tds.region,  # until AWS_REGION alone works
                 "AWS_CONFIG_FILE": os.devnull,  # ignore ~/.aws of this machine
                 "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
                 "AWS_EC2_METADATA_DISABLED": "true",

@@ -61,7 +61,6 @@ def main() -> None:
                 "AWS_ACCESS_KEY_ID": "testing",
                 "AWS_SECRET_ACCESS_KEY": "testing",
                 "AWS_REGION": "us-west-2",
-                "AWS_DEFAULT_REGION": "us-west-2",  # until AWS_REGION alone works
                 "AWS_CONFIG_FILE": os.devnull,  # ignore ~/.aws of this machine
                 "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
                 "AWS_EC2_METADATA_DISABLED": "true",
@@ -70,13 +69,13 @@ def main() -> None:
         os.environ.pop("AWS_PROFILE", None)
 
         # What the SDK's deployment already has: the secret and the table (key "Id").
-        boto3.client("secretsmanager").create_secret(
+        boto3.client("secretsmanager", region_name=os.environ["AWS_REGION"]).create_secret(
             Name=os.environ["SECRET_NAME"],
             SecretString=json.dumps(
                 {"consumerKey": CONSUMER_KEY, "consumerSecret": CONSUMER_SECRET}
             ),
         )
-        boto3.client("dynamodb").create_table(
+        boto3.client("dynamodb", region_name=os.environ["AWS_REGION"]).create_table(
             TableName="Tokens",
             AttributeDefinitions=[{"AttributeName": "Id", "AttributeType": "S"}],
             KeySchema=[{"AttributeName": "Id", "KeyType": "HASH"}],
@@ -99,7 +98,9 @@ def main() -> None:
             f"container 2 got the same token from the table: {'yes' if second in first else 'no'}"
         )
 
-        item = boto3.client("dynamodb").scan(TableName="Tokens")["Items"]
+        item = boto3.client("dynamodb", region_name=os.environ["AWS_REGION"]).scan(
+            TableName="Tokens"
+        )["Items"]
         stored = json.dumps(item)
         print(f"token readable in the table: {'yes' if second in stored else 'no (sealed)'}")
         print(f"token requests: {endpoint.token_requests}")  # 1 for both containers

@@ -157,7 +157,12 @@ def run_cli(
     """``tokenprovider --config CONFIG ARGS`` in a child process, with no user or site
     configuration of this machine in the way (see `run_python`); ``env`` adds to (or, with
     an empty value, removes from) this process's environment."""
-    merged = {**os.environ, "XDG_CONFIG_HOME": str(cwd / "xdg-home"), "XDG_CONFIG_DIRS": ""}
+    merged = {
+        **os.environ,
+        "XDG_CONFIG_HOME": str(cwd / "xdg-home"),
+        "XDG_CONFIG_DIRS": "",
+        "XDG_CACHE_HOME": str(cwd / "xdg-cache"),  # the CLI's token cache
+    }
     for name, value in (env or {}).items():
         if value:
             merged[name] = value
@@ -280,11 +285,16 @@ def aws_env(
     """Point boto3 at `moto_server` only, for one test; returns the moto endpoint URL.
 
     Every ``AWS_*`` variable (and any proxy) is removed, then: ``AWS_ENDPOINT_URL`` = the
-    moto URL, fake keys ``testing``, region ``us-west-2``, no profile, config and
-    credential files that do not exist, and no instance metadata lookups. moto's state is
-    reset first, so each test starts with no secrets or parameters. Subprocesses inherit
-    this environment through ``os.environ``.
+    moto URL, fake keys ``testing``, region ``us-west-2`` in ``AWS_REGION`` only (which
+    boto3 ignores, so the library's own region rule is what finds it), no profile, config
+    and credential files that do not exist, and no instance metadata lookups. A test's own
+    ``boto3.client(...)`` calls get the region from boto3's default session, set here;
+    the library never uses that session. moto's state is reset first, so each test starts
+    with no secrets or parameters. Subprocesses inherit this environment through
+    ``os.environ`` (and not the default session).
     """
+    import boto3  # noqa: PLC0415 - only the AWS tests load it
+
     for name in list(os.environ):
         if name.upper().startswith("AWS_") or name.lower() in _PROXY_VARIABLES:
             monkeypatch.delenv(name)
@@ -293,14 +303,14 @@ def aws_env(
         "AWS_ENDPOINT_URL": moto.url,
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_REGION": "us-west-2",
-        "AWS_DEFAULT_REGION": "us-west-2",
+        "AWS_REGION": REGION,
         "AWS_CONFIG_FILE": str(missing / "config"),
         "AWS_SHARED_CREDENTIALS_FILE": str(missing / "credentials"),
         "AWS_EC2_METADATA_DISABLED": "true",
     }
     for name, value in settings.items():
         monkeypatch.setenv(name, value)
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", boto3.session.Session(region_name=REGION))
     moto.reset()
     return moto.url
 

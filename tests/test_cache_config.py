@@ -126,15 +126,24 @@ def test_relative_file_cache_directory_is_relative_to_an_explicit_file(
     assert cache.directory == tmp_path / "conf" / "tokens"
 
 
-def test_dynamodb_cache() -> None:
+@pytest.fixture
+def aws_region(clean_aws: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> str:
+    """No AWS settings but ``AWS_REGION`` (a DynamoDB cache is refused without a region)."""
+    monkeypatch.setenv("AWS_REGION", "eu-central-1")
+    return "eu-central-1"
+
+
+def test_dynamodb_cache(aws_region: str) -> None:
     cache = build(cache="dynamodb:Tokens").cache
     assert isinstance(cache, DynamoDBTokenCache)
     assert cache.table_name == "Tokens"
+    assert cache.region == aws_region
     assert cache.encrypted is False
 
 
 @pytest.mark.parametrize("spec", ["file", "dynamodb:Tokens"])
 @pytest.mark.parametrize("key", ["env:TP_CONFIG_CACHE_KEY", "derive"])
+@pytest.mark.usefixtures("aws_region")
 def test_cache_key_makes_an_encrypted_cache(spec: str, key: str) -> None:
     cache = build(cache=spec, cache_key=key).cache
     assert isinstance(cache, (FileTokenCache, DynamoDBTokenCache))

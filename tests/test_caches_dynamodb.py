@@ -31,6 +31,7 @@ from conftest import (
     CANARY_SECRET,
     DYNAMODB_TABLE,
     LEASE_FIELDS,
+    REGION,
     SALT_KEY,
     MotoForwarder,
     Reply,
@@ -899,8 +900,8 @@ def test_literal_key_is_refused_without_being_echoed() -> None:
 def test_repr_shows_table_and_encryption_only(monkeypatch: pytest.MonkeyPatch) -> None:
     key_text = new_key()
     monkeypatch.setenv("TP_DDB_REPR_KEY", key_text)
-    assert repr(DynamoDBTokenCache(TABLE)) == "DynamoDBTokenCache('Tokens')"
-    sealed = DynamoDBTokenCache(TABLE, key="env:TP_DDB_REPR_KEY")
+    assert repr(DynamoDBTokenCache(TABLE, region=REGION)) == "DynamoDBTokenCache('Tokens')"
+    sealed = DynamoDBTokenCache(TABLE, key="env:TP_DDB_REPR_KEY", region=REGION)
     assert repr(sealed) == "DynamoDBTokenCache('Tokens', encrypted)"
     assert sealed.encrypted
     assert_no_leak(repr(vars(sealed)), key_text)

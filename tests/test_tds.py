@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -514,8 +515,9 @@ def test_missing_credentials_say_how_to_set_them(
 def test_profile_name_gives_region_and_credentials(
     tds: LocalTokenDispenser, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "AWS_DEFAULT_REGION"):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"):
         monkeypatch.delenv(name)
+    assert "AWS_DEFAULT_REGION" not in os.environ
     config = tmp_path / "aws-config"
     config.write_text(
         "[profile tdsprof]\n"

@@ -195,8 +195,7 @@ def hostile(
         servers.append(server)
         settings = {
             "AWS_ENDPOINT_URL_LAMBDA": server.url,
-            "AWS_REGION": REGION,
-            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,  # only this one: the library must read it itself
             "AWS_ACCESS_KEY_ID": "testing",
             "AWS_SECRET_ACCESS_KEY": "testing",
         }

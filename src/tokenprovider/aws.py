@@ -1,20 +1,34 @@
-"""boto3 clients with bounded timeouts and standard retries, and plain-words AWS errors.
+"""boto3 clients with bounded timeouts and standard retries, the AWS region rule, and
+plain-words AWS errors.
 
-boto3 is imported here, only when something needs AWS. Endpoints follow boto3's own
-settings (``AWS_ENDPOINT_URL``, ``AWS_ENDPOINT_URL_<SERVICE>``), as do region and
-credentials (``AWS_REGION``, ``AWS_PROFILE``, ...).
+boto3 and botocore are loaded here, through `tokenprovider.extras.require`, only when
+something needs AWS; without them that is a `MissingExtraError` naming the ``aws`` extra.
+Endpoints and credentials follow boto3's own settings (``AWS_ENDPOINT_URL``,
+``AWS_ENDPOINT_URL_<SERVICE>``, ``AWS_PROFILE``, ...). The region follows one rule,
+`resolve_region`, everywhere: boto3 alone reads ``AWS_DEFAULT_REGION`` but not
+``AWS_REGION``, which other SDKs and many runtimes set.
 """
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import Any
 
-from tokenprovider import untrusted
+from tokenprovider import extras, untrusted
 from tokenprovider.errors import ConfigurationError
 
 CONNECT_TIMEOUT = 5.0
 READ_TIMEOUT = 10.0
 MAX_ATTEMPTS = 4
+#: The environment variables that name the region, in the order they are read.
+REGION_VARIABLES = ("AWS_REGION", "AWS_DEFAULT_REGION")
+#: Where the region comes from after the explicit setting, first found wins; every
+#: "no region" message states this order.
+REGION_ORDER = (
+    "AWS_REGION, then AWS_DEFAULT_REGION, then the region of the AWS profile "
+    "(AWS_PROFILE, else the default profile; ~/.aws/config or AWS_CONFIG_FILE)"
+)
 
 
 def check_max_attempts(value: object) -> None:
@@ -23,11 +37,76 @@ def check_max_attempts(value: object) -> None:
         raise ConfigurationError(f"max_attempts must be a whole number >= 1, got {value!r}")
 
 
-def session(profile_name: str | None = None, region: str | None = None) -> Any:
-    """A new boto3 session (boto3's usual region and credential chain)."""
-    import boto3  # noqa: PLC0415 - optional dependency, loaded on use
+def require_aws(needed_by: str) -> None:
+    """Raise `MissingExtraError` naming the ``aws`` extra unless boto3 and botocore load."""
+    extras.require("boto3", needed_by)
+    extras.require("botocore", needed_by)
 
+
+def session(profile_name: str | None = None, region: str | None = None) -> Any:
+    """A new boto3 session (boto3's usual credential chain; see `resolve_region`)."""
+    boto3 = extras.require("boto3", "AWS access")
     return boto3.session.Session(profile_name=profile_name, region_name=region)
+
+
+def resolve_region(explicit: str | None, boto3_session: Any = None) -> str | None:
+    """The AWS region to use, or None if none is set anywhere.
+
+    In order: ``explicit`` (``region=``, ``--region``, ``region =`` in TOML) or the region
+    a given ``boto3_session`` was built with, then `REGION_ORDER`: ``AWS_REGION``,
+    ``AWS_DEFAULT_REGION``, the AWS profile's region (``boto3_session``'s profile, else
+    the one a new session picks).
+    """
+    if explicit:
+        return explicit
+    built_with = _built_with_region(boto3_session)
+    if built_with:
+        return built_with
+    for name in REGION_VARIABLES:
+        value = os.environ.get(name)
+        if value:
+            return value
+    chosen = boto3_session if boto3_session is not None else session()
+    region = getattr(chosen, "region_name", None)
+    return region if isinstance(region, str) and region else None
+
+
+def _built_with_region(boto3_session: Any) -> str | None:
+    """The region a boto3 session was given in code (``region_name=``), not one it read
+    from ``AWS_DEFAULT_REGION`` or its profile (boto3 keeps the two apart only inside
+    its botocore session)."""
+    core = getattr(boto3_session, "_session", None)
+    instance_variables = getattr(core, "instance_variables", None)
+    if not callable(instance_variables):
+        return None
+    region = instance_variables().get("region")
+    return region if isinstance(region, str) and region else None
+
+
+def require_region(
+    explicit: str | None, boto3_session: Any = None, *, needed_by: str, setting: str | None = None
+) -> str:
+    """`resolve_region`'s region; none is `no_region`'s error, and an AWS profile that
+    cannot be read (``AWS_PROFILE`` naming no profile) a `ConfigurationError` too."""
+    try:
+        chosen = resolve_region(explicit, boto3_session)
+    except Exception as exc:
+        described = describe_error(exc)
+        if described is None:
+            raise
+        raise ConfigurationError(f"{needed_by}: {described}") from None
+    if chosen is None:
+        raise no_region(needed_by, setting)
+    return chosen
+
+
+def no_region(needed_by: str, setting: str | None = None) -> ConfigurationError:
+    """The error for no region: what needs one and where it is looked for, in order,
+    starting with ``setting`` (``"region="``, ``"--region"``) if there is one."""
+    order = f"{setting}, then {REGION_ORDER}" if setting else REGION_ORDER
+    return ConfigurationError(
+        f"{needed_by} needs an AWS region and none is set; it is taken from the first of: {order}"
+    )
 
 
 def client(
@@ -39,10 +118,14 @@ def client(
     read_timeout: float = READ_TIMEOUT,
     max_attempts: int = MAX_ATTEMPTS,
     endpoint_url: str | None = None,
+    needed_by: str | None = None,
 ) -> Any:
-    """A boto3 client for ``service`` with timeouts and botocore's ``standard`` retries;
+    """A boto3 client for ``service`` with timeouts and botocore's ``standard`` retries, in
+    the region `resolve_region` finds (no region: `no_region` for ``needed_by``);
     ``endpoint_url`` overrides boto3's endpoint settings."""
-    from botocore.config import Config  # noqa: PLC0415 - optional dependency, loaded on use
+    needed_by = needed_by or f"the AWS {service} client"
+    require_aws(needed_by)
+    from botocore.config import Config  # noqa: PLC0415 - loaded (and checked) just above
 
     config = Config(
         connect_timeout=connect_timeout,
@@ -50,7 +133,12 @@ def client(
         retries={"mode": "standard", "total_max_attempts": max_attempts},
     )
     chosen = boto3_session if boto3_session is not None else session()
-    made = chosen.client(service, region_name=region, config=config, endpoint_url=endpoint_url)
+    chosen_region = resolve_region(region, chosen)
+    if chosen_region is None:
+        raise no_region(needed_by)
+    made = chosen.client(
+        service, region_name=chosen_region, config=config, endpoint_url=endpoint_url
+    )
     # The endpoint may come from AWS_ENDPOINT_URL(_SERVICE) or the AWS config as well, and
     # botocore quotes it in its connection errors: it must hold no password.
     endpoint = made.meta.endpoint_url
@@ -72,15 +160,14 @@ def describe_error(exc: BaseException, *, quoted: bool = True) -> str | None:
     cut short with control characters escaped, unless ``quoted`` is false for a caller
     that redacts secrets from it first and quotes it then.
     """
-    from botocore import exceptions  # noqa: PLC0415
-
+    exceptions = sys.modules.get("botocore.exceptions")
+    if exceptions is None:
+        return None  # botocore is not loaded, so exc is not one of its errors
     if isinstance(exc, exceptions.ClientError):
         error = exc.response.get("Error", {})
         code = error.get("Code", "error")
         message = error.get("Message") or ""
         text = f"{code}: {message}".rstrip(": ")
-    elif isinstance(exc, exceptions.NoRegionError):
-        return "no AWS region is configured (set AWS_REGION or a region setting)"
     elif isinstance(exc, exceptions.NoCredentialsError):
         return "no AWS credentials were found (set AWS_PROFILE or AWS_ACCESS_KEY_ID)"
     elif isinstance(exc, exceptions.BotoCoreError):

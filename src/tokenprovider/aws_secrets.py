@@ -1,10 +1,17 @@
-"""Reading secrets from AWS Secrets Manager and SSM Parameter Store (boto3, lazily)."""
+"""Reading secrets from AWS Secrets Manager and SSM Parameter Store (boto3, lazily).
+
+The region is `tokenprovider.aws.resolve_region`'s (these references have no region
+setting of their own); no region, no boto3 or an endpoint holding a password is an
+`AWSReadError` that says so.
+"""
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from tokenprovider import aws
+from tokenprovider.errors import ConfigurationError
 
 
 class AWSReadError(Exception):
@@ -13,8 +20,9 @@ class AWSReadError(Exception):
 
 def read_ssm_parameter(name: str) -> str:
     """The value of SSM parameter ``name``, decrypted if it is a SecureString."""
+    client = _client("ssm", "SSM Parameter Store")
     try:
-        response = aws.client("ssm").get_parameter(Name=name, WithDecryption=True)
+        response = client.get_parameter(Name=name, WithDecryption=True)
     except Exception as exc:
         raise _read_error("SSM Parameter Store", exc) from None
     value = response.get("Parameter", {}).get("Value")
@@ -23,10 +31,17 @@ def read_ssm_parameter(name: str) -> str:
     return value
 
 
-def read_secretsmanager(name: str, field: str | None, *, endpoint_url: str | None = None) -> str:
-    """Secret ``name``'s string, or its JSON object's ``field``."""
+def read_secretsmanager(
+    name: str,
+    field: str | None,
+    *,
+    endpoint_url: str | None = None,
+    region: str | None = None,
+) -> str:
+    """Secret ``name``'s string, or its JSON object's ``field``; ``region`` (if given)
+    comes before `tokenprovider.aws.REGION_ORDER`."""
+    client = _client("secretsmanager", "AWS Secrets Manager", endpoint_url, region)
     try:
-        client = aws.client("secretsmanager", endpoint_url=endpoint_url)
         response = client.get_secret_value(SecretId=name)
     except Exception as exc:
         raise _read_error("AWS Secrets Manager", exc) from None
@@ -53,6 +68,22 @@ def read_secretsmanager(name: str, field: str | None, *, endpoint_url: str | Non
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise AWSReadError(f"field {field!r} of the secret is not a string")
     return str(value)
+
+
+def _client(
+    service: str, name: str, endpoint_url: str | None = None, region: str | None = None
+) -> Any:
+    """A client for ``service`` (``name`` in messages); what keeps one from being made
+    (no boto3, no region, a password in the endpoint, a missing profile) is an
+    `AWSReadError`."""
+    try:
+        return aws.client(
+            service, region=region, endpoint_url=endpoint_url, needed_by=f"reading {name}"
+        )
+    except ConfigurationError as exc:
+        raise AWSReadError(str(exc)) from None
+    except Exception as exc:
+        raise _read_error(name, exc) from None
 
 
 def _read_error(service: str, exc: Exception) -> AWSReadError:

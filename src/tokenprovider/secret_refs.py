@@ -82,12 +82,9 @@ class SecretReference:
             return value
         if self._kind == FILE:
             return self._read_file()
-        try:
-            from tokenprovider import aws_secrets  # noqa: PLC0415 - loads boto3
-        except ImportError as exc:
-            raise self._error(
-                "needs boto3, which is not installed: pip install 'tokenprovider[aws]'"
-            ) from exc
+        # boto3 loads on the first read; without it, AWSReadError names the aws extra.
+        from tokenprovider import aws_secrets  # noqa: PLC0415
+
         try:
             if self._kind == SSM:
                 return aws_secrets.read_ssm_parameter(self._target)

@@ -81,6 +81,10 @@ class DynamoDBTokenCache(TokenCache):
     finds the table not answering, no call is made for `CACHE_RETRY_AFTER` seconds
     (measured on ``clock``'s monotonic time). ``endpoint_url`` points the client
     elsewhere (DynamoDB Local, LocalStack); it may not hold a user name or password.
+
+    boto3 and the region are checked when the cache is built: without boto3 that is a
+    `MissingExtraError`, without a region (``region``, else `tokenprovider.aws.REGION_ORDER`)
+    a `ConfigurationError`.
     """
 
     def __init__(
@@ -98,11 +102,7 @@ class DynamoDBTokenCache(TokenCache):
         endpoint_url: str | None = None,
         clock: Clock | None = None,
     ) -> None:
-        if not isinstance(table_name, str) or not _TABLE_NAME.fullmatch(table_name):
-            raise ConfigurationError(
-                "table_name must be a DynamoDB table name (3 to 255 of A-Z a-z 0-9 _ . -), "
-                f"got {table_name!r}"
-            )
+        check_table_name(table_name)
         if endpoint_url is not None:
             _check_endpoint(endpoint_url)
         if not isinstance(key_attribute, str) or not key_attribute:
@@ -112,16 +112,19 @@ class DynamoDBTokenCache(TokenCache):
         if max_wait is not None:
             positive_seconds("max_wait", max_wait)
         aws.check_max_attempts(max_attempts)
+        self.__encryption = None if key is None else Encryption(key, owner="DynamoDBTokenCache")
+        aws.require_aws("DynamoDBTokenCache")
+        self.region = aws.require_region(
+            region, boto3_session, needed_by="DynamoDBTokenCache", setting="region="
+        )
         self.table_name = table_name
         self.key_attribute = key_attribute
         self.lease_seconds = float(lease_seconds)
         self.max_wait = float(max_wait) if max_wait is not None else 2 * self.lease_seconds
         self.poll_interval = float(poll_interval)
-        self.__region = region
         self.__boto3_session = boto3_session
         self.__max_attempts = max_attempts
         self.__endpoint_url = endpoint_url
-        self.__encryption = None if key is None else Encryption(key, owner="DynamoDBTokenCache")
         self.__client: Any = None
         self.__salt: bytes | None = None
         self.__lock = threading.Lock()
@@ -395,10 +398,12 @@ class DynamoDBTokenCache(TokenCache):
         except ClientError as exc:
             code = aws.error_code(exc)
             if code == "ResourceNotFoundException":
+                endpoint = self.__endpoint_url
                 raise CacheError(
                     f"the DynamoDB table {self.table_name!r} does not exist in "
-                    f"{client.meta.region_name}; create it with: tokenprovider cache "
-                    f"create-table {self.table_name} --region {client.meta.region_name}"
+                    f"{self.region}; create it with: tokenprovider cache create-table "
+                    f"{self.table_name} --region {self.region}"
+                    + (f" --endpoint-url {endpoint}" if endpoint else "")
                 ) from None
             if code == "ValidationException" and "key" in str(exc).lower():
                 raise CacheError(
@@ -415,7 +420,7 @@ class DynamoDBTokenCache(TokenCache):
                 if self.__client is None:
                     self.__client = _client(
                         self.__boto3_session,
-                        self.__region,
+                        self.region,
                         self.__max_attempts,
                         self.__endpoint_url,
                     )
@@ -462,21 +467,37 @@ class DynamoDBTokenCache(TokenCache):
         )
 
 
+def check_table_name(table_name: object) -> None:
+    """Raise `ConfigurationError` unless ``table_name`` is a DynamoDB table name."""
+    if not isinstance(table_name, str) or not _TABLE_NAME.fullmatch(table_name):
+        raise ConfigurationError(
+            "table_name must be a DynamoDB table name (3 to 255 of A-Z a-z 0-9 _ . -), "
+            f"got {table_name!r}"
+        )
+
+
 def create_table(
     table_name: str,
     *,
     region: str | None = None,
     boto3_session: object | None = None,
     key_attribute: str = DEFAULT_KEY_ATTRIBUTE,
+    endpoint_url: str | None = None,
 ) -> bool:
     """Create a table for `DynamoDBTokenCache` (on-demand billing, TTL on ``ttl``) and
     wait until it is active. Returns False if it already existed (TTL is then enabled
-    if it was not)."""
-    from botocore.exceptions import ClientError  # noqa: PLC0415
+    if it was not). ``region`` and ``endpoint_url`` are as for the cache."""
+    if endpoint_url is not None:
+        _check_endpoint(endpoint_url)
+    aws.require_aws("create_table()")
+    from botocore.exceptions import ClientError  # noqa: PLC0415 - loaded (and checked) above
 
-    client = _client(boto3_session, region, aws.MAX_ATTEMPTS)
+    chosen = aws.require_region(
+        region, boto3_session, needed_by="create_table()", setting="region="
+    )
     created = True
     try:
+        client = _client(boto3_session, chosen, aws.MAX_ATTEMPTS, endpoint_url)
         try:
             client.create_table(
                 TableName=table_name,
@@ -505,23 +526,18 @@ def create_table(
 
 def _client(
     boto3_session: object | None,
-    region: str | None,
+    region: str,
     max_attempts: int,
     endpoint_url: str | None = None,
 ) -> Any:
     session = boto3_session if boto3_session is not None else aws.session(region=region)
-    chosen = region or getattr(session, "region_name", None)
-    if not chosen:
-        raise ConfigurationError(
-            "the DynamoDB token cache needs an AWS region: set region (--region), "
-            "AWS_DEFAULT_REGION, or a region in your AWS profile"
-        )
     return aws.client(
         "dynamodb",
         boto3_session=session,
-        region=chosen,
+        region=region,
         max_attempts=max_attempts,
         endpoint_url=endpoint_url,
+        needed_by="DynamoDBTokenCache",
     )
 
 

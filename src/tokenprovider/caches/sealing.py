@@ -13,6 +13,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from tokenprovider.errors import CacheError, ConfigurationError
+from tokenprovider.extras import require
 from tokenprovider.secret_refs import SecretReference, is_reference
 
 if TYPE_CHECKING:
@@ -146,14 +147,9 @@ def _checked_length(key: bytes, what: str) -> bytes:
 
 
 def _aesgcm_class() -> Any:
-    try:
-        from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # noqa: PLC0415
-    except ImportError:
-        raise ConfigurationError(
-            "encrypting cached tokens needs the cryptography package: "
-            "pip install 'tokenprovider[crypto]'"
-        ) from None
-    return AESGCM
+    """cryptography's AESGCM; without the ``crypto`` extra, `MissingExtraError`."""
+    aead = require("cryptography.hazmat.primitives.ciphers.aead", "encrypting cached tokens")
+    return aead.AESGCM
 
 
 def _aesgcm(key: bytes) -> Any:

@@ -42,7 +42,18 @@ def cache_from_setting(
                 directory = (base_dir or Path.cwd()) / directory
         return FileTokenCache(directory, key=key)
     if kind == "dynamodb" and argument:
-        from tokenprovider.caches.dynamodb import DynamoDBTokenCache  # noqa: PLC0415
+        from tokenprovider import aws  # noqa: PLC0415
+        from tokenprovider.caches.dynamodb import (  # noqa: PLC0415
+            DynamoDBTokenCache,
+            check_table_name,
+        )
 
-        return DynamoDBTokenCache(argument, key=key)
+        # Checked now, so that a cache that cannot work is a configuration error, not a
+        # warning at every fetch: the name, boto3, a region (there is no region setting
+        # here, so the cache's message naming region= would mislead).
+        check_table_name(argument)
+        needed_by = f"cache = {spec!r}"
+        aws.require_aws(needed_by)
+        region = aws.require_region(None, needed_by=needed_by)
+        return DynamoDBTokenCache(argument, key=key, region=region)
     raise ConfigurationError(f"must be one of {', '.join(FORMS)}, got {spec!r}")

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlsplit
 
 from tokenprovider.errors import ConfigurationError, SecretReferenceError
+from tokenprovider.extras import require
 
 if TYPE_CHECKING:
     from tokenprovider.providers.oauth import OAuthTokenProvider
@@ -35,6 +36,8 @@ if TYPE_CHECKING:
 #: Where LocalStack listens when ``IS_LOCAL`` is true and ``AWS_ENDPOINT_URL`` is unset.
 LOCALSTACK_URL = "http://localhost:4566"
 DEFAULT_TABLE = "Tokens"
+#: What messages about boto3, cryptography or the region name as needing them.
+NEEDED_BY = "tokenprovider.compat.metadata_bank.refresh_token()"
 #: Longest wait for another container's refresh (seconds; a third of the invocation's
 #: time left if shorter), and the least.
 WAIT = 5.0
@@ -59,6 +62,8 @@ class Settings(NamedTuple):
     endpoint_url: str | None
     retries: int | None
     interval_ms: float | None
+    #: The AWS region, by `tokenprovider.aws.resolve_region` (None until resolved).
+    region: str | None = None
 
 
 def refresh_token(
@@ -74,10 +79,15 @@ def refresh_token(
     makes one attempt. Called as a Lambda handler, ``(event, context)``, both come from
     the environment.
     """
+    from tokenprovider import aws  # noqa: PLC0415
+
     context = interval if _is_lambda_context(interval) else None
     if context is not None or isinstance(retries, Mapping):  # (event, context) from Lambda
         retries, interval = None, None
     settings = read_settings(os.environ)
+    aws.require_aws(NEEDED_BY)
+    require("cryptography", NEEDED_BY)  # the tokens it shares are sealed
+    settings = settings._replace(region=aws.require_region(None, needed_by=NEEDED_BY))
     attempts = _attempts(retries, settings.retries, should_retry)
     interval_ms = _interval(interval, settings.interval_ms)
     key, secret = _credentials(settings)
@@ -133,7 +143,12 @@ def _credentials(settings: Settings) -> tuple[str, str]:
 
     where = f"the secret {settings.secret_name!r} (SECRET_NAME)"
     try:
-        text = read_secretsmanager(settings.secret_name, None, endpoint_url=settings.endpoint_url)
+        text = read_secretsmanager(
+            settings.secret_name,
+            None,
+            endpoint_url=settings.endpoint_url,
+            region=settings.region,
+        )
     except AWSReadError as exc:
         raise SecretReferenceError(f"cannot read {where}: {exc}") from None
     try:
@@ -213,6 +228,7 @@ def _provider(
                 key="derive",
                 key_attribute=KEY_ATTRIBUTE,
                 endpoint_url=settings.endpoint_url,
+                region=settings.region,
             ),
         )
         _kept["provider"] = (tuned, fingerprint, provider)

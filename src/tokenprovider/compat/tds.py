@@ -16,13 +16,14 @@ import math
 import threading
 from typing import TYPE_CHECKING, Any
 
-from tokenprovider import untrusted
+from tokenprovider import aws, untrusted
 from tokenprovider.caches.memory import MemoryTokenCache
 from tokenprovider.clock import SYSTEM_CLOCK
 from tokenprovider.errors import TDSError, TokenExpiredOnArrivalError, TokenRequestError
 from tokenprovider.providers.tds import (
     MARGIN_GUARD,
     MAX_MINIMUM_ALIVE_SECS,
+    check_client_id,
     check_minimum_alive_secs,
 )
 
@@ -31,8 +32,10 @@ if TYPE_CHECKING:
 
 #: The providers never attach tokens to requests; this reserved name marks that.
 _NO_HOST = "token-dispenser.invalid"
-_providers: dict[tuple[str, int, str | None], TDSTokenProvider] = {}
-_arns: dict[str | None, str] = {}  # by SSM key: one lookup per process
+#: What messages about boto3 or the region name as needing them.
+NEEDED_BY = "tokenprovider.compat.tds.get_token()"
+_providers: dict[tuple[str, int, str | None, str], TDSTokenProvider] = {}
+_arns: dict[tuple[str | None, str], str] = {}  # by SSM key and region: one lookup each
 _lock = threading.Lock()
 _cache = MemoryTokenCache()  # its own, so that clear_cache() forgets the tokens too
 
@@ -48,8 +51,12 @@ def get_token(
     the dispenser has not, `TDSError` says so. Without ``token_dispenser_arn_ssm_key`` the
     only parameter under ``/service/token-dispenser`` names the dispenser.
     """
+    check_client_id(client_id)
     check_minimum_alive_secs(minimum_alive_secs)
-    provider = _provider(client_id, minimum_alive_secs, token_dispenser_arn_ssm_key)
+    aws.require_aws(NEEDED_BY)
+    # get_token has no region parameter: the region is the environment's or the profile's.
+    region = aws.require_region(None, needed_by=NEEDED_BY)
+    provider = _provider(client_id, minimum_alive_secs, token_dispenser_arn_ssm_key, region)
     document = _document(provider, minimum_alive_secs)
     if _seconds_left(document) <= minimum_alive_secs:
         provider.invalidate_cache()  # a refresh is under way elsewhere: wait for a fresh one
@@ -60,7 +67,7 @@ def get_token(
             raise _too_short(provider, minimum_alive_secs, f"a token with {shown} (asked twice)")
     if provider.function_arn is not None:
         with _lock:
-            _arns[token_dispenser_arn_ssm_key] = provider.function_arn
+            _arns[token_dispenser_arn_ssm_key, region] = provider.function_arn
     return json.dumps(document)
 
 
@@ -90,10 +97,10 @@ def _seconds_left(document: dict[str, object]) -> float:
     return -math.inf if expires_at is None else expires_at - SYSTEM_CLOCK.time()
 
 
-def _provider(client_id: str, minimum: int, ssm_key: str | None) -> TDSTokenProvider:
+def _provider(client_id: str, minimum: int, ssm_key: str | None, region: str) -> TDSTokenProvider:
     from tokenprovider.providers.tds import TDSTokenProvider  # noqa: PLC0415 - loads boto3
 
-    key = (client_id, minimum, ssm_key)
+    key = (client_id, minimum, ssm_key, region)
     with _lock:
         provider = _providers.get(key)
         if provider is None:
@@ -104,11 +111,12 @@ def _provider(client_id: str, minimum: int, ssm_key: str | None) -> TDSTokenProv
                 client_id,
                 minimum_alive_secs=min(MAX_MINIMUM_ALIVE_SECS, minimum + 2 * int(MARGIN_GUARD)),
                 token_dispenser_arn_ssm_key=ssm_key,
+                region=region,
                 refresh_ahead=minimum + MARGIN_GUARD,
                 cache=_cache,
             )
-            if ssm_key in _arns:
-                provider._adopt_function_arn(_arns[ssm_key])
+            if (ssm_key, region) in _arns:
+                provider._adopt_function_arn(_arns[ssm_key, region])
             _providers[key] = provider
         return provider
 

@@ -1,7 +1,8 @@
 """`TDSTokenProvider`: Launchpad tokens from the AWS Token Dispenser Service (TDS).
 
 The dispenser is a Lambda whose ARN is published in SSM Parameter Store under
-``/service/token-dispenser/<deployment>``. boto3 is imported when the provider is built.
+``/service/token-dispenser/<deployment>``. boto3 is imported when the provider is built
+(without it: `MissingExtraError`); the region follows `tokenprovider.aws.resolve_region`.
 
 Its answers are untrusted: read bounded in size (``max_response_bytes``) and in time (every
 AWS call runs on a worker thread that the caller waits for until the request's deadline,
@@ -128,7 +129,7 @@ class TDSTokenProvider(CachedTokenProvider):
             clock=clock,
             cache=cache,
         )
-        _check_client_id(client_id)
+        check_client_id(client_id)
         check_minimum_alive_secs(minimum_alive_secs)
         _check_choice("auth_style", auth_style, ("raw", "bearer", "cookie"))
         _check_choice("action", action, ("launchpad", "edl"))
@@ -165,13 +166,14 @@ class TDSTokenProvider(CachedTokenProvider):
         self.__event_minimum = min(
             MAX_MINIMUM_ALIVE_SECS, max(minimum_alive_secs, math.ceil(local_margin + MARGIN_GUARD))
         )
+        aws.require_aws("TDSTokenProvider")
         session = boto3_session if boto3_session is not None else _session(profile_name, region)
-        self.region = region or getattr(session, "region_name", None)
-        if not self.region:
-            raise ConfigurationError(
-                "TDSTokenProvider needs an AWS region: set region (in [credentials.tds] or "
-                "the constructor), AWS_REGION, or a region in your AWS profile"
-            )
+        self.region = aws.require_region(
+            region,
+            session,
+            needed_by="TDSTokenProvider",
+            setting="region= (region = in [credentials.tds])",
+        )
         self.__session: Any = session
         self.__timeout = float(invoke_timeout)
         self.__max_attempts = max_attempts
@@ -572,10 +574,6 @@ class TDSTokenProvider(CachedTokenProvider):
 def _session(profile_name: str | None, region: str | None) -> Any:
     try:
         return aws.session(profile_name, region)
-    except ImportError:
-        raise ConfigurationError(
-            "TDSTokenProvider needs boto3, which is not installed: pip install 'tokenprovider[aws]'"
-        ) from None
     except Exception as exc:
         detail = aws.describe_error(exc)
         if detail is None:
@@ -595,7 +593,8 @@ def _arn(value: object, parameter: str) -> str:
     return arn
 
 
-def _check_client_id(client_id: object) -> None:
+def check_client_id(client_id: object) -> None:
+    """Raise `ConfigurationError` unless ``client_id`` follows the dispenser's rule."""
     if not isinstance(client_id, str) or not CLIENT_ID_PATTERN.fullmatch(client_id):
         raise ConfigurationError(
             f"client_id {client_id!r} is not valid for the token dispenser: it must be 3 to 32 "
