@@ -561,14 +561,14 @@ def test_token_url_with_credentials_is_refused_without_echoing_them(token_url, p
     assert_no_leak(message + repr(info.value), CANARY_SECRET)
 
 
-def test_token_url_error_shows_the_url_without_its_query():
+def test_token_url_error_shows_the_url_with_its_query_masked():
     with pytest.raises(ConfigurationError) as info:
         OAuthTokenProvider(
             "https://api.example.com",
             "client",
             token_url=f"https://login.example.com/token?key={CANARY_SECRET}",
         )
-    assert "'https://login.example.com/token'" in str(info.value)
+    assert "'https://login.example.com/token?***'" in str(info.value)
     assert_no_leak(str(info.value), CANARY_SECRET)
 
 

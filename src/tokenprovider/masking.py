@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import urllib.parse
+import warnings
 from collections.abc import Iterable
 from typing import Any
+
+from tokenprovider.secret_refs import PREFIXES
 
 #: Setting names that hold secrets whatever provider they belong to.
 _SECRET_NAME = re.compile(
@@ -98,9 +102,28 @@ def without_userinfo(text: str, *, bare_host: bool = False) -> str:
     return _USERINFO.sub(r"\1***@", text)
 
 
-#: Secrets shorter than this are not redacted: replacing every "s" in a message would
-#: garble it and, by the pattern of stars, reveal the secret it means to hide.
-MIN_REDACTED = 4
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:(?://)?")
+
+
+def masked_url(url: str) -> str:
+    """``url`` as given, fit to quote in an error about it: its user name and password shown
+    as ``***@`` (everything up to the last ``@``, as in `without_userinfo`, also without
+    ``//``), its query as ``?***`` and its fragment as ``#***``, which may hold secrets too."""
+    if "@" in url:
+        scheme = _SCHEME.match(url)
+        url = (scheme[0] if scheme else "") + "***@" + url.rpartition("@")[2]
+    cut = min((i for i in (url.find("?"), url.find("#")) if i >= 0), default=-1)
+    if 0 <= cut < len(url) - 1:
+        url = url[: cut + 1] + REDACTED
+    return url
+
+
+#: Secrets (and forms of them) shorter than this are redacted only where they stand alone
+#: (`redact`), and a provider given one warns (`warn_about_literal_secret`).
+SHORT_SECRET = 8
+#: Characters that join letters and digits into one run (``127.0.0.1``, ``x-request-id``,
+#: ``a%2F``): a short secret inside such a run is part of other text, not the secret.
+_JOINERS = frozenset("-.~%")
 
 
 def secret_forms(secrets: Iterable[str | None]) -> list[str]:
@@ -126,9 +149,98 @@ def secret_forms(secrets: Iterable[str | None]) -> list[str]:
 
 
 def redact(text: str, secrets: Iterable[str | None]) -> str:
-    """Replace every occurrence of each secret in ``text`` with ``***`` (secrets of at least
-    `MIN_REDACTED` characters: see there)."""
+    """Replace each secret (or form of one: see `secret_forms`) in ``text`` with ``***``, in
+    the order given. One of at least `SHORT_SECRET` characters is replaced wherever it
+    occurs; a shorter one only where it stands alone, so that the secret ``s`` turns
+    ``client_secret=s`` into ``client_secret=***`` but leaves ``host`` alone: replacing every
+    "s" would garble the text and, by the pattern of stars, reveal the secret."""
     for secret in secrets:
-        if secret and len(secret) >= MIN_REDACTED:
+        if not secret:
+            continue
+        if len(secret) >= SHORT_SECRET:
             text = text.replace(secret, REDACTED)
+        elif secret in text:
+            text = _redact_standalone(text, secret)
     return text
+
+
+def _redact_standalone(text: str, secret: str) -> str:
+    """``text`` with each occurrence of ``secret`` that is not part of a longer run of
+    letters, digits and ``_`` (joined by ``-``, ``.``, ``~`` or ``%``) replaced."""
+    parts: list[str] = []
+    start = 0
+    found = text.find(secret)
+    while found >= 0:
+        end = found + len(secret)
+        before, after = text[max(0, found - 2) : found], text[end : end + 2][::-1]
+        if _joins(before, secret[0]) or _joins(after, secret[-1]):
+            found = text.find(secret, found + 1)
+            continue
+        parts += (text[start:found], REDACTED)
+        start = end
+        found = text.find(secret, end)
+    parts.append(text[start:])
+    return "".join(parts)
+
+
+def _is_word(character: str) -> bool:
+    return character.isalnum() or character == "_"
+
+
+def _joins(outside: str, edge: str) -> bool:
+    """Whether the (up to) two characters ``outside`` a match, nearest last, continue the
+    run that the match's ``edge`` character belongs to."""
+    if not outside:
+        return False
+    nearest = outside[-1]
+    if _is_word(edge):
+        return _is_word(nearest) or (
+            nearest in _JOINERS and len(outside) == 2 and _is_word(outside[0])
+        )
+    return edge in _JOINERS and _is_word(nearest)
+
+
+def warn_about_literal_secret(value: object, setting: str, owner: str) -> None:
+    """Warn (`UserWarning`, pointing at the code that built ``owner``) about a literal
+    secret ``value`` that is shorter than `SHORT_SECRET` characters, or that is written
+    like a secret reference (``env:NAME``...) in Python code, where it is used as it is (in
+    configuration such a value is a reference, unless written ``literal:...`` on purpose).
+    Never quotes it beyond a reference's prefix."""
+    if not isinstance(value, str) or not value:
+        return
+    stacklevel, from_configuration = _caller_outside_package()
+    prefix = next((prefix for prefix in PREFIXES if value.startswith(prefix)), None)
+    if prefix is not None:
+        if from_configuration:
+            return
+        shown = prefix + "..."  # the rest may be the secret itself: never quoted
+        message = (
+            f"{owner}: {setting} {shown!r} is a str, so it is used as the literal secret, "
+            f"not read from where it points; to read it, pass SecretReference({shown!r})"
+        )
+    elif len(value) < SHORT_SECRET:
+        message = (
+            f"{owner}: {setting} is shorter than {SHORT_SECRET} characters: it is easy to "
+            "guess, and messages can redact it only where it stands alone (not inside other "
+            "words); use a longer secret"
+        )
+    else:
+        return
+    warnings.warn(message, UserWarning, stacklevel=stacklevel)
+
+
+def _caller_outside_package() -> tuple[int, bool]:
+    """The ``stacklevel`` that makes a warning issued by this function's caller point at
+    the first frame outside tokenprovider (the code that built the provider), and whether
+    the configuration loader (`tokenprovider.config`) is on the way there."""
+    level = 1
+    from_configuration = False
+    frame = sys._getframe(1)
+    while frame.f_back is not None:
+        name = frame.f_globals.get("__name__", "")
+        if name != "tokenprovider" and not name.startswith("tokenprovider."):
+            break
+        from_configuration = from_configuration or name.startswith("tokenprovider.config")
+        frame = frame.f_back
+        level += 1
+    return level, from_configuration

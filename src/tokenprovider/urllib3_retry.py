@@ -1,7 +1,16 @@
-"""urllib3 `Retry` carrying out a `RetryPolicy`: full jitter, a deadline, an injectable sleep."""
+"""urllib3 `Retry` carrying out a `RetryPolicy`: full jitter, a deadline, an injectable sleep.
+
+urllib3 logs a WARNING ("Retrying (PolicyRetry(...)) after connection broken by ...") for
+each retry after a connection error. A fetch is one operation, whose failure is reported
+once (its error, or one warning when a stale token is served), so a filter on urllib3's
+connection-pool logger passes those records on at DEBUG, for our retries only: the
+application's own urllib3 warnings and its logging configuration are left alone.
+"""
 
 from __future__ import annotations
 
+import copy
+import logging
 import math
 import random
 from types import TracebackType
@@ -85,3 +94,28 @@ class PolicyRetry(Retry):
         wait = min(wait, max(0.0, self.deadline_at - self.policy.monotonic()))
         if wait > 0:
             self.policy.sleep(wait)
+
+
+class _RetryWarningsAtDebug(logging.Filter):
+    """urllib3's retry WARNING about a `PolicyRetry` (a token fetch retrying), logged at
+    DEBUG instead; every other record passes as it is."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if not (
+            record.levelno == logging.WARNING
+            and isinstance(args, tuple)
+            and args
+            and isinstance(args[0], PolicyRetry)
+        ):
+            return True
+        if _POOL_LOGGER.isEnabledFor(logging.DEBUG):
+            quieter = copy.copy(record)
+            quieter.levelno, quieter.levelname = logging.DEBUG, "DEBUG"
+            _POOL_LOGGER.handle(quieter)
+        return False
+
+
+#: The logger urllib3's connection pools log to (``urllib3.connectionpool.log``).
+_POOL_LOGGER = logging.getLogger("urllib3.connectionpool")
+_POOL_LOGGER.addFilter(_RetryWarningsAtDebug())

@@ -1,18 +1,23 @@
 """The ``tokenprovider`` command line (also ``python -m tokenprovider``).
 
 Exit codes: 0 success, 1 authentication failed, 2 usage error, 3 configuration error.
-An expected failure prints one message (no traceback unless ``--debug``). Nothing ever
-prompts. The parser is in `parser`; each group of commands has its module
-(`config_commands`, `token_commands`, `cache_commands`, `demo`), imported only when its
-command runs, so ``config show`` starts fast. The library never imports this package.
+An expected failure prints one message (``--debug`` adds the traceback before it, and
+keeps the exit code). Warnings, the library's logged ones included, print as
+``tokenprovider: warning: ...`` lines on stderr. Nothing ever prompts. The parser is in
+`parser`; each group of commands has its module (`config_commands`, `token_commands`,
+`cache_commands`, `demo`), imported only when its command runs, so ``config show``
+starts fast. The library never imports this package.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import sys
+import traceback
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from tokenprovider.cli.output import EXIT_AUTH_FAILED, EXIT_CONFIG, EXIT_OK, EXIT_USAGE
 from tokenprovider.cli.parser import build_parser
@@ -53,22 +58,59 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.config = getattr(args, "config", None)
     args.debug = getattr(args, "debug", False)
     if args.debug:
-        import logging  # noqa: PLC0415
-
         logging.basicConfig(level=logging.DEBUG)
     try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", UserWarning)
-            try:
-                return _handler(args)(args)
-            finally:
-                for warning in caught:
-                    if issubclass(warning.category, UserWarning):
-                        print(f"tokenprovider: warning: {warning.message}", file=sys.stderr)
+        with _library_warnings(shown_as_lines=not args.debug):
+            return _handler(args)(args)
     except TokenProviderError as exc:
         if args.debug:
-            raise
+            traceback.print_exc()
         print(f"tokenprovider: error: {exc}", file=sys.stderr)
         return EXIT_CONFIG if isinstance(exc, ConfigurationError) else EXIT_AUTH_FAILED
     except KeyboardInterrupt:
         return 130
+
+
+@contextlib.contextmanager
+def _library_warnings(*, shown_as_lines: bool) -> Iterator[None]:
+    """Print the library's warnings as ``tokenprovider: warning: ...`` on stderr: each
+    distinct `UserWarning` once, when the command ends, and (``shown_as_lines``; with
+    ``--debug`` logging shows everything) each WARNING record of our loggers as it is
+    logged, without a traceback."""
+    lines = _WarningLines()
+    library = logging.getLogger("tokenprovider")
+    if shown_as_lines:
+        library.addHandler(lines)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", UserWarning)
+            try:
+                yield
+            finally:
+                shown = dict.fromkeys(
+                    str(warning.message)
+                    for warning in caught
+                    if issubclass(warning.category, UserWarning)
+                )
+                for message in shown:
+                    print(f"tokenprovider: warning: {message}", file=sys.stderr)
+    finally:
+        library.removeHandler(lines)
+
+
+class _WarningLines(logging.Handler):
+    """Writes each WARNING record as one ``tokenprovider: warning: ...`` line on stderr
+    (``error:`` from ERROR up), as the CLI prints warnings: without the traceback of an
+    exception logged with it, whose text the library's own message already sums up."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad format string: logging's own report, not a crash
+            self.handleError(record)
+            return
+        kind = "error" if record.levelno >= logging.ERROR else "warning"
+        print(f"tokenprovider: {kind}: {message}", file=sys.stderr)

@@ -3,15 +3,31 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 
 from tokenprovider import __version__
 
 _EPILOG = "exit codes: 0 ok, 1 authentication failed, 2 usage, 3 configuration error"
 
 
-def _common() -> argparse.ArgumentParser:
+class _Parser(argparse.ArgumentParser):
+    """A parser that reports arguments it does not know itself, with its own usage, and
+    exits 2. argparse leaves them to the top parser, so ``tokenprovider token --bogus``
+    would show the top-level usage; the parsers of commands are of this class too
+    (``add_subparsers`` makes its parsers of the parent's class)."""
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        parsed, unknown = super().parse_known_args(args, namespace)
+        if unknown:
+            self.error(f"unrecognized arguments: {' '.join(unknown)}")
+        return parsed, unknown
+
+
+def _common() -> _Parser:
     """Options every command accepts, before or after its name."""
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument(
         "--config",
         metavar="FILE",
@@ -46,7 +62,7 @@ def _target(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     common = _common()
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="tokenprovider",
         description="Fetch, cache and attach bearer tokens; inspect and edit configuration.",
         epilog=_EPILOG,

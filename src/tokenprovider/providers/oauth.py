@@ -8,7 +8,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import SplitResult, quote_plus, urljoin, urlsplit, urlunsplit
+from urllib.parse import SplitResult, quote_plus, urljoin, urlsplit
 
 from tokenprovider import untrusted
 from tokenprovider.cached import CachedTokenProvider, is_header_safe
@@ -22,8 +22,14 @@ from tokenprovider.errors import (
     TokenRequestError,
 )
 from tokenprovider.host import Host
-from tokenprovider.masking import redact, secret_forms, without_userinfo
-from tokenprovider.retry import RetryPolicy
+from tokenprovider.masking import (
+    masked_url,
+    redact,
+    secret_forms,
+    warn_about_literal_secret,
+    without_userinfo,
+)
+from tokenprovider.retry import RETRY_STATUSES, RetryPolicy
 from tokenprovider.secret_refs import SecretReference, reveal
 from tokenprovider.untrusted import MAX_RESPONSE_BYTES
 
@@ -143,6 +149,7 @@ class OAuthTokenProvider(CachedTokenProvider):
                 "default_expires_in must be a positive number of seconds, "
                 f"got {default_expires_in!r}"
             )
+        warn_about_literal_secret(client_secret, "client_secret", type(self).__name__)
         self.client_id = client_id
         self._client_secret = client_secret
         self.token_url = token_url
@@ -429,13 +436,20 @@ class OAuthTokenProvider(CachedTokenProvider):
         status = answer.status
         body = _json_object(answer.body)[0] or {}
         error = body.get("error")
-        where = f"token endpoint {url} refused client {self.client_id!r}"
+        transient = status in RETRY_STATUSES
+        if status == 429:
+            where = f"token endpoint {url} throttled client {self.client_id!r}"
+        elif transient:
+            where = f"token endpoint {url} was unavailable to client {self.client_id!r}"
+        else:
+            where = f"token endpoint {url} refused client {self.client_id!r}"
+        # Retried until the attempts or the deadline ran out: say so, and what may help.
+        retried = transient and self.retry.max_attempts > 1
+        after = " after retries" if retried else ""
+        advice = "try again later, or allow more: RetryPolicy(max_attempts=..., deadline=...)"
         if not isinstance(error, str):
-            retried = " after retries" if status in (408, 429) or status >= 500 else ""
-            return TokenEndpointError(
-                f"{where} with HTTP {status} {self.__text(answer.reason)}{retried}".rstrip(),
-                status=status,
-            )
+            message = f"{where}: HTTP {status} {self.__text(answer.reason)}".rstrip() + after
+            return TokenEndpointError(f"{message}; {advice}" if retried else message, status=status)
         error = self.__text(error)
         description = body.get("error_description")
         description = self.__text(description) if isinstance(description, str) else None
@@ -444,8 +458,8 @@ class OAuthTokenProvider(CachedTokenProvider):
         message = f"{where}: {error}"
         if description:
             message += f" ({description})"
-        message += f" [HTTP {status}]"
-        if hint := _ERROR_HINTS.get(error):
+        message += f" [HTTP {status}]{after}"
+        if hint := _ERROR_HINTS.get(error) or (advice if retried else None):
             message += f"; {hint}"
         return OAuthError(
             message, error=error, error_description=description, error_uri=uri, status=status
@@ -517,49 +531,51 @@ def _endpoint_problem(url: object, host: Host, *, allow_query: bool) -> str | No
     User info and a fragment are refused, and a query when ``allow_query`` is false (the
     RFC allows one, but a configured ``token_url`` would show it in `repr()` and errors).
     Plain http is allowed only to a loopback address, and only when ``host`` itself is
-    configured with http. The answer quotes the URL only once it is known to hold
-    neither user info nor a refused query.
+    configured with http. The answer quotes the URL as given, with its user info, query
+    and fragment masked (`masked_url`).
     """
     if not isinstance(url, str):
         return f"must be an http(s) URL, got {url!r}"
+    shown = repr(untrusted.quote(masked_url(url)))
     # Any "@", not only one in the parsed netloc: urlsplit ends the netloc at the first "/",
     # "?" or "#", so a password holding one of those moves the "@" into the path, the query
     # or the fragment (https://svc:pa/ss@login.example.com/token has the netloc "svc:pa").
     if "@" in url:
         return (
-            "must not contain a user name or password; pass credentials as client_id/client_secret"
+            "must not contain a user name or password; pass credentials as "
+            f"client_id/client_secret (got {shown})"
         )
     try:
         parts = urlsplit(url)
     except ValueError:  # e.g. an unclosed "[" of an IPv6 address
-        return "is not a valid URL; expected one like 'https://login.example.com/token'"
+        return f"is not a valid URL: {shown}; expected one like 'https://login.example.com/token'"
     if "#" in url or (not allow_query and "?" in url):  # also a bare "?" or "#"
-        bare = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
         return (
-            f"must not contain a query string or fragment, got {untrusted.quote(bare)!r}; "
+            f"must not contain a query string or fragment, got {shown}; "
             "the token request sends its parameters in the body (use extra_params for more)"
         )
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        return f"must be an http(s) URL, got {untrusted.quote(url)!r}"
+        return f"must be an http(s) URL, got {shown}"
     if not _has_valid_port(parts):
-        return f"has an invalid port: {untrusted.quote(url)!r}"
+        return f"has an invalid port: {shown}"
     if any(ch.isspace() or not ch.isprintable() for ch in url):
-        return "must not contain spaces or control characters"
-    return _plain_http_problem(parts, host, url)
+        return f"must not contain spaces or control characters, got {shown}"
+    return _plain_http_problem(parts, host, shown)
 
 
-def _plain_http_problem(parts: SplitResult, host: Host, url: str) -> str | None:
-    """Why the http(s) URL ``url`` (split into ``parts``) may not be used from ``host``."""
+def _plain_http_problem(parts: SplitResult, host: Host, shown: str) -> str | None:
+    """Why the http(s) URL split into ``parts`` (``shown``: quoted for the message) may not
+    be used from ``host``."""
     if parts.scheme != "http":
         return None
     if host.scheme == "https":
         return (
-            f"{untrusted.quote(url)!r} uses plain http while {host} uses https; "
+            f"{shown} uses plain http while {host} uses https; "
             "client credentials must not be sent in clear"
         )
     if not _is_loopback(parts.hostname):
         return (
-            f"{untrusted.quote(url)!r} uses plain http to a host that is not loopback; "
+            f"{shown} uses plain http to a host that is not loopback; "
             "only 127.0.0.1, ::1 and localhost may be reached over http: use https"
         )
     return None
@@ -576,7 +592,7 @@ def _redirect_problem(source: str, target: str, host: Host) -> str | None:
         return "it is not a valid http(s) URL"
     if parts.scheme == "http" and urlsplit(source).scheme == "https":
         return "a redirect from https to plain http is a downgrade"
-    return _plain_http_problem(parts, host, target)
+    return _plain_http_problem(parts, host, repr(_shown(target)))
 
 
 def _has_valid_port(parts: SplitResult) -> bool:

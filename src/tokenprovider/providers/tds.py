@@ -32,6 +32,7 @@ from tokenprovider.errors import (
     TokenProviderError,
     TokenRequestError,
 )
+from tokenprovider.masking import warn_about_literal_secret
 from tokenprovider.providers.dispenser_answers import (
     MAX_UNWRAP,
     TOKEN_FIELDS,
@@ -50,6 +51,7 @@ from tokenprovider.providers.dispenser_calls import (
     read_payload,
     within_deadline,
 )
+from tokenprovider.retry import RETRY_STATUSES
 from tokenprovider.secret_refs import SecretReference, reveal
 
 if TYPE_CHECKING:
@@ -149,6 +151,7 @@ class TDSTokenProvider(CachedTokenProvider):
                 f"got {max_response_bytes!r}"
             )
         aws.check_max_attempts(max_attempts)
+        warn_about_literal_secret(edl_pass, "edl_pass", type(self).__name__)
         self.client_id = client_id
         self.minimum_alive_secs = minimum_alive_secs
         self.token_dispenser_arn_ssm_key = token_dispenser_arn_ssm_key
@@ -438,9 +441,16 @@ class TDSTokenProvider(CachedTokenProvider):
                 f"a whole number from 100 to 599 (a JSON {json_type(status)})"
             )
         if status >= 300:
+            # Worded by the status class: throttled or unavailable (try later), or refused.
+            if status == 429:
+                verb, later = "throttled", "; try again later"
+            elif status in RETRY_STATUSES:
+                verb, later = "was unavailable to", "; try again later"
+            else:
+                verb, later = "refused", ""
             raise TDSError(
-                f"the token dispenser {arn} refused client_id {self.client_id!r} with status "
-                f"{status}: {scrub(body)}",
+                f"the token dispenser {arn} {verb} client_id {self.client_id!r} with status "
+                f"{status}: {scrub(body)}{later}",
                 status_code=status,
             )
         if not isinstance(body, (str, dict)):
