@@ -259,7 +259,7 @@ def test_config_writes_refuse_what_is_not_a_regular_file(
     args = (
         ["set", "credentials.domain", "api.example.com"]
         if command == "set"
-        else ["init", "--provider", "jwt"]
+        else ["init", "--provider", "jwt", "domain=api.example.com", "jwt=env:JWT"]
     )
 
     line = error_line(sandbox.run("config", *args, "--file", str(special)))
@@ -369,7 +369,16 @@ def read_only(tmp_path: Path) -> Iterator[Path]:
 
 WRITES = {
     "set": ["config", "set", "credentials.domain", "api.example.com", "--file"],
-    "init": ["config", "init", "--provider", "jwt", "--force", "--file"],
+    "init": [
+        "config",
+        "init",
+        "--provider",
+        "jwt",
+        "domain=a.example",
+        "jwt=env:J",
+        "--force",
+        "--file",
+    ],
 }
 
 

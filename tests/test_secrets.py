@@ -10,11 +10,13 @@ from urllib.parse import quote, quote_plus
 import pytest
 import requests
 
-from conftest import CANARY_SECRET, all_log_text, assert_no_leak
+from conftest import CANARY_SECRET, all_log_text, assert_no_leak, reachable_text
 from tokenprovider import CachedTokenProvider, OAuthError, OAuthTokenProvider, TokenProviderError
 from tokenprovider.config import parse_credentials_config
-from tokenprovider.errors import ConfigurationError
+from tokenprovider.config.build import build_provider
+from tokenprovider.errors import ConfigurationError, SecretReferenceError
 from tokenprovider.masking import masked_repr, redact, secret_forms, visible_attributes
+from tokenprovider.secret_refs import looks_like_reference, mistyped_prefix
 from tokenprovider.testing.oauth_server import LocalOAuthServer
 
 
@@ -139,8 +141,8 @@ def test_redact_replaces_every_secret() -> None:
     assert redact("a sec1 b sec2 sec1", ["sec1", "sec2", None, ""]) == "a *** b *** ***"
 
 
-def test_redact_leaves_secrets_too_short_to_hide() -> None:
-    assert redact("a s1 b", ["s1", "abc"]) == "a s1 b"
+def test_redact_replaces_a_short_secret_only_where_it_stands_alone() -> None:
+    assert redact("a s1 b as1b s1.x", ["s1", "abc"]) == "a *** b as1b s1.x"
 
 
 def test_a_very_short_secret_neither_garbles_nor_reveals_itself_in_errors() -> None:
@@ -175,3 +177,46 @@ def test_secret_forms_cover_every_way_a_server_may_echo_a_secret() -> None:
         assert form in forms
         assert redact(f"echo <{form}>", forms) == "echo <***>"
     assert forms == sorted(forms, key=len, reverse=True)
+
+
+# --- what looks like a reference, in configuration -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "looks"),
+    [
+        ("envv:NAME", True),
+        ("vault:x", True),
+        ("ENV:NAME", True),
+        ("File:/run/secret", True),
+        ("ab:x", True),
+        ("a" * 31 + ":x", True),
+        ("a-b1:x", True),
+        ("a:x", False),  # a one-letter word
+        ("a" * 32 + ":x", False),  # too long to be a prefix
+        ("https://vault.example.com", False),
+        ("Secret:x", False),  # mixed case, and not a known prefix
+        ("1ab:x", False),
+        ("x_y:z", False),
+        ("p@ss:word", False),
+        ("no colon", False),
+        (":x", False),
+    ],
+)
+def test_looks_like_reference_boundaries(value: str, looks: bool) -> None:
+    assert looks_like_reference(value) is looks
+    assert (mistyped_prefix(value) is not None) is looks
+
+
+@pytest.mark.parametrize("value", ["env:X", "file:/x", "aws-ssm:/p", "literal:vault:x"])
+def test_references_and_literals_are_not_mistyped(value: str) -> None:
+    assert mistyped_prefix(value) is None
+
+
+def test_a_mistyped_prefix_error_holds_no_part_of_the_value() -> None:
+    section = {"domain": "a.example", "oauth": {"client_id": "x", "client_secret": ""}}
+    section["oauth"]["client_secret"] = "vault:" + CANARY_SECRET  # type: ignore[index]
+    with pytest.raises(SecretReferenceError) as caught:
+        build_provider(section)
+
+    assert_no_leak(reachable_text(caught.value), CANARY_SECRET, "vault")

@@ -6,11 +6,17 @@
 cached in memory for the life of the process. Errors name the reference, never a value.
 A ``file:`` reference must name a regular file of at most 64 KiB
 (`tokenprovider.config.files.SECRET_LIMIT`); a FIFO or a device is refused, never read.
+
+In configuration, a secret setting whose value `looks_like_reference` but names no known
+prefix (``envv:NAME``, ``vault:x``) is an error (`mistyped_prefix` says why), not a literal
+secret; ``literal:`` before a value takes the rest as it is (``literal:vault:x`` is
+``vault:x``).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import threading
 from pathlib import Path
 
@@ -18,6 +24,11 @@ from tokenprovider.errors import SecretReferenceError
 
 ENV, FILE, SECRETS_MANAGER, SSM = "env:", "file:", "aws-secretsmanager:", "aws-ssm:"
 PREFIXES = (ENV, FILE, SECRETS_MANAGER, SSM)
+#: In configuration: the rest of the value, taken as it is (``literal:vault:x``).
+LITERAL = "literal:"
+#: A word and a colon that look like a reference prefix: 2 to 31 letters, digits and ``-``
+#: from a letter, not followed by ``//`` (a URL such as ``https://...`` is not a reference).
+_PREFIX_LIKE = re.compile(r"([A-Za-z][A-Za-z0-9-]{1,30}):(?!//)")
 
 _cache: dict[tuple[str, str], str] = {}
 _lock = threading.Lock()
@@ -26,6 +37,47 @@ _lock = threading.Lock()
 def is_reference(value: object) -> bool:
     """Whether ``value`` is a string written as a secret reference."""
     return isinstance(value, str) and value.startswith(PREFIXES)
+
+
+def is_literal(value: object) -> bool:
+    """Whether ``value`` is a string written ``literal:VALUE``."""
+    return isinstance(value, str) and value.startswith(LITERAL)
+
+
+def literal_value(value: str) -> str:
+    """``value`` without a leading ``literal:``."""
+    return value.removeprefix(LITERAL)
+
+
+def looks_like_reference(value: object) -> bool:
+    """Whether ``value`` starts like a secret reference: a lower-case word (``envv:``,
+    ``vault:``), or a known prefix in another case (``ENV:``), then a colon not followed by
+    ``//``. A secret setting written so but not a reference is a mistake (`mistyped_prefix`)."""
+    if not isinstance(value, str):
+        return False
+    match = _PREFIX_LIKE.match(value)
+    if match is None:
+        return False
+    word = match.group(1)
+    return word.islower() or f"{word.lower()}:" in (*PREFIXES, LITERAL)
+
+
+def mistyped_prefix(value: object) -> str | None:
+    """Why a secret setting's ``value`` is refused, if it `looks_like_reference` with a prefix
+    that is neither a reference nor ``literal:``; None if it is fine. Never quotes the value
+    (a secret may start with a word and a colon)."""
+    if is_reference(value) or is_literal(value) or not looks_like_reference(value):
+        return None
+    from tokenprovider.config.suggest import did_you_mean  # noqa: PLC0415 - error path only
+
+    assert isinstance(value, str)
+    word = value.partition(":")[0].lower()
+    hint = did_you_mean(f"{word}:", (*PREFIXES, LITERAL))
+    return (
+        f"starts like a secret reference, but with no known prefix{hint}; a reference "
+        f"starts with {', '.join(PREFIXES)}; for a literal value that starts with a word "
+        f"and a colon, write {LITERAL} before it ({LITERAL}WORD:...)"
+    )
 
 
 class SecretReference:

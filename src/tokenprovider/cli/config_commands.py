@@ -1,4 +1,4 @@
-"""``tokenprovider config ...``: show, locate and edit configuration files."""
+"""``tokenprovider config ...``: show, check, locate and edit configuration files."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ import os
 from pathlib import Path
 from typing import Any
 
-from tokenprovider.cli.output import EXIT_OK, note, out
+from tokenprovider.cli.output import EXIT_CONFIG, EXIT_OK, note, out
 from tokenprovider.config.display import masked, render
-from tokenprovider.config.loading import environment_settings, load
+from tokenprovider.config.loading import LoadedConfig, environment_settings, load
 from tokenprovider.config.locations import default_project_file, search_path, user_file
-from tokenprovider.config.profiles import active_profile, credentials_path, section
+from tokenprovider.config.profiles import DEFAULT, active_profile, credentials_path, section
 from tokenprovider.config.toml_lines import dotted, parse_key
 from tokenprovider.errors import ConfigurationError
 
@@ -37,6 +37,61 @@ def config_show(args: argparse.Namespace) -> int:
         return EXIT_OK
     shown, notes = masked(data)
     out(render(shown, origin_text, notes))
+    _warn_if_unbuildable(loaded, [profile] if args.profile else None)
+    return EXIT_OK
+
+
+def _warn_if_unbuildable(loaded: LoadedConfig, profiles: list[str] | None) -> None:
+    """One line on stderr if what ``config show`` showed (``profiles``, else all) would
+    not build, as far as can be told without importing a provider."""
+    from tokenprovider.config.check import every_profile, quick_problems  # noqa: PLC0415
+
+    problems = quick_problems(loaded, every_profile(loaded) if profiles is None else profiles)
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        command = "--all" if profiles is None else f"--profile {profiles[0]}"
+        note(
+            f"warning: this configuration would not build: {problems[0]}{more}; "
+            f"see: tokenprovider config check {command}"
+        )
+
+
+def config_check(args: argparse.Namespace) -> int:
+    """Build the providers without reading a secret or fetching a token; list every problem."""
+    from tokenprovider.config.check import check, every_profile  # noqa: PLC0415
+
+    loaded = load(explicit=args.config)
+    if args.all:
+        profiles = every_profile(loaded)
+        if not profiles:
+            raise ConfigurationError(
+                "nothing is configured: no [credentials] table and no profile; "
+                "see: tokenprovider config path"
+            )
+    else:
+        profiles = [active_profile(args.profile)[0]]
+    report = check(loaded, profiles)
+    for problem in report.general:
+        out(f"problem: {problem}")
+    failed = []
+    for result in report.profiles:
+        for problem in result.problems:
+            out(f"problem: profile {result.profile}: {problem}")
+        if result.problems:
+            failed.append(result.profile)
+            continue
+        detail = result.provider or "?"
+        if result.unresolved:
+            detail += (
+                f"; not constructed, since {', '.join(result.unresolved)} "
+                "are read only when it is built"
+            )
+        out(f"ok: profile {result.profile} ({detail})")
+    count = report.problem_count
+    if count:
+        where = f" in profile(s) {', '.join(failed)}" if failed else ""
+        note(f"error: {count} problem{'s' if count > 1 else ''} found{where}")
+        return EXIT_CONFIG
     return EXIT_OK
 
 
@@ -77,7 +132,13 @@ def _state(path: Path) -> str:
         ) from None
     except ValueError:  # a NUL in the path
         raise ConfigurationError(f"configuration file {path!r} is not a usable path") from None
-    return "exists" if stat.S_ISREG(mode) else f"{file_kind(mode)}, not a regular file"
+    if not stat.S_ISREG(mode):
+        return f"{file_kind(mode)}, not a regular file"
+    try:  # permissions, an ACL, a security module...: only opening it tells
+        os.close(os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0)))
+    except OSError as exc:
+        return f"exists, but cannot be read: {exc.strerror or exc}"
+    return "exists"
 
 
 def _target_file(args: argparse.Namespace) -> tuple[Path, Path]:
@@ -130,10 +191,9 @@ def config_set(args: argparse.Namespace) -> int:
 
 
 def _warn_literal_secret(path: tuple[str, ...], value: Any, target: Path) -> None:
-    from tokenprovider.masking import is_secret_key  # noqa: PLC0415
-    from tokenprovider.secret_refs import is_reference  # noqa: PLC0415
+    from tokenprovider.config.loading import is_literal_secret  # noqa: PLC0415
 
-    if is_secret_key(path[-1]) and isinstance(value, str) and not is_reference(value):
+    if is_literal_secret(path, value):
         note(
             f"note: {dotted(path)} is stored as a literal secret in {target} (mode 0600); "
             "a reference such as env:NAME or file:PATH keeps it out of the file"
@@ -162,6 +222,12 @@ def config_init(args: argparse.Namespace) -> int:
     from tokenprovider.config.registry import registry  # noqa: PLC0415
     from tokenprovider.config.writing import read_for_update, set_value  # noqa: PLC0415
 
+    if args.profile is not None and args.profile.lower() == DEFAULT:
+        raise ConfigurationError(
+            f"--profile {args.profile}: the default profile is the [credentials] table, and a "
+            "profile may not be named default; run config init without --profile, or name "
+            "another profile"
+        )
     section = ("profiles", args.profile, "credentials") if args.profile else ("credentials",)
     cls = registry.get(args.provider)
     if cls is None:
@@ -177,7 +243,21 @@ def config_init(args: argparse.Namespace) -> int:
             key_path = (args.provider, *key_path)
         set_value(table, key_path, value_for((*section, *key_path), text))
     table.setdefault(args.provider, {})
+    missing = [] if "domain" in table else ["domain"]
+    missing += [
+        p.name
+        for p in parameters(cls).values()
+        if p.required and p.name not in table[args.provider]
+    ]
+    if missing:
+        given = " ".join(f"{key}=VALUE" for key in missing)
+        raise ConfigurationError(
+            f"[{dotted(section)}] was not written: it still needs {', '.join(missing)}; "
+            f"give them as KEY=VALUE: tokenprovider config init --provider {args.provider} "
+            f"{given}"
+        )
     named, target = _target_file(args)
+    _check_starter(table, section, target.parent)
     document, had_comments = read_for_update(target)
     existing = _subtree_or_none(document, section)
     if existing is not None and not args.force:
@@ -188,17 +268,19 @@ def config_init(args: argparse.Namespace) -> int:
     set_value(document, section, table)
     _write(target, document, had_comments)
     out(f"wrote [{dotted(section)}] with provider {args.provider} to {named}")
-    missing = [] if "domain" in table else ["domain"]
-    given = table[args.provider] if isinstance(table[args.provider], dict) else {}
-    missing += [
-        args.provider if p.name == args.provider else f"{args.provider}.{p.name}"
-        for p in parameters(cls).values()
-        if p.required and p.name not in given
-    ]
-    if missing:
-        example = dotted((*section, *parse_key(missing[0])))
-        out(f"still needed: {', '.join(missing)} (tokenprovider config set {example} VALUE)")
     return EXIT_OK
+
+
+def _check_starter(table: dict[str, Any], section: tuple[str, ...], directory: Path) -> None:
+    """Refuse a starter table that `config check` would not accept (nothing is read)."""
+    from tokenprovider.config.build import check_section  # noqa: PLC0415
+
+    problems = check_section(table, section, cwd=directory).problems
+    if problems:
+        raise ConfigurationError(
+            f"[{dotted(section)}] was not written, since it would not build: "
+            + "; ".join(map(str, problems))
+        )
 
 
 def _subtree_or_none(document: dict[str, Any], path: tuple[str, ...]) -> Any:

@@ -95,6 +95,16 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument(
         "--origin", action="store_true", help="note the file and line or variable of each value"
     )
+    check = action(
+        "check", "build the providers, reading no secret and fetching no token; list problems"
+    )
+    which = check.add_mutually_exclusive_group()
+    which.add_argument(
+        "--profile",
+        metavar="P",
+        help="check [profiles.P.credentials] (default: the active profile)",
+    )
+    which.add_argument("--all", action="store_true", help="check [credentials] and every profile")
     action("path", "list the files searched, in order, and which exist")
     set_ = action("set", "write KEY = VALUE (converted to the setting's type)")
     set_.add_argument("key", metavar="KEY", help="a dotted key, e.g. credentials.oauth.client_id")

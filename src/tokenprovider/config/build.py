@@ -4,13 +4,17 @@ The table names the host (``domain``, optional ``scheme``) and exactly one provi
 either as a table (``[credentials.oauth]``) or as the shorthand ``jwt = "eyJ..."``;
 ``provider = "NAME"`` picks one when several are present. Every error names the key
 path and where the value was set.
+
+`check_section` runs the same checks without stopping at the first problem and without
+resolving a secret reference, for ``tokenprovider config check``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import contextlib
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from tokenprovider.config import convert as conversion
 from tokenprovider.config.known import SECTION_KEYS
@@ -18,9 +22,15 @@ from tokenprovider.config.params import Parameter, parameters, type_name
 from tokenprovider.config.registry import Registry, registry
 from tokenprovider.config.suggest import did_you_mean
 from tokenprovider.config.toml_lines import dotted
-from tokenprovider.errors import ConfigurationError, TokenProviderError
+from tokenprovider.errors import ConfigurationError, SecretReferenceError, TokenProviderError
 from tokenprovider.masking import REDACTED, is_secret_key, redact, without_userinfo
-from tokenprovider.secret_refs import SecretReference, is_reference
+from tokenprovider.secret_refs import (
+    SecretReference,
+    is_literal,
+    is_reference,
+    literal_value,
+    mistyped_prefix,
+)
 
 if TYPE_CHECKING:
     from tokenprovider.config.loading import KeyPath, Origin
@@ -29,16 +39,48 @@ if TYPE_CHECKING:
 OriginOf = Callable[["KeyPath"], "Origin | None"]
 
 
+class _ReportedError(Exception):
+    """In a check: the problem that stops this step is already recorded."""
+
+
 class _Builder:
-    """One provider build: knows where values came from, and which secrets to redact."""
+    """One provider build: knows where values came from, and which secrets to redact.
+
+    With ``problems`` (a check), each step records its problem there and the build goes
+    on with the next one; a secret reference is never resolved, and the provider is not
+    constructed when a problem was found or a setting's value is a reference that only
+    building would read (listed in ``unresolved``)."""
 
     def __init__(
-        self, origin_of: OriginOf | None, providers: Registry, cwd: Path | None = None
+        self,
+        origin_of: OriginOf | None,
+        providers: Registry,
+        cwd: Path | None = None,
+        problems: list[TokenProviderError] | None = None,
     ) -> None:
         self._origin_of = origin_of or (lambda path: None)
         self._cwd = cwd or Path.cwd()
         self._registry = providers
         self._literal_secrets: list[str] = []
+        self._problems = problems
+        self.unresolved: list[KeyPath] = []
+        self.chosen: str | None = None
+
+    @contextlib.contextmanager
+    def _step(self) -> Iterator[None]:
+        """One check: in a build its error propagates; in a check it is recorded."""
+        if self._problems is None:
+            yield
+            return
+        try:
+            yield
+        except _ReportedError:
+            pass
+        except TokenProviderError as exc:
+            self._problems.append(exc)
+
+    def _found(self) -> int:
+        return len(self._problems) if self._problems is not None else 0
 
     def where(self, path: KeyPath) -> str:
         origin = self._origin_of(path)
@@ -48,20 +90,40 @@ class _Builder:
         return ConfigurationError(f"{self.where(path)}: {problem}")
 
     def provider(self, section: Any, path: KeyPath) -> tuple[str, TokenProvider]:
+        name, provider = self.build(section, path)
+        assert provider is not None  # only a check leaves it unbuilt
+        return name, provider
+
+    def build(self, section: Any, path: KeyPath) -> tuple[str, TokenProvider | None]:
+        """The provider's name and the provider (None in a check that could not build it);
+        in a check, problems that stop the build raise `_ReportedError`."""
         label = f"[{dotted(path)}]"
         if not isinstance(section, Mapping):
             raise self.error(path, f"must be a table, like {label}, not {_kind(section)}")
-        _check_keys(section, path, self)
-        self._check_entries(section, path)
-        host = self._host(section, path, label)
+        found = self._found()
+        for key, value in section.items():
+            with self._step():
+                self._check_entry(key, value, path)
+        host = None
+        with self._step():
+            host = self._host(section, path, label)
         name, settings = self._choose(section, path, label)
+        self.chosen = name
         cls = self._registry.get(name)
         assert cls is not None  # _choose only returns known names
         shorthand = not isinstance(settings, Mapping)
         settings = self._settings(name, settings, cls, path, label)
-        # A shorthand's one key sits in the section itself: credentials.jwt, not ...jwt.jwt
-        kwargs = self.arguments(cls, settings, path if shorthand else (*path, name))
-        cache = self._cache(section, path, name, cls)
+        kwargs: dict[str, Any] = {}
+        with self._step():
+            # A shorthand's one key sits in the section itself: credentials.jwt, not ...jwt.jwt
+            kwargs = self.arguments(cls, settings, path if shorthand else (*path, name))
+        cache = None
+        with self._step():
+            cache = self._cache(section, path, name, cls)
+        if self._found() > found:
+            raise _ReportedError
+        if self.unresolved:
+            return name, None
         if cache is not None:
             kwargs["cache"] = cache
         return name, self._construct(cls, (host,), kwargs, (*path, name))
@@ -89,9 +151,11 @@ class _Builder:
         if key is not None:
             key_path = (*path, "cache_key")
             if not isinstance(key, str) or not (is_reference(key) or key == "derive"):
+                mistyped = mistyped_prefix(key)
                 raise self.error(
                     key_path,
-                    "must be a secret reference (env:, file:, aws-secretsmanager:, aws-ssm:) "
+                    (f"{mistyped}; cache_key " if mistyped else "")
+                    + "must be a secret reference (env:, file:, aws-secretsmanager:, aws-ssm:) "
                     'to 32 base64-encoded bytes, or "derive"',
                 )
             key_origin = self._origin_of(key_path)
@@ -138,6 +202,10 @@ class _Builder:
             if not isinstance(chosen, str) or chosen not in self._registry:
                 raise self._unknown_provider(chosen, (*path, "provider"))
             return chosen, entries.get(chosen, {})
+        known = {key: value for key, value in entries.items() if key in self._registry}
+        if entries and not known:
+            raise _ReportedError  # a check: each unknown entry is recorded (a build raised)
+        entries = known
         if not entries:
             raise self.error(
                 path,
@@ -153,11 +221,12 @@ class _Builder:
             )
         return next(iter(entries.items()))
 
-    def _check_entries(self, section: Mapping[str, Any], path: KeyPath) -> None:
-        """Every key is a section key or a provider name (typos get a did-you-mean)."""
-        for key, value in section.items():
-            if key not in SECTION_KEYS and key not in self._registry:
-                raise self._unknown_entry(key, value, path)
+    def _check_entry(self, key: object, value: Any, path: KeyPath) -> None:
+        """``key`` is a section key or a provider name (typos get a did-you-mean)."""
+        if not isinstance(key, str):
+            raise self.error(path, f"has a key that is not a string ({_kind(key)})")
+        if key not in SECTION_KEYS and key not in self._registry:
+            raise self._unknown_entry(key, value, path)
 
     def _unknown_entry(self, key: str, value: Any, path: KeyPath) -> ConfigurationError:
         if isinstance(value, Mapping):
@@ -203,18 +272,23 @@ class _Builder:
         """Keyword arguments for ``cls`` from ``settings``, checked and converted."""
         accepted = parameters(cls)
         kwargs: dict[str, Any] = {}
+        found = self._found()
         for key, value in settings.items():
-            key_path = (*path, key) if isinstance(key, str) else path
-            if not isinstance(key, str):
-                raise self.error(path, f"has a key that is not a string ({_kind(key)})")
-            parameter = accepted.get(key)
-            if parameter is None:
-                raise self._unknown_setting(key, key_path, accepted)
-            kwargs[key] = self._value(value, parameter, key_path)
-        missing = [p for p in accepted.values() if p.required and p.name not in kwargs]
-        if missing:
-            needed = ", ".join(f"{p.name} ({type_name(p.annotation)})" for p in missing)
-            raise self.error(path, f"is missing required setting(s): {needed}")
+            with self._step():
+                key_path = (*path, key) if isinstance(key, str) else path
+                if not isinstance(key, str):
+                    raise self.error(path, f"has a key that is not a string ({_kind(key)})")
+                parameter = accepted.get(key)
+                if parameter is None:
+                    raise self._unknown_setting(key, key_path, accepted)
+                kwargs[key] = self._value(value, parameter, key_path)
+        missing = [p for p in accepted.values() if p.required and p.name not in settings]
+        with self._step():
+            if missing:
+                needed = ", ".join(f"{p.name} ({type_name(p.annotation)})" for p in missing)
+                raise self.error(path, f"is missing required setting(s): {needed}")
+        if self._found() > found:
+            raise _ReportedError
         return kwargs
 
     def _unknown_setting(
@@ -237,8 +311,15 @@ class _Builder:
             )
             if parameter.accepts_secret:
                 return reference
+            if self._problems is not None:  # a check reads no secret
+                self.unresolved.append(path)
+                return reference
             value = reference.reveal()  # this parameter takes a plain string: resolve now
             secret = True
+        elif is_literal(value):
+            value = literal_value(value)
+        elif secret and (mistyped := mistyped_prefix(value)):
+            raise SecretReferenceError(f"{self.where(path)}: {mistyped}")
         if secret and isinstance(value, str):
             self._literal_secrets.append(value)
         try:
@@ -249,7 +330,10 @@ class _Builder:
 
     def _table(self, path: KeyPath) -> conversion.BuildTable:
         def build(cls: type, settings: Mapping[str, Any]) -> Any:
+            unresolved = len(self.unresolved)
             kwargs = self.arguments(cls, settings, path)
+            if len(self.unresolved) > unresolved:
+                return None  # a check: built once its references are read
             return self._construct(cls, (), kwargs, path)
 
         return build
@@ -271,12 +355,6 @@ class _Builder:
     def _redact(self, text: str) -> str:
         longest_first = sorted(self._literal_secrets, key=len, reverse=True)
         return redact(text, longest_first)
-
-
-def _check_keys(section: Mapping[Any, Any], path: KeyPath, builder: _Builder) -> None:
-    for key in section:
-        if not isinstance(key, str):
-            raise builder.error(path, f"has a key that is not a string ({_kind(key)})")
 
 
 def _kind(value: object) -> str:
@@ -327,6 +405,33 @@ def build_named(
     """Like `build_provider`, also returning the name of the provider chosen; relative
     paths set by variables are taken from ``cwd`` (default: the working directory)."""
     return _Builder(origin_of, providers or registry, cwd).provider(section, path)
+
+
+class Checked(NamedTuple):
+    """What `check_section` found: the provider chosen (if it got that far), every problem,
+    and the settings whose references only a build would read (the provider is then not
+    constructed)."""
+
+    provider: str | None
+    problems: list[TokenProviderError]
+    unresolved: list[str]
+
+
+def check_section(
+    section: Any,
+    path: KeyPath,
+    origin_of: OriginOf | None = None,
+    providers: Registry | None = None,
+    *,
+    cwd: Path | None = None,
+) -> Checked:
+    """Check a ``[credentials]``-style table as `build_named` would build it, recording
+    every problem instead of stopping at the first, and resolving no secret reference."""
+    problems: list[TokenProviderError] = []
+    builder = _Builder(origin_of, providers or registry, cwd, problems)
+    with builder._step():
+        builder.build(section, path)
+    return Checked(builder.chosen, problems, [builder.where(p) for p in builder.unresolved])
 
 
 def parse_credentials_config(config: Mapping[str, Any]) -> TokenProvider:

@@ -239,6 +239,18 @@ def _forget(origins: dict[KeyPath, Origin], path: KeyPath) -> None:
         del origins[known]
 
 
+def is_literal_secret(path: KeyPath, value: Any) -> bool:
+    """Whether ``value``, set at ``path``, is a secret written out in full: a secret-named
+    setting's string that is not a reference (``cache_key = "derive"`` names no secret)."""
+    return (
+        bool(path)
+        and is_secret_key(path[-1])
+        and isinstance(value, str)
+        and not is_reference(value)
+        and not (path[-1] == "cache_key" and value == "derive")
+    )
+
+
 def _check_literal_secrets(path: Path, leaves: list[tuple[KeyPath, Any]]) -> None:
     """Warn if ``path`` holds a literal secret and others may read it."""
     try:
@@ -248,12 +260,7 @@ def _check_literal_secrets(path: Path, leaves: list[tuple[KeyPath, Any]]) -> Non
     if not mode & (stat.S_IRWXG | stat.S_IRWXO):
         return
     literal = [
-        ".".join(key_path)
-        for key_path, value in leaves
-        if key_path
-        and is_secret_key(key_path[-1])
-        and isinstance(value, str)
-        and not is_reference(value)
+        ".".join(key_path) for key_path, value in leaves if is_literal_secret(key_path, value)
     ]
     if literal:
         warnings.warn(

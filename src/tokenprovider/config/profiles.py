@@ -38,18 +38,45 @@ def profile_names(data: Mapping[str, Any]) -> list[str]:
 
 def credentials_path(loaded: LoadedConfig, profile: str) -> KeyPath:
     """The key path of ``profile``'s credentials table; errors explain what is missing."""
+    for problem in top_level_problems(loaded):
+        raise problem
+    return profile_path(loaded, profile)
+
+
+def top_level_problems(loaded: LoadedConfig) -> list[ConfigurationError]:
+    """What is wrong outside the profiles: unknown top-level tables, a ``profiles`` that
+    is not a table."""
+    problems = []
+    for key in loaded.data:
+        if key not in TOP_LEVEL:
+            hint = did_you_mean(str(key), TOP_LEVEL)
+            problems.append(_error(loaded, (str(key),), f"is not a known table{hint}"))
+    profiles = loaded.data.get("profiles", {})
+    if not isinstance(profiles, Mapping):
+        problems.append(_error(loaded, ("profiles",), "must be a table of profiles"))
+    return problems
+
+
+def profile_path(
+    loaded: LoadedConfig, profile: str, problems: list[ConfigurationError] | None = None
+) -> KeyPath:
+    """`credentials_path` without the `top_level_problems`; with ``problems``, a profile
+    named ``default`` and stray keys beside a profile's credentials are recorded there
+    instead of raised."""
     data = loaded.data
-    _check_top_level(loaded)
     profiles = data.get("profiles", {})
     if not isinstance(profiles, Mapping):
-        raise _error(loaded, ("profiles",), "must be a table of profiles")
+        profiles = {}
     if profile == DEFAULT:
         if DEFAULT in profiles:
-            raise _error(
+            misnamed = _error(
                 loaded,
                 ("profiles", DEFAULT),
                 "'default' is the name of the [credentials] table; rename this profile",
             )
+            if problems is None:
+                raise misnamed
+            problems.append(misnamed)
         if "credentials" not in data:
             raise ConfigurationError(
                 "no [credentials] table is configured; searched "
@@ -77,17 +104,13 @@ def credentials_path(loaded: LoadedConfig, profile: str) -> KeyPath:
             f"has no credentials; add a [{dotted((*path, 'credentials'))}] table "
             "(profiles do not inherit from [credentials])",
         )
-    extra = [key for key in table if key != "credentials"]
-    if extra:
-        raise _error(loaded, (*path, str(extra[0])), "is not a known setting; use credentials")
+    for key in table:
+        if key != "credentials":
+            stray = _error(loaded, (*path, str(key)), "is not a known setting; use credentials")
+            if problems is None:
+                raise stray
+            problems.append(stray)
     return (*path, "credentials")
-
-
-def _check_top_level(loaded: LoadedConfig) -> None:
-    for key in loaded.data:
-        if key not in TOP_LEVEL:
-            hint = did_you_mean(str(key), TOP_LEVEL)
-            raise _error(loaded, (str(key),), f"is not a known table{hint}")
 
 
 def _error(loaded: LoadedConfig, path: KeyPath, problem: str) -> ConfigurationError:
