@@ -85,6 +85,12 @@ class TokenProvider(abc.ABC):
         session.auth = self
         return session
 
+    def auth_header(self) -> tuple[str, str]:
+        """The header this provider attaches to requests for its host, as ``(name,
+        value)``: ``("Authorization", "Bearer ...")`` unless the provider sends its
+        token otherwise (a TDS provider with ``auth_style="cookie"`` sends a cookie)."""
+        return self._header_item()
+
     def _authorization(self) -> str:
         """The ``Authorization`` header value for the current token."""
         return self._format_authorization(self.token)

@@ -51,6 +51,14 @@ def _profile(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _no_cache(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="fetch a new token and keep it in memory only (no file or configured cache)",
+    )
+
+
 def _target(parser: argparse.ArgumentParser) -> None:
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--user", action="store_true", help="the user file (the default)")
@@ -133,17 +141,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _profile(token)
     token.add_argument("--json", action="store_true", help="also the provider and expiry, as JSON")
+    _no_cache(token)
     header = command(
         "header",
-        "print the Authorization header line, for curl -H",
-        'Print "Authorization: ..." for the configured provider, e.g. '
-        'curl -H "$(tokenprovider header)" URL.',
+        "print the header line the provider attaches, for curl -H",
+        'Print "Authorization: ..." (or, for a cookie-style TDS provider, "Cookie: ...") for '
+        'the configured provider, e.g. curl -H "$(tokenprovider header)" URL.',
     )
     _profile(header)
+    _no_cache(header)
     cache = command(
         "cache",
-        "set up shared token caches",
-        "Create what a shared token cache needs, such as the DynamoDB table.",
+        "set up shared token caches, clear cached tokens",
+        "Create what a shared token cache needs, such as the DynamoDB table, and remove "
+        "the tokens the CLI cached.",
     )
     cache_commands = cache.add_subparsers(dest="cache_command", metavar="ACTION", required=True)
     create = cache_commands.add_parser(
@@ -156,8 +167,37 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common],
     )
     create.add_argument("name", metavar="NAME", help="the table name")
-    create.add_argument("--region", help="AWS region (default: AWS_REGION or your profile's)")
+    create.add_argument(
+        "--region",
+        help="AWS region (default: AWS_REGION, else AWS_DEFAULT_REGION, else the profile's)",
+    )
     create.add_argument("--aws-profile", metavar="P", help="AWS profile (default: AWS_PROFILE)")
+    create.add_argument(
+        "--endpoint-url",
+        metavar="URL",
+        help="DynamoDB endpoint, e.g. DynamoDB Local or LocalStack (default: boto3's, "
+        "from AWS_ENDPOINT_URL_DYNAMODB or AWS_ENDPOINT_URL)",
+    )
+    clear = cache_commands.add_parser(
+        "clear",
+        help="remove the cached token of a profile, so the next command fetches a new one",
+        description="Remove the token that token and header cached for the profile: from "
+        "the CLI cache in your user cache directory, or from the profile's own cache = "
+        '"file..." directory. --all empties the CLI cache directory instead, without '
+        "reading any configuration.",
+        epilog=_EPILOG,
+        parents=[common],
+    )
+    clear_which = clear.add_mutually_exclusive_group()
+    clear_which.add_argument(
+        "--profile",
+        metavar="P",
+        help="the profile whose token to remove (default: TOKENPROVIDER_PROFILE, else "
+        "[credentials])",
+    )
+    clear_which.add_argument(
+        "--all", action="store_true", help="every token in the CLI cache directory"
+    )
     demo = command(
         "demo",
         "show the library at work against local servers on 127.0.0.1",

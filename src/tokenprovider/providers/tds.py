@@ -207,6 +207,14 @@ class TDSTokenProvider(CachedTokenProvider):
         r.headers["Cookie"] = f"{existing}; {name}={token}" if existing else f"{name}={token}"
         return r
 
+    def auth_header(self) -> tuple[str, str]:
+        """``("Cookie", "SMSESSION=...")`` (the dispenser's cookie name) with
+        ``auth_style="cookie"``, else the ``Authorization`` header."""
+        if self.auth_style != "cookie":
+            return super().auth_header()
+        token = self.token  # first: fetching learns the cookie's name
+        return ("Cookie", f"{self.__cookie_name}={token}")
+
     @property
     def function_arn(self) -> str | None:
         """The dispenser's ARN once known (given, or looked up on the first fetch)."""
