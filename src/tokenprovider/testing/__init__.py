@@ -4,9 +4,11 @@ Every server listens on 127.0.0.1 on a port the OS picks. The pytest fixtures
 (``oauth_server``, ``foreign_server``, ``fake_clock``, ``tds_dispenser``) load automatically
 through the ``pytest11`` entry point once tokenprovider is installed.
 
-`FakeClock`, `LocalOAuthServer` and `RecordingHTTPServer` need only the standard library.
-The AWS helpers (`LocalTokenDispenser`, `MotoServer`, `LocalLambdaServer`) load when first
-used and need the ``testing`` extra: ``pip install 'tokenprovider[testing]'``.
+`FakeClock`, `LocalOAuthServer`, `RecordingHTTPServer` and `LocalLambdaServer` need only
+the standard library. The AWS helpers load when first used; `MotoServer`,
+`LocalTokenDispenser` and the ``tds_dispenser`` fixture need the ``testing`` extra
+(``pip install 'tokenprovider[testing]'``): without it, starting one raises
+`tokenprovider.errors.MissingExtraError` saying so.
 """
 
 from __future__ import annotations

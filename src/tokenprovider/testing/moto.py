@@ -1,15 +1,34 @@
 """moto's server mode on 127.0.0.1, for SSM, DynamoDB and Secrets Manager in tests.
 
-Needs ``moto[server]`` (in the ``dev`` extra); imported only when a server is started.
+Needs ``moto[server]`` and boto3 (the ``testing`` extra); imported only when a server is
+started. Without them, starting one is a `MissingExtraError` naming the extra.
 """
 
 from __future__ import annotations
 
 import logging
 import urllib.request
+from types import ModuleType
 from typing import Any
 
+from tokenprovider.errors import MissingExtraError
+from tokenprovider.extras import missing_text, require
 from tokenprovider.testing.running import Running
+
+
+def require_testing(module: str, needed_by: str) -> ModuleType:
+    """Import ``module`` (``"moto.server"``, ``"boto3"``...) for a testing helper, as
+    `tokenprovider.extras.require` does, but naming the ``testing`` extra whatever is
+    missing (moto, its server's Flask, boto3): that extra installs all of them."""
+    try:
+        return require(module, needed_by)
+    except (MissingExtraError, ModuleNotFoundError) as exc:
+        # require's error keeps the ModuleNotFoundError as its context: it has the name
+        found = exc.__context__ if isinstance(exc, MissingExtraError) else exc
+        missing = getattr(found, "name", None) or module
+        raise MissingExtraError(
+            missing_text(needed_by, missing.partition(".")[0], "testing")
+        ) from None
 
 
 class MotoServer(Running):
@@ -21,11 +40,11 @@ class MotoServer(Running):
 
     def start(self) -> MotoServer:
         """Start serving; returns self."""
-        from moto.server import ThreadedMotoServer  # noqa: PLC0415 - test dependency
+        server = require_testing("moto.server", "tokenprovider.testing.MotoServer")
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
 
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._server = server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.url = f"http://{host}:{port}"

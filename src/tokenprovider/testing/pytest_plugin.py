@@ -5,7 +5,8 @@
 - ``fake_clock``: a `FakeClock` to inject as ``clock=``;
 - ``tds_dispenser``: the Token Dispenser stack on 127.0.0.1 (moto's server for SSM and
   DynamoDB, a local Lambda Invoke endpoint, the TDS handler, the SSM parameter), with
-  boto3 pointed at it through environment variables. Needs ``moto[server]`` and boto3.
+  tokenprovider pointed at it through environment variables. Needs the ``testing`` extra
+  (``pip install 'tokenprovider[testing]'``); without it, a `MissingExtraError` says so.
 """
 
 from __future__ import annotations
@@ -45,10 +46,13 @@ def fake_clock() -> FakeClock:
 
 @pytest.fixture
 def tds_dispenser(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalTokenDispenser]:
-    """A started `LocalTokenDispenser`; ``AWS_*`` variables point boto3 at it."""
-    from tokenprovider.testing.tds_dispenser import (  # noqa: PLC0415 - loads moto and boto3
-        LocalTokenDispenser,
-    )
+    """A started `LocalTokenDispenser`; ``AWS_*`` variables point tokenprovider at it.
+    Without the ``testing`` extra, the test errors with a `MissingExtraError` naming it."""
+    from tokenprovider.testing.moto import require_testing  # noqa: PLC0415
+    from tokenprovider.testing.tds_dispenser import LocalTokenDispenser  # noqa: PLC0415
+
+    for module in ("moto.server", "boto3"):
+        require_testing(module, "the tds_dispenser fixture")
 
     for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL"):
         monkeypatch.delenv(name, raising=False)

@@ -25,7 +25,7 @@ from typing import Any
 
 from tokenprovider.clock import SYSTEM_CLOCK, Clock
 from tokenprovider.testing.lambda_server import LambdaContext, LocalLambdaServer
-from tokenprovider.testing.moto import MotoServer
+from tokenprovider.testing.moto import MotoServer, require_testing
 from tokenprovider.testing.running import Running
 
 _CLIENT_ID = re.compile(r"[a-zA-Z0-9]{3,32}")
@@ -34,9 +34,8 @@ SSM_PATH = "/service/token-dispenser"
 
 @functools.cache
 def _data_loader() -> Any:
-    import botocore.loaders  # noqa: PLC0415 - test dependency
-
-    return botocore.loaders.create_loader()
+    loaders = require_testing("botocore.loaders", "tokenprovider.testing's AWS helpers")
+    return loaders.create_loader()
 
 
 def fake_session(region: str | None = "us-west-2") -> Any:
@@ -46,10 +45,9 @@ def fake_session(region: str | None = "us-west-2") -> Any:
     that make many sessions stay fast. ``session.events.register("before-call.*.*", f)``
     counts the calls made through it.
     """
-    import boto3  # noqa: PLC0415 - test dependency
-    import botocore.session  # noqa: PLC0415
-
-    core = botocore.session.get_session()
+    boto3 = require_testing("boto3", "tokenprovider.testing's AWS helpers")
+    botocore_session = require_testing("botocore.session", "tokenprovider.testing's AWS helpers")
+    core = botocore_session.get_session()
     core.register_component("data_loader", _data_loader())
     return boto3.session.Session(
         aws_access_key_id="testing",
@@ -193,13 +191,15 @@ class LocalTokenDispenser(Running):
 
     @property
     def env(self) -> dict[str, str]:
-        """Environment variables that send boto3 to this stack (with fake credentials)."""
+        """Environment variables that send tokenprovider's AWS calls to this stack (with
+        fake credentials). The region is in ``AWS_REGION`` only, as some runtimes set it:
+        boto3 alone does not read it, so a boto3 client of your own needs
+        ``region_name=stack.region`` (or use `client`)."""
         return {
             "AWS_ENDPOINT_URL_SSM": self.moto.url,
             "AWS_ENDPOINT_URL_DYNAMODB": self.moto.url,
             "AWS_ENDPOINT_URL_LAMBDA": self.lambda_server.url,
             "AWS_REGION": self.region,
-            "AWS_DEFAULT_REGION": self.region,
             "AWS_ACCESS_KEY_ID": "testing",
             "AWS_SECRET_ACCESS_KEY": "testing",
         }
@@ -212,7 +212,10 @@ class LocalTokenDispenser(Running):
         return self._clients[service]
 
     def start(self) -> LocalTokenDispenser:
-        """Start moto (unless one was given) and the Invoke endpoint; create the resources."""
+        """Start moto (unless one was given) and the Invoke endpoint; create the resources.
+        Without the ``testing`` extra, a `MissingExtraError` saying what to install."""
+        for module in ("moto.server", "boto3"):
+            require_testing(module, "tokenprovider.testing.LocalTokenDispenser")
         if self._own_moto:
             self.moto.start()
             self.moto.reset()  # moto keeps its data per process, not per server
