@@ -103,6 +103,12 @@ def test_a_short_secret_inside_a_longer_run_is_left_alone() -> None:
         assert redact(text, secret_forms([secret])) == text
 
 
+@pytest.mark.parametrize("secret", ["/", " ", "=", ":", "('", "//:"])
+def test_a_short_secret_of_punctuation_only_garbles_nothing(secret: str) -> None:
+    text = "POST https://login.example.com:443/oauth2/token (a=b, 'c') failed"
+    assert redact(text, secret_forms([secret])) == text
+
+
 def test_a_secret_of_normal_length_is_redacted_everywhere_in_every_form() -> None:
     basic = base64.b64encode(f"client:{CANARY_SECRET}".encode()).decode()
     forms = secret_forms([CANARY_SECRET, basic])
@@ -127,6 +133,29 @@ def test_the_canary_echoed_inside_words_by_the_server_is_redacted(
     with pytest.raises(OAuthError) as info:
         _ = provider.token
     assert info.value.error_description == "no***pe"
+    assert_no_leak(str(info.value), CANARY_SECRET)
+
+
+def test_an_extra_params_secret_echoed_by_the_server_is_redacted(
+    oauth_server: LocalOAuthServer,
+) -> None:
+    """A ``client_assertion`` (or any extra parameter but the public ones) is as secret as
+    the client secret; ``resource`` may be quoted."""
+    oauth_server.clients = {"client": "client-secret-long-enough"}
+    assertion = f"eyJ.{CANARY_SECRET}.sig"
+    said = f"bad assertion {assertion} for resource api://reports"
+    body = json.dumps({"error": "invalid_grant", "error_description": said})
+    oauth_server.respond_next(400, body.encode())
+    provider = OAuthTokenProvider(
+        oauth_server.url,
+        "client",
+        "client-secret-long-enough",
+        token_url=oauth_server.token_url,
+        extra_params={"client_assertion": assertion, "resource": "api://reports"},
+    )
+    with pytest.raises(OAuthError) as info:
+        _ = provider.token
+    assert info.value.error_description == "bad assertion *** for resource api://reports"
     assert_no_leak(str(info.value), CANARY_SECRET)
 
 

@@ -31,6 +31,7 @@ from tokenprovider.secret_refs import (
     literal_value,
     mistyped_prefix,
 )
+from tokenprovider.untrusted import quote
 
 if TYPE_CHECKING:
     from tokenprovider.config.loading import KeyPath, Origin
@@ -371,6 +372,11 @@ def _kind(value: object) -> str:
 
 
 def _show(value: object) -> str:
+    """``value`` for an error message: a table by its keys only (its values may be
+    secrets, as in ``extra_params``), anything else quoted, user info masked, cut short."""
+    if isinstance(value, dict):
+        keys = ", ".join(quote(str(key), 30) for key in list(value)[:5])
+        return f"keys {keys}" + (", ..." if len(value) > 5 else "")
     text = without_userinfo(repr(value))
     return text if len(text) <= 60 else text[:57] + "..."
 

@@ -130,11 +130,15 @@ class KnownKeys:
         if section is None:
             return ["credentials", "profiles"] if len(path) == 1 else ["credentials"]
         rest = path[section:]
-        if len(rest) == 1:
+        if len(rest) <= 1:  # a setting of the section (or the section itself, mistyped)
             return [*SECTION_KEYS, *BUILT_IN_SETTINGS]
         settings = self.settings(rest[0]) or frozenset()
         parent = rest[1:-1]
-        names = {key[len(parent)] for key in settings if key[:-1][: len(parent)] == parent}
+        names = {
+            key[len(parent)]
+            for key in settings
+            if len(key) > len(parent) and key[: len(parent)] == parent
+        }
         return sorted(names - {"*"})
 
 

@@ -23,6 +23,7 @@ from tokenprovider.errors import (
 )
 from tokenprovider.host import Host
 from tokenprovider.masking import (
+    PUBLIC_PARAMETERS,
     masked_url,
     redact,
     secret_forms,
@@ -237,13 +238,16 @@ class OAuthTokenProvider(CachedTokenProvider):
         return "Basic " + _basic_value(self.client_id, self.__secret)
 
     def __redact(self, text: str) -> str:
-        """``text`` without the client secret, literal or in any form it is sent in."""
+        """``text`` without the client secret, literal or in any form it is sent in, and
+        without the values of ``extra_params`` other than the well-known public ones (a
+        ``client_assertion`` or a password is as secret as the client secret)."""
         secret = self.__secret
-        if not secret:
+        sent = [secret, _basic_value(self.client_id, secret)] if secret else []
+        sent += [v for k, v in (self._extra_params or {}).items() if k not in PUBLIC_PARAMETERS]
+        if not sent:
             return text
         # Also as sent in the Authorization header; longest first, as secret_forms sorts.
-        forms = secret_forms([secret, _basic_value(self.client_id, secret)])
-        return redact(text, forms)
+        return redact(text, secret_forms(sent))
 
     def __text(self, text: str) -> str:
         """Server text fit for a message or log line: the secret redacted (from the whole
