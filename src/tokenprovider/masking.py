@@ -153,13 +153,15 @@ def redact(text: str, secrets: Iterable[str | None]) -> str:
     the order given. One of at least `SHORT_SECRET` characters is replaced wherever it
     occurs; a shorter one only where it stands alone, so that the secret ``s`` turns
     ``client_secret=s`` into ``client_secret=***`` but leaves ``host`` alone: replacing every
-    "s" would garble the text and, by the pattern of stars, reveal the secret."""
+    "s" would garble the text and, by the pattern of stars, reveal the secret. A short
+    one with no letter or digit (``/``, ``" "``) is not redacted at all: it cannot be told
+    from the punctuation around it (providers warn about short secrets when built)."""
     for secret in secrets:
         if not secret:
             continue
         if len(secret) >= SHORT_SECRET:
             text = text.replace(secret, REDACTED)
-        elif secret in text:
+        elif secret in text and any(_is_word(character) for character in secret):
             text = _redact_standalone(text, secret)
     return text
 
