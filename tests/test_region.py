@@ -88,6 +88,25 @@ def test_each_source_alone_gives_the_region(only: Any, source: str) -> None:
 
 
 @pytest.mark.usefixtures("clean_aws")
+@pytest.mark.parametrize("source", ["explicit", "AWS_REGION", "AWS_DEFAULT_REGION"])
+@pytest.mark.parametrize("bad", [" ", "us-west-2 ", "us west 2", "üs-west-2", "US-WEST-2"])
+def test_a_region_that_is_not_one_is_a_configuration_error_naming_its_source(
+    only: Any, source: str, bad: str
+) -> None:
+    """Not an error that looks like the service's later (botocore's InvalidRegionError,
+    exit 1 in the CLI), nor a blank AWS_REGION taken as set."""
+    explicit = None
+    if source == "explicit":
+        only("none")
+        explicit = bad
+    else:
+        only(source, region=bad)
+    with pytest.raises(ConfigurationError, match="is not an AWS region") as info:
+        aws.resolve_region(explicit)
+    assert ("region setting" if source == "explicit" else source) in str(info.value)
+
+
+@pytest.mark.usefixtures("clean_aws")
 @pytest.mark.parametrize(
     ("winner", "loser"),
     [

@@ -329,3 +329,26 @@ def test_failure_then_recovery(
 
     assert document["sm_token"]
     assert ssm_calls == ["GetParametersByPath", "GetParametersByPath"]
+
+
+def test_the_region_is_resolved_once_per_environment(
+    tds: LocalTokenDispenser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Resolving a region from a profile builds a boto3 session: not on every call."""
+    resolved: list[str] = []
+    real = aws.require_region
+
+    def counting(*args: Any, **kwargs: Any) -> str:
+        region: str = real(*args, **kwargs)
+        resolved.append(region)
+        return region
+
+    monkeypatch.setattr(aws, "require_region", counting)
+    for _ in range(5):
+        compat.get_token(CLIENT)
+    compat_calls = len(resolved)
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    with pytest.raises(TokenProviderError):
+        compat.get_token(CLIENT)  # no dispenser there: the new region was used
+    assert compat_calls == 2  # get_token's own, and the one provider's
+    assert resolved[-2:] == ["eu-west-1", "eu-west-1"]

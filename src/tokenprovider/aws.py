@@ -12,6 +12,7 @@ Endpoints and credentials follow boto3's own settings (``AWS_ENDPOINT_URL``,
 from __future__ import annotations
 
 import os
+import re
 import sys
 from typing import Any
 
@@ -58,17 +59,35 @@ def resolve_region(explicit: str | None, boto3_session: Any = None) -> str | Non
     the one a new session picks).
     """
     if explicit:
-        return explicit
+        return _checked_region(explicit, "the region setting")
     built_with = _built_with_region(boto3_session)
     if built_with:
-        return built_with
+        return _checked_region(built_with, "the boto3 session's region")
     for name in REGION_VARIABLES:
         value = os.environ.get(name)
         if value:
-            return value
+            return _checked_region(value, name)
     chosen = boto3_session if boto3_session is not None else session()
     region = getattr(chosen, "region_name", None)
-    return region if isinstance(region, str) and region else None
+    if isinstance(region, str) and region:
+        return _checked_region(region, "the AWS profile's region")
+    return None
+
+
+#: An AWS region's form: lower-case letters and digits in words joined by ``-``.
+_REGION_FORM = re.compile(r"[a-z0-9]{1,20}(-[a-z0-9]{1,20}){0,5}")
+
+
+def _checked_region(region: object, source: str) -> str:
+    """``region`` if it has a region's form (``us-west-2``), else `ConfigurationError`
+    naming where it came from (a space or a capital would fail later, as an error that
+    looks like the service's)."""
+    if not isinstance(region, str) or not _REGION_FORM.fullmatch(region):
+        raise ConfigurationError(
+            f"{source} {untrusted.quote(str(region), 40)!r} is not an AWS region "
+            "(like us-west-2: lower-case letters and digits joined by -)"
+        )
+    return region
 
 
 def _built_with_region(boto3_session: Any) -> str | None:

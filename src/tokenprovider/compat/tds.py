@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -54,8 +55,7 @@ def get_token(
     check_client_id(client_id)
     check_minimum_alive_secs(minimum_alive_secs)
     aws.require_aws(NEEDED_BY)
-    # get_token has no region parameter: the region is the environment's or the profile's.
-    region = aws.require_region(None, needed_by=NEEDED_BY)
+    region = _region()
     provider = _provider(client_id, minimum_alive_secs, token_dispenser_arn_ssm_key, region)
     document = _document(provider, minimum_alive_secs)
     if _seconds_left(document) <= minimum_alive_secs:
@@ -69,6 +69,24 @@ def get_token(
         with _lock:
             _arns[token_dispenser_arn_ssm_key, region] = provider.function_arn
     return json.dumps(document)
+
+
+#: What the region depends on when it is not given; resolving it without these changing
+#: would build a boto3 session (about 18 ms) on every call.
+_REGION_INPUTS = ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE", "AWS_CONFIG_FILE")
+_regions: dict[tuple[str | None, ...], str] = {}
+
+
+def _region() -> str:
+    """The region (`get_token` has no region parameter: it is the environment's or the
+    profile's), resolved once for each set of the variables it depends on."""
+    inputs = tuple(os.environ.get(name) for name in _REGION_INPUTS)
+    region = _regions.get(inputs)
+    if region is None:
+        region = aws.require_region(None, needed_by=NEEDED_BY)
+        with _lock:
+            _regions[inputs] = region
+    return region
 
 
 def _document(provider: TDSTokenProvider, minimum: int) -> dict[str, Any]:
@@ -126,4 +144,5 @@ def clear_cache() -> None:
     with _lock:
         _providers.clear()
         _arns.clear()
+        _regions.clear()
         _cache.clear()
