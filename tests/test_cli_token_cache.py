@@ -358,6 +358,29 @@ def test_cache_clear_all_empties_the_cli_cache_without_reading_the_config(
     assert cli.ok("cache", "clear", "--all") == f"removed 0 cached tokens from {cli.cache_dir}"
 
 
+def test_cache_clear_all_refuses_a_linked_or_shared_directory_and_deletes_nothing(
+    cli: Cli, tmp_path: Path
+) -> None:
+    elsewhere = tmp_path / "someone-elses"
+    elsewhere.mkdir()
+    token_file = elsewhere / ("a" * 64 + ".json")
+    token_file.write_text("{}")
+    cli.cache_dir.parent.mkdir(parents=True)
+    cli.cache_dir.symlink_to(elsewhere)
+
+    linked = cli.run("cache", "clear", "--all")
+    cli.cache_dir.unlink()
+    elsewhere.chmod(0o777)
+    elsewhere.rename(cli.cache_dir)
+    shared = cli.run("cache", "clear", "--all")
+
+    assert linked.returncode == 3, linked.stderr
+    assert "symbolic link" in linked.stderr
+    assert shared.returncode == 3, shared.stderr
+    assert "group or others can write to it" in shared.stderr
+    assert (cli.cache_dir / token_file.name).exists()
+
+
 def test_cache_clear_all_and_profile_together_is_a_usage_error(cli: Cli) -> None:
     result = cli.run("cache", "clear", "--all", "--profile", "x")
 
@@ -416,3 +439,20 @@ def test_auth_header_is_what_the_auth_handler_attaches(tds: LocalTokenDispenser)
         assert (name, value) == ("Cookie", "OTHERSESSION=tok-for-cookie")
         assert site.requests[0].headers["cookie"] == value
         assert "authorization" not in site.requests[0].headers
+
+
+def test_a_corrupt_cache_file_is_replaced_with_one_warning_line(
+    cli: Cli, server: LocalOAuthServer
+) -> None:
+    cli.write(oauth_table(server))
+    cli.ok("token")
+    (entry,) = entries(cli.cache_dir)
+    entry.write_text("{garbage")
+
+    result = cli.run("token")
+
+    assert result.returncode == 0, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if "warning:" in line]
+    assert len(warnings) == 1, result.stderr
+    assert warnings[0].startswith("tokenprovider: warning: ")
+    assert server.token_requests == 2

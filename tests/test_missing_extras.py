@@ -199,3 +199,12 @@ def test_the_profile_used_here_fails_only_at_the_fetch_when_nothing_is_missing(
     env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
     result = run_cli(config, "token", "--no-cache", cwd=tmp_path, env=env)
     assert result.returncode == 1, result.stderr
+
+
+def test_demo_tds_without_moto_names_the_testing_extra_and_exits_3(tmp_path: Path) -> None:
+    result = run_python(
+        "-m", "tokenprovider", "demo", "--tds", timeout=60, cwd=tmp_path, without=("moto",)
+    )
+    assert result.returncode == 3, result.stderr
+    assert "pip install 'tokenprovider[testing]'" in result.stderr
+    assert "Traceback" not in result.stderr

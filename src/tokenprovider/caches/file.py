@@ -264,7 +264,7 @@ class FileTokenCache(TokenCache):
         except FileNotFoundError:
             path.mkdir(mode=0o700, parents=True, exist_ok=True)
             info = os.lstat(path)
-        problem = _directory_problem(info)
+        problem = directory_problem(info)
         if problem is not None:
             raise CacheError(f"cannot use {path} as the token cache directory: {problem}")
         return path
@@ -277,7 +277,7 @@ class FileTokenCache(TokenCache):
         return self.__default
 
 
-def _directory_problem(info: os.stat_result) -> str | None:
+def directory_problem(info: os.stat_result) -> str | None:
     """Why a directory whose `os.lstat` is ``info`` must not hold tokens, or None."""
     if stat.S_ISLNK(info.st_mode):
         return "it is a symbolic link (give the directory it points to)"

@@ -101,10 +101,12 @@ def _library_warnings(*, shown_as_lines: bool) -> Iterator[None]:
 class _WarningLines(logging.Handler):
     """Writes each WARNING record as one ``tokenprovider: warning: ...`` line on stderr
     (``error:`` from ERROR up), as the CLI prints warnings: without the traceback of an
-    exception logged with it, whose text the library's own message already sums up."""
+    exception logged with it, whose text the library's own message already sums up.
+    A line already printed by this run is not printed again."""
 
     def __init__(self) -> None:
         super().__init__(logging.WARNING)
+        self._printed: set[str] = set()
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
@@ -113,4 +115,7 @@ class _WarningLines(logging.Handler):
             self.handleError(record)
             return
         kind = "error" if record.levelno >= logging.ERROR else "warning"
-        print(f"tokenprovider: {kind}: {message}", file=sys.stderr)
+        line = f"tokenprovider: {kind}: {message}"
+        if line not in self._printed:
+            self._printed.add(line)
+            print(line, file=sys.stderr)

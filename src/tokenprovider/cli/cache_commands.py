@@ -84,8 +84,13 @@ def cache_clear(args: argparse.Namespace) -> int:
 
 def _remove_entries(directory: Path) -> int:
     """Remove every token file in ``directory`` (not the salt or lock files); how many."""
+    from tokenprovider.caches.file import directory_problem  # noqa: PLC0415
+
     removed = 0
     try:
+        problem = directory_problem(os.lstat(directory))
+        if problem is not None:  # a link, or a directory others could have filled
+            raise CacheError(f"cannot clear {directory}: {problem}")
         with os.scandir(directory) as entries:
             for entry in entries:
                 if _ENTRY_NAME.fullmatch(entry.name) and entry.is_file(follow_symlinks=False):

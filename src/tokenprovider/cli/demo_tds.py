@@ -51,12 +51,10 @@ class _Calls:
 
 def run_tds_demo(out: TextIO) -> int:
     """Run the dispenser scenes, print a short report, and return 0 if all went well."""
-    try:
-        import boto3  # noqa: PLC0415
-        import moto  # noqa: F401, PLC0415
-    except ImportError:
-        out.write("demo --tds needs boto3 and moto: pip install 'tokenprovider[testing]'\n")
-        return 1
+    from tokenprovider.testing.moto import require_testing  # noqa: PLC0415
+
+    boto3 = require_testing("boto3", "demo --tds")  # MissingExtraError: exit 3
+    require_testing("moto.server", "demo --tds")
     from tokenprovider.providers.tds import TDSTokenProvider  # noqa: PLC0415
     from tokenprovider.testing.tds_dispenser import environment  # noqa: PLC0415
 
