@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from urllib.parse import urlsplit
 
 from tokenprovider.errors import InvalidHostError
@@ -64,6 +65,8 @@ class Host:
         if not parts.hostname or any(ch.isspace() for ch in text):
             raise InvalidHostError(f"host {shown} has no valid domain name")
         hostname, netloc = parts.hostname, parts.netloc.lower()
+        if "[" in netloc and not _is_ipv6(hostname):  # Python 3.10's urlsplit lets it pass
+            raise InvalidHostError(f"host {shown} has brackets around what is not an IPv6 address")
         if not text.isascii():  # an internationalised name: matched in its IDNA form
             ascii_name = _idna(hostname, shown)
             netloc = netloc.replace(hostname, ascii_name, 1)
@@ -136,3 +139,11 @@ def _idna(hostname: str, shown: str) -> str:
         raise InvalidHostError(
             f"host {shown} is not a valid internationalised domain name: {exc}"
         ) from None
+
+
+def _is_ipv6(text: str) -> bool:
+    try:
+        ipaddress.IPv6Address(text)
+    except ValueError:
+        return False
+    return True
