@@ -7,6 +7,13 @@ from collections.abc import Sequence
 
 from tokenprovider import __version__
 
+#: Where token and header keep what they fetch (see docs/cli.md, "The token cache").
+_CACHED = (
+    "The token is kept for the next run in the user cache directory "
+    "(~/.cache/tokenprovider/tokens, or under XDG_CACHE_HOME; files 0600, sealed when "
+    "cache_key is set) unless the profile sets its own cache; --no-cache keeps it in "
+    "memory only, and tokenprovider cache clear removes it."
+)
 _EPILOG = "exit codes: 0 ok, 1 authentication failed, 2 usage, 3 configuration error"
 
 
@@ -137,7 +144,8 @@ def build_parser() -> argparse.ArgumentParser:
     token = command(
         "token",
         "print the token, for shell use",
-        "Print the current token of the configured provider, e.g. TOKEN=$(tokenprovider token).",
+        "Print the current token of the configured provider, e.g. TOKEN=$(tokenprovider token). "
+        + _CACHED,
     )
     _profile(token)
     token.add_argument("--json", action="store_true", help="also the provider and expiry, as JSON")
@@ -146,7 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
         "header",
         "print the header line the provider attaches, for curl -H",
         'Print "Authorization: ..." (or, for a cookie-style TDS provider, "Cookie: ...") for '
-        'the configured provider, e.g. curl -H "$(tokenprovider header)" URL.',
+        'the configured provider, e.g. curl -H "$(tokenprovider header)" URL. ' + _CACHED,
     )
     _profile(header)
     _no_cache(header)
