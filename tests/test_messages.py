@@ -435,3 +435,18 @@ def test_the_applications_own_urllib3_retry_warnings_are_left_alone(
     warned = records(all_logs, "urllib3.connectionpool", logging.WARNING)
     assert len(warned) == 1
     assert warned[0].startswith("Retrying (Retry(")
+
+
+def test_https_to_a_plain_http_server_says_so(oauth_server: LocalOAuthServer) -> None:
+    """A newcomer's first mistake with a local server: the default scheme is https."""
+    https_url = oauth_server.token_url.replace("http://", "https://")
+    provider = OAuthTokenProvider(
+        https_url.rsplit("/", 2)[0],
+        "client",
+        "client-secret-long-enough",
+        token_url=https_url,
+        retry=RetryPolicy(max_attempts=1),
+    )
+    with pytest.raises(TokenRequestError) as info:
+        _ = provider.token
+    assert 'set scheme = "http"' in str(info.value)

@@ -307,9 +307,16 @@ class OAuthTokenProvider(CachedTokenProvider):
                 f"no answer from the token endpoint {shown} in time: {failure.detail} "
                 f"(retry deadline; up to {policy.max_attempts} attempts)"
             )
+        hint = ""
+        if "WRONG_VERSION_NUMBER" in failure.detail or "wrong version number" in failure.detail:
+            hint = (
+                "; the server does not speak TLS there: check the port, or for a test "
+                'server on loopback set scheme = "http"'
+            )
         return TokenRequestError(
             f"could not reach the token endpoint {shown} (retried up to "
             f"{policy.max_attempts} attempts within {policy.deadline:g}s): {failure.detail}"
+            + hint
         )
 
     def __discover(self, session: requests.Session, deadline: Deadline) -> str:
