@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 
 from conftest import CANARY_SECRET, assert_no_leak, cli_sandbox, run_cli
+from tokenprovider import load_provider
 from tokenprovider.config.build import build_named, build_provider
 from tokenprovider.config.loading import Origin, load
-from tokenprovider.errors import SecretReferenceError
+from tokenprovider.errors import ConfigurationError, SecretReferenceError
 from tokenprovider.testing import LocalOAuthServer, RecordingHTTPServer
 
 if sys.version_info >= (3, 11):
@@ -133,6 +134,24 @@ def test_check_reports_a_bad_type_and_a_bad_host_of_one_profile(sandbox: Sandbox
     assert "has no valid domain name" in found[0]
     assert "default_expires_in" in found[1]
     assert "expected float" in found[1]
+
+
+@pytest.mark.parametrize("given", ["http", "HTTP"])
+def test_a_domain_url_whose_scheme_contradicts_scheme_is_refused(
+    sandbox: Sandbox, given: str
+) -> None:
+    """scheme = "https" must not be overridden by domain = "http://..." (the token would
+    go over plain http to a host that is not loopback)."""
+    sandbox.write(
+        f'[credentials]\ndomain = "{given}://api.example.com"\nscheme = "https"\n'
+        'jwt = "eyJhbGciOiJub25lIn0.e30."\n'
+    )
+    checked = sandbox.run("config", "check")
+    with pytest.raises(ConfigurationError, match="domain starts with http://"):
+        load_provider(config_file=sandbox.config, env=sandbox.env, cwd=sandbox.cwd)
+
+    assert checked.returncode == 3
+    assert "credentials.scheme" in problems(checked)[0]
 
 
 def test_check_reports_an_unknown_top_level_table_and_env_variable_origins(
@@ -489,7 +508,6 @@ def test_a_secret_with_a_mistyped_prefix_is_an_error_that_quotes_nothing(
     [
         ("literal:vault:x", "vault:x"),
         ("literal:env:X", "env:X"),
-        ("literal:", ""),
         ("https://vault.example.com/x", "https://vault.example.com/x"),
         ("Abc:def", "Abc:def"),
         ("a:b", "a:b"),
@@ -601,3 +619,224 @@ def test_path_does_not_say_exists_for_a_file_it_cannot_read(
     assert result.returncode == 0, result.stderr
     (row,) = [line for line in result.stdout.splitlines() if line.startswith("  explicit")]
     assert row.endswith(f"{sandbox.config}  (exists, but cannot be read: Permission denied)")
+
+
+# --- config set runs the check on the file as it would be written -------------------------
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "profiles.default.credentials.domain",
+        "profiles.Default.credentials.domain",
+        "profiles.DEFAULT.credentials.oauth.client_id",
+    ],
+)
+def test_set_refuses_a_profile_named_default_in_any_case(sandbox: Sandbox, key: str) -> None:
+    sandbox.write(KEPT, sandbox.user_file)
+    before = sandbox.user_file.read_bytes()
+
+    result = sandbox.run("config", "set", key, "a.example")
+
+    assert result.returncode == 3
+    (line,) = result.stderr.splitlines()
+    assert key in line
+    assert "the default profile is the [credentials] table" in line
+    assert sandbox.user_file.read_bytes() == before
+
+
+def test_check_reports_a_profile_named_default_in_any_case(sandbox: Sandbox) -> None:
+    sandbox.write(
+        '[credentials]\ndomain = "a.example"\njwt = "env:J"\n'
+        '[profiles.Default.credentials]\ndomain = "b.example"\njwt = "env:J"\n'
+    )
+
+    result = sandbox.run("config", "check", "--all")
+
+    assert result.returncode == 3
+    (problem,) = problems(result)
+    assert "profiles.Default (from" in problem
+    assert "may not be named 'Default'" in problem
+
+
+SECRET_URL = f"http://user:{CANARY_SECRET}@login.example.com/t"
+
+
+@pytest.mark.parametrize("half_written", [False, True])
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("credentials.oauth.max_response_bytes", "-1", "max_response_bytes must be a positive"),
+        ("credentials.oauth.token_url", "ftp://x", "token_url"),
+        ("credentials.oauth.token_url", SECRET_URL, "must not contain a user name or password"),
+        ("credentials.oauth.client_secret", "literal:", "with nothing after it"),
+        ("credentials.oauth.retry.max_attempts", "0", "max_attempts"),
+        ("credentials.scheme", "ftp", "must be 'https' or 'http', got 'ftp'"),
+    ],
+)
+def test_set_refuses_what_the_provider_would_refuse(
+    sandbox: Sandbox, key: str, value: str, expected: str, half_written: bool
+) -> None:
+    """As `config check` would: the provider's own rules, also in a table that has no
+    domain and no client_id yet."""
+    text = '[credentials.oauth]\naudience = "x"\n' if half_written else KEPT
+    sandbox.write(text, sandbox.user_file)
+    before = sandbox.user_file.read_bytes()
+
+    result = sandbox.run("config", "set", key, value)
+
+    assert result.returncode == 3, result.stdout + result.stderr
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"tokenprovider: error: {key} was not set: ")
+    assert expected in line
+    assert sandbox.user_file.read_bytes() == before
+
+
+def test_a_half_written_profile_can_be_filled_in_key_by_key(sandbox: Sandbox) -> None:
+    steps = [
+        ("profiles.dev.credentials.oauth.token_url", "http://127.0.0.1:9/token"),
+        ("profiles.dev.credentials.cache_key", "derive"),
+        ("profiles.dev.credentials.oauth.client_secret", "env:DEV_SECRET"),
+        ("profiles.dev.credentials.scheme", "http"),
+        ("profiles.dev.credentials.cache", "file:tokens"),
+        ("profiles.dev.credentials.oauth.client_id", "dev"),
+        ("profiles.dev.credentials.domain", "127.0.0.1:9"),
+    ]
+    for key, value in steps:
+        result = sandbox.run("config", "set", key, value)
+        assert result.returncode == 0, (key, result.stderr)
+
+    sandbox.config = sandbox.user_file
+    checked = sandbox.run("config", "check", "--profile", "dev")
+
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert checked.stdout == "ok: profile dev (oauth)\n"
+
+
+def test_set_of_a_dynamodb_cache_checks_the_form_not_this_machine(sandbox: Sandbox) -> None:
+    """No boto3 and no region here: the file may be for another machine."""
+    sandbox.write(KEPT, sandbox.user_file)
+    env = {**sandbox.env, "AWS_REGION": "", "AWS_DEFAULT_REGION": "", "AWS_PROFILE": ""}
+
+    def run(value: str) -> subprocess.CompletedProcess[str]:
+        return run_cli(
+            sandbox.config,
+            "config",
+            "set",
+            "credentials.cache",
+            value,
+            cwd=sandbox.cwd,
+            env=env,
+            without=("boto3", "botocore"),
+        )
+
+    bad = run("dynamodb:x")
+    good = run("dynamodb:tokens")
+
+    assert bad.returncode == 3, bad.stderr
+    assert "credentials.cache" in bad.stderr
+    assert "DynamoDB table name" in bad.stderr
+    assert good.returncode == 0, good.stderr
+    assert tomllib.loads(sandbox.user_file.read_text())["credentials"]["cache"] == "dynamodb:tokens"
+
+
+# --- one wording for show and check -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            '[credentials]\ndomain = "a.example"\n[credentials.oauht]\nclient_id = "x"\n',
+            "credentials.oauht (from {config}, line 4): there is no provider 'oauht' "
+            "(did you mean 'oauth'?)",
+        ),
+        ('[credentials.oauth]\nclient_id = "x"\n', "has no domain; add domain ="),
+        (
+            '[credentials]\ndomain = "a.example"\nscheme = "ftp"\njwt = "env:J"\n',
+            "credentials.scheme (from {config}, line 3): host scheme must be 'https' or 'http'",
+        ),
+        (
+            '[credentials]\ndomain = "a.example"\nclient_id = "x"\njwt = "env:J"\n',
+            "provider settings go in the provider's table",
+        ),
+        (
+            '[credentials]\ndomain = "a.example"\n[credentials.oauth]\nclient_idd = "x"\n',
+            "credentials.oauth.client_idd (from {config}, line 4): is not a known setting "
+            "(did you mean 'client_id'?)",
+        ),
+        (
+            '[credentials]\ndomain = "a.example"\n[credentials.oauth]\nclient_id = "x"\n'
+            'client_secret = "literal:"\n',
+            "credentials.oauth.client_secret (from {config}, line 5): is 'literal:' with "
+            "nothing after it",
+        ),
+    ],
+)
+def test_show_warns_in_the_words_of_check(sandbox: Sandbox, text: str, expected: str) -> None:
+    sandbox.write(text)
+    expected = expected.format(config=sandbox.config)
+
+    shown = sandbox.run("config", "show")
+    checked = sandbox.run("config", "check")
+
+    assert expected in shown.stderr, shown.stderr
+    assert checked.returncode == 3
+    assert any(expected in problem for problem in problems(checked)), checked.stdout
+
+
+# --- config show masks URL secrets --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("token_url", "shown"),
+    [
+        (f"user:{CANARY_SECRET}@l/t", "***@l/t"),
+        (f"https://***@l/t?key={CANARY_SECRET}#frag", "https://***@l/t?***"),
+        (f"https://l/t#{CANARY_SECRET}", "https://l/t#***"),
+        (f"https://u:{CANARY_SECRET}@l/t", "https://***@l/t"),
+    ],
+)
+def test_show_masks_the_secrets_of_a_url_setting(
+    sandbox: Sandbox, token_url: str, shown: str
+) -> None:
+    sandbox.write(
+        '[credentials]\ndomain = "a.example"\n[credentials.oauth]\nclient_id = "x"\n'
+        f'token_url = "{token_url}"\n'
+    )
+
+    result = sandbox.run("config", "show")  # Sandbox.run asserts the canary never shows
+
+    assert result.returncode == 0
+    assert f'token_url = "{shown}"' in result.stdout
+
+
+# --- empty literals and unusable cache paths are configuration errors ----------------------
+
+
+def test_an_empty_literal_secret_is_an_error_naming_the_setting() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        build_provider(oauth_section("literal:"), origin_of=origin_of)
+
+    assert str(caught.value).startswith(
+        "credentials.oauth.client_secret (from /etc/tokenprovider.toml, line 7): is 'literal:'"
+    )
+
+
+def test_a_nul_in_a_file_cache_path_is_a_configuration_error(sandbox: Sandbox) -> None:
+    section = {**oauth_section("s3cr3t-long-enough"), "cache": "file:\x00x"}
+    sandbox.write(
+        '[credentials]\ndomain = "a.example"\ncache = "file:\\u0000x"\n'
+        '[credentials.oauth]\nclient_id = "x"\n'
+    )
+
+    with pytest.raises(ConfigurationError) as caught:
+        build_provider(section)
+    checked = sandbox.run("config", "check")
+
+    assert str(caught.value).startswith("credentials.cache: ")
+    assert "NUL" in str(caught.value)
+    assert checked.returncode == 3
+    (problem,) = problems(checked)
+    assert "credentials.cache (from" in problem
+    assert "NUL" in problem

@@ -6,7 +6,10 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import threading
 import warnings
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus
 
@@ -24,7 +27,10 @@ from tokenprovider import (
     TokenRequestError,
     parse_credentials_config,
 )
-from tokenprovider.masking import SHORT_SECRET, redact, secret_forms
+from tokenprovider.config.build import build_named
+from tokenprovider.config.loading import load
+from tokenprovider.config.registry import register_provider, registry
+from tokenprovider.masking import SHORT_SECRET, built_from_configuration, redact, secret_forms
 from tokenprovider.providers.tds import TDSTokenProvider
 from tokenprovider.retry import RetryPolicy
 from tokenprovider.testing.clock import FakeClock
@@ -244,6 +250,85 @@ def test_a_literal_written_on_purpose_in_configuration_does_not_warn() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         parse_credentials_config(config)
+
+
+class PluginOAuthProvider(OAuthTokenProvider):
+    """A plugin's subclass, defined outside tokenprovider: its frame is not the package's."""
+
+    def __init__(self, host: Any, client_id: str, client_secret: Any = None, **kw: Any) -> None:
+        super().__init__(host, client_id, client_secret, **kw)
+
+
+@pytest.fixture
+def plugin_provider() -> Iterator[str]:
+    register_provider("msgtest_plugin")(PluginOAuthProvider)
+    yield "msgtest_plugin"
+    registry.unregister("msgtest_plugin")
+
+
+def test_a_plugin_built_from_configuration_gets_no_literal_reference_warning(
+    plugin_provider: str,
+) -> None:
+    config = {
+        "credentials": {
+            "domain": "api.example.com",
+            plugin_provider: {
+                "client_id": "c",
+                "client_secret": "literal:env:X",
+                "token_url": "https://login.example.com/token",
+            },
+        }
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        provider = parse_credentials_config(config)
+
+    assert provider._client_secret == "env:X"  # type: ignore[attr-defined]
+    with pytest.warns(UserWarning, match="used as the literal secret"):
+        PluginOAuthProvider("api.example.com", "c", "env:X", token_url="https://l.example.com/t")
+    with pytest.warns(UserWarning, match="used as the literal secret"):
+        OAuthTokenProvider("api.example.com", "c", "env:X", token_url="https://l.example.com/t")
+
+
+def test_the_configuration_mark_is_per_thread() -> None:
+    """While one thread builds from configuration, code in another still warns."""
+    inside, done = threading.Event(), threading.Event()
+
+    def build() -> None:
+        with built_from_configuration(lambda name: name):
+            inside.set()
+            done.wait(10)
+
+    thread = threading.Thread(target=build)
+    thread.start()
+    try:
+        assert inside.wait(10)
+        with pytest.warns(UserWarning, match="used as the literal secret"):
+            OAuthTokenProvider("api.example.com", "c", "env:X", token_url="https://l.ex/t")
+    finally:
+        done.set()
+        thread.join(10)
+
+
+def test_a_short_secret_from_a_file_names_the_setting_and_its_line(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[credentials]\ndomain = "api.example.com"\n[credentials.oauth]\nclient_id = "c"\n'
+        'token_url = "https://login.example.com/t"\nclient_secret = "abc"\n'
+    )
+    config.chmod(0o600)
+    loaded = load(env={}, cwd=tmp_path, explicit=config)
+
+    with pytest.warns(UserWarning, match="shorter than") as got:
+        build_named(loaded.data["credentials"], ("credentials",), loaded.origin)
+
+    (warning,) = got
+    assert str(warning.message).startswith(
+        f"OAuthTokenProvider: credentials.oauth.client_secret (from {config}, line 6) is "
+        "shorter than"
+    )
+    assert warning.filename == __file__
+    assert "'abc'" not in str(warning.message)
 
 
 def test_a_str_secret_written_as_a_reference_is_sent_as_it_is() -> None:

@@ -7,12 +7,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import json
 import re
 import sys
 import urllib.parse
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from tokenprovider.secret_refs import PREFIXES
@@ -102,13 +104,16 @@ def without_userinfo(text: str, *, bare_host: bool = False) -> str:
     return _USERINFO.sub(r"\1***@", text)
 
 
-_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:(?://)?")
+#: A scheme and ``//``, ``//`` alone, or ``http:`` / ``https:``; ``user:password@host`` has
+#: none (``user:`` is not one).
+_SCHEME = re.compile(r"(?:[A-Za-z][A-Za-z0-9+.-]*:)?//|https?:", re.IGNORECASE)
 
 
 def masked_url(url: str) -> str:
-    """``url`` as given, fit to quote in an error about it: its user name and password shown
-    as ``***@`` (everything up to the last ``@``, as in `without_userinfo`, also without
-    ``//``), its query as ``?***`` and its fragment as ``#***``, which may hold secrets too."""
+    """``url`` as given, fit to quote in an error about it or to show: its user name and
+    password shown as ``***@`` (everything up to the last ``@``, as in `without_userinfo`,
+    also in ``user:password@host`` without a scheme), its query as ``?***`` and its
+    fragment as ``#***``, which may hold secrets too."""
     if "@" in url:
         scheme = _SCHEME.match(url)
         url = (scheme[0] if scheme else "") + "***@" + url.rpartition("@")[2]
@@ -202,18 +207,39 @@ def _joins(outside: str, edge: str) -> bool:
     return edge in _JOINERS and _is_word(nearest)
 
 
+#: While the configuration builder constructs a provider (`built_from_configuration`): how
+#: to name where one of its settings was written. Per thread and per task.
+_CONFIGURED: contextvars.ContextVar[Callable[[str], str] | None] = contextvars.ContextVar(
+    "tokenprovider_configured", default=None
+)
+
+
+@contextlib.contextmanager
+def built_from_configuration(where: Callable[[str], str]) -> Iterator[None]:
+    """Mark what is constructed inside as built from configuration; ``where(setting)``
+    names the setting and the file and line (or variable) it came from. Used by
+    `warn_about_literal_secret`; thread-safe (a `contextvars.ContextVar`)."""
+    token = _CONFIGURED.set(where)
+    try:
+        yield
+    finally:
+        _CONFIGURED.reset(token)
+
+
 def warn_about_literal_secret(value: object, setting: str, owner: str) -> None:
     """Warn (`UserWarning`, pointing at the code that built ``owner``) about a literal
     secret ``value`` that is shorter than `SHORT_SECRET` characters, or that is written
-    like a secret reference (``env:NAME``...) in Python code, where it is used as it is (in
-    configuration such a value is a reference, unless written ``literal:...`` on purpose).
-    Never quotes it beyond a reference's prefix."""
+    like a secret reference (``env:NAME``...) in Python code, where it is used as it is.
+    A provider built from configuration (`built_from_configuration`) gets no warning for
+    the latter (there such a value is a reference, or written ``literal:...`` on purpose),
+    and its short-secret warning names the setting's file and line. Never quotes the value
+    beyond a reference's prefix."""
     if not isinstance(value, str) or not value:
         return
-    stacklevel, from_configuration = _caller_outside_package()
+    configured = _CONFIGURED.get()
     prefix = next((prefix for prefix in PREFIXES if value.startswith(prefix)), None)
     if prefix is not None:
-        if from_configuration:
+        if configured is not None:
             return
         shown = prefix + "..."  # the rest may be the secret itself: never quoted
         message = (
@@ -221,28 +247,27 @@ def warn_about_literal_secret(value: object, setting: str, owner: str) -> None:
             f"not read from where it points; to read it, pass SecretReference({shown!r})"
         )
     elif len(value) < SHORT_SECRET:
+        named = setting if configured is None else configured(setting)
         message = (
-            f"{owner}: {setting} is shorter than {SHORT_SECRET} characters: it is easy to "
+            f"{owner}: {named} is shorter than {SHORT_SECRET} characters: it is easy to "
             "guess, and messages can redact it only where it stands alone (not inside other "
             "words); use a longer secret"
         )
     else:
         return
-    warnings.warn(message, UserWarning, stacklevel=stacklevel)
+    warnings.warn(message, UserWarning, stacklevel=_caller_outside_package())
 
 
-def _caller_outside_package() -> tuple[int, bool]:
+def _caller_outside_package() -> int:
     """The ``stacklevel`` that makes a warning issued by this function's caller point at
-    the first frame outside tokenprovider (the code that built the provider), and whether
-    the configuration loader (`tokenprovider.config`) is on the way there."""
+    the first frame outside tokenprovider (the code that built the provider, or that
+    called `load_provider`)."""
     level = 1
-    from_configuration = False
     frame = sys._getframe(1)
     while frame.f_back is not None:
         name = frame.f_globals.get("__name__", "")
         if name != "tokenprovider" and not name.startswith("tokenprovider."):
             break
-        from_configuration = from_configuration or name.startswith("tokenprovider.config")
         frame = frame.f_back
         level += 1
-    return level, from_configuration
+    return level

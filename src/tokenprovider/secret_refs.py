@@ -10,7 +10,7 @@ A ``file:`` reference must name a regular file of at most 64 KiB
 In configuration, a secret setting whose value `looks_like_reference` but names no known
 prefix (``envv:NAME``, ``vault:x``) is an error (`mistyped_prefix` says why), not a literal
 secret; ``literal:`` before a value takes the rest as it is (``literal:vault:x`` is
-``vault:x``).
+``vault:x``); an empty ``literal:`` is an error (`literal_problem`).
 """
 
 from __future__ import annotations
@@ -47,6 +47,17 @@ def is_literal(value: object) -> bool:
 def literal_value(value: str) -> str:
     """``value`` without a leading ``literal:``."""
     return value.removeprefix(LITERAL)
+
+
+def literal_problem(value: object) -> str | None:
+    """Why a value written ``literal:...`` is refused: nothing after the prefix (an empty
+    secret is never sent, as an ``env:`` reference to an empty variable is an error)."""
+    if value != LITERAL:
+        return None
+    return (
+        f"is {LITERAL!r} with nothing after it, an empty value; write the value after "
+        f"{LITERAL} or remove the setting"
+    )
 
 
 def looks_like_reference(value: object) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,12 @@ from tokenprovider.cli.output import EXIT_CONFIG, EXIT_OK, note, out
 from tokenprovider.config.display import masked, render
 from tokenprovider.config.loading import LoadedConfig, environment_settings, load
 from tokenprovider.config.locations import default_project_file, search_path, user_file
-from tokenprovider.config.profiles import DEFAULT, active_profile, credentials_path, section
+from tokenprovider.config.profiles import (
+    active_profile,
+    credentials_path,
+    reserved_profile_name,
+    section,
+)
 from tokenprovider.config.toml_lines import dotted, parse_key
 from tokenprovider.errors import ConfigurationError
 
@@ -181,13 +187,41 @@ def config_set(args: argparse.Namespace) -> int:
 
     path = _key(args.key)
     value = value_for(path, args.value)
+    _check_profile_name(path)
     named, target = _target_file(args)
     document, had_comments = read_for_update(target)
-    set_value(document, path, value)
-    _write(target, document, had_comments)
+    changed = copy.deepcopy(document)
+    set_value(changed, path, value)
+    _check_setting(changed, path, target.parent)
+    _write(target, changed, had_comments)
     out(f"set {dotted(path)} in {named}")
     _warn_literal_secret(path, value, named)
     return EXIT_OK
+
+
+def _check_profile_name(path: tuple[str, ...]) -> None:
+    """Refuse a key of a profile that may not be named so (`reserved_profile_name`)."""
+    reason = reserved_profile_name(path[1]) if path[:1] == ("profiles",) and path[1:] else None
+    if reason is not None:
+        instead = dotted(("credentials", *path[3:])) if len(path) > 3 else "credentials.KEY"
+        raise ConfigurationError(f"{dotted(path)}: {reason}; set {instead} instead")
+
+
+def _check_setting(document: dict[str, Any], path: tuple[str, ...], directory: Path) -> None:
+    """Refuse a value that `config check` would find a problem with, in ``document`` (the
+    file as it would be written): only problems about the key at ``path``, so that a
+    table can be written key by key (see `build.check_section`'s probe)."""
+    from tokenprovider.config.build import check_section  # noqa: PLC0415
+    from tokenprovider.config.keys import credentials_prefix  # noqa: PLC0415
+
+    table_path = path[: credentials_prefix(path)]
+    table = _subtree_or_none(document, table_path)
+    checked = check_section(table, table_path, cwd=directory, probe=True)
+    about = checked.problems_about(path)
+    if about:
+        raise ConfigurationError(
+            f"{dotted(path)} was not set: " + "; ".join(dict.fromkeys(map(str, about)))
+        )
 
 
 def _warn_literal_secret(path: tuple[str, ...], value: Any, target: Path) -> None:
@@ -222,10 +256,10 @@ def config_init(args: argparse.Namespace) -> int:
     from tokenprovider.config.registry import registry  # noqa: PLC0415
     from tokenprovider.config.writing import read_for_update, set_value  # noqa: PLC0415
 
-    if args.profile is not None and args.profile.lower() == DEFAULT:
+    reason = None if args.profile is None else reserved_profile_name(args.profile)
+    if reason is not None:
         raise ConfigurationError(
-            f"--profile {args.profile}: the default profile is the [credentials] table, and a "
-            "profile may not be named default; run config init without --profile, or name "
+            f"--profile {args.profile}: {reason}; run config init without --profile, or name "
             "another profile"
         )
     section = ("profiles", args.profile, "credentials") if args.profile else ("credentials",)

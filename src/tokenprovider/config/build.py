@@ -12,22 +12,29 @@ resolving a secret reference, for ``tokenprovider config check``.
 from __future__ import annotations
 
 import contextlib
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from tokenprovider.config import convert as conversion
-from tokenprovider.config.known import SECTION_KEYS
+from tokenprovider.config import section_rules as rules
 from tokenprovider.config.params import Parameter, parameters, type_name
 from tokenprovider.config.registry import Registry, registry
-from tokenprovider.config.suggest import did_you_mean
 from tokenprovider.config.toml_lines import dotted
 from tokenprovider.errors import ConfigurationError, SecretReferenceError, TokenProviderError
-from tokenprovider.masking import REDACTED, is_secret_key, redact, without_userinfo
+from tokenprovider.masking import (
+    REDACTED,
+    built_from_configuration,
+    is_secret_key,
+    redact,
+    without_userinfo,
+)
 from tokenprovider.secret_refs import (
     SecretReference,
     is_literal,
     is_reference,
+    literal_problem,
     literal_value,
     mistyped_prefix,
 )
@@ -38,19 +45,31 @@ if TYPE_CHECKING:
     from tokenprovider.provider import TokenProvider
 
 OriginOf = Callable[["KeyPath"], "Origin | None"]
+E = TypeVar("E", bound=TokenProviderError)
 
 
 class _ReportedError(Exception):
     """In a check: the problem that stops this step is already recorded."""
 
 
+#: A probe's stand-in for a required setting that is not set yet (see `_Builder`).
+_PLACEHOLDER = "placeholder"
+
+
 class _Builder:
     """One provider build: knows where values came from, and which secrets to redact.
 
-    With ``problems`` (a check), each step records its problem there and the build goes
-    on with the next one; a secret reference is never resolved, and the provider is not
-    constructed when a problem was found or a setting's value is a reference that only
-    building would read (listed in ``unresolved``)."""
+    With ``problems`` (a check), each step records its problem there, and the key path it
+    is about in `blamed`, and the build goes on with the next one; a secret reference is
+    never resolved, and the provider is not constructed when a problem was found or a
+    setting's value is a reference that only building would read (listed in
+    ``unresolved``).
+
+    A ``probe`` (``config set``, on a table that may be half written) is a check that
+    still constructs the provider when the only problems are a missing domain or missing
+    required settings, with stand-ins for those (a loopback host, `_PLACEHOLDER`), so that
+    the constructor's own rules judge the values that are set; its cache is checked for
+    its form only (`caches.setting.cache_setting`: no boto3, no region)."""
 
     def __init__(
         self,
@@ -58,18 +77,25 @@ class _Builder:
         providers: Registry,
         cwd: Path | None = None,
         problems: list[TokenProviderError] | None = None,
+        *,
+        probe: bool = False,
     ) -> None:
         self._origin_of = origin_of or (lambda path: None)
         self._cwd = cwd or Path.cwd()
         self._registry = providers
         self._literal_secrets: list[str] = []
         self._problems = problems
+        self._probe = probe
+        self._blame: dict[int, KeyPath] = {}
+        self._filled = 0  # problems a probe made up for with a stand-in
+        self.blamed: list[KeyPath] = []
         self.unresolved: list[KeyPath] = []
         self.chosen: str | None = None
 
     @contextlib.contextmanager
-    def _step(self) -> Iterator[None]:
-        """One check: in a build its error propagates; in a check it is recorded."""
+    def _step(self, path: KeyPath) -> Iterator[None]:
+        """One check: in a build its error propagates; in a check it is recorded, as
+        about ``path`` unless the error says otherwise (`_about`)."""
         if self._problems is None:
             yield
             return
@@ -78,7 +104,18 @@ class _Builder:
         except _ReportedError:
             pass
         except TokenProviderError as exc:
-            self._problems.append(exc)
+            self._record(exc, path)
+
+    def _record(self, exc: TokenProviderError, path: KeyPath) -> None:
+        assert self._problems is not None
+        self._problems.append(exc)
+        self.blamed.append(self._blame.pop(id(exc), path))
+
+    def _about(self, exc: E, path: KeyPath) -> E:
+        """``exc``, noted (in a check) as a problem about the key at ``path``."""
+        if self._problems is not None:
+            self._blame[id(exc)] = path
+        return exc
 
     def _found(self) -> int:
         return len(self._problems) if self._problems is not None else 0
@@ -88,7 +125,11 @@ class _Builder:
         return f"{dotted(path)} (from {origin})" if origin is not None else dotted(path)
 
     def error(self, path: KeyPath, problem: str) -> ConfigurationError:
-        return ConfigurationError(f"{self.where(path)}: {problem}")
+        return self._about(ConfigurationError(f"{self.where(path)}: {problem}"), path)
+
+    def _problem(self, found: rules.Problem) -> TokenProviderError:
+        error = _retyped(found.error(""), f"{self.where(found.at)}: {found.text}")
+        return self._about(error, found.path)
 
     def provider(self, section: Any, path: KeyPath) -> tuple[str, TokenProvider]:
         name, provider = self.build(section, path)
@@ -98,48 +139,51 @@ class _Builder:
     def build(self, section: Any, path: KeyPath) -> tuple[str, TokenProvider | None]:
         """The provider's name and the provider (None in a check that could not build it);
         in a check, problems that stop the build raise `_ReportedError`."""
-        label = f"[{dotted(path)}]"
         if not isinstance(section, Mapping):
+            label = f"[{dotted(path)}]"
             raise self.error(path, f"must be a table, like {label}, not {_kind(section)}")
-        found = self._found()
+        found, filled = self._found(), self._filled
         for key, value in section.items():
-            with self._step():
+            with self._step((*path, str(key))):
                 self._check_entry(key, value, path)
-        host = None
-        with self._step():
-            host = self._host(section, path, label)
-        name, settings = self._choose(section, path, label)
+        host = self._host(section, path)
+        name, settings = self._choose(section, path)
         self.chosen = name
         cls = self._registry.get(name)
         assert cls is not None  # _choose only returns known names
         shorthand = not isinstance(settings, Mapping)
-        settings = self._settings(name, settings, cls, path, label)
+        settings = self._settings(name, settings, cls, path)
         kwargs: dict[str, Any] = {}
-        with self._step():
-            # A shorthand's one key sits in the section itself: credentials.jwt, not ...jwt.jwt
-            kwargs = self.arguments(cls, settings, path if shorthand else (*path, name))
+        # A shorthand's one key sits in the section itself: credentials.jwt, not ...jwt.jwt
+        settings_path = path if shorthand else (*path, name)
+        with self._step(settings_path):
+            kwargs = self.arguments(cls, settings, settings_path)
         cache = None
-        with self._step():
+        with self._step((*path, "cache")):
             cache = self._cache(section, path, name, cls)
-        if self._found() > found:
+        if self._found() - (self._filled - filled) > found:
             raise _ReportedError
         if self.unresolved:
             return name, None
         if cache is not None:
             kwargs["cache"] = cache
-        return name, self._construct(cls, (host,), kwargs, (*path, name))
+        return name, self._construct(cls, (host,), kwargs, (*path, name), settings_path)
 
     def _cache(self, section: Mapping[str, Any], path: KeyPath, name: str, cls: type) -> Any:
-        """The cache that ``cache`` and ``cache_key`` describe, or None for the default."""
+        """The cache that ``cache`` and ``cache_key`` describe, or None for the default
+        (and in a probe, which checks their form only)."""
         from tokenprovider.cached import CachedTokenProvider  # noqa: PLC0415
-        from tokenprovider.caches.setting import cache_from_setting  # noqa: PLC0415
+        from tokenprovider.caches import setting  # noqa: PLC0415
 
         spec, key = section.get("cache"), section.get("cache_key")
+        key_path = (*path, "cache_key")
+        if key is not None and (problem := setting.cache_key_problem(key)) is not None:
+            raise self.error(key_path, problem)
         if spec is None:
             if key is not None:
-                raise self.error(
-                    (*path, "cache_key"), 'needs cache = "file" or cache = "dynamodb:TABLE"'
-                )
+                # About the missing cache: a probe lets cache_key be set first.
+                error = self.error(key_path, 'needs cache = "file" or cache = "dynamodb:TABLE"')
+                raise self._about(error, (*path, "cache"))
             return None
         if not isinstance(spec, str):
             raise self.error((*path, "cache"), f"must be a string, not {_kind(spec)}")
@@ -150,19 +194,10 @@ class _Builder:
         origin = self._origin_of((*path, "cache"))
         reference: SecretReference | str | None = None
         if key is not None:
-            key_path = (*path, "cache_key")
-            if not isinstance(key, str) or not (is_reference(key) or key == "derive"):
-                mistyped = mistyped_prefix(key)
-                raise self.error(
-                    key_path,
-                    (f"{mistyped}; cache_key " if mistyped else "")
-                    + "must be a secret reference (env:, file:, aws-secretsmanager:, aws-ssm:) "
-                    'to 32 base64-encoded bytes, or "derive"',
-                )
             key_origin = self._origin_of(key_path)
             reference = (
-                key
-                if key == "derive"
+                setting.DERIVE
+                if key == setting.DERIVE
                 else SecretReference(
                     key,
                     base_dir=key_origin.directory if key_origin else None,
@@ -170,73 +205,61 @@ class _Builder:
                 )
             )
         try:
+            if self._probe:
+                setting.cache_setting(spec, reference)
+                return None
             # A relative directory is taken from the file that set it, else the cwd.
             base_dir = origin.directory if origin and origin.directory else self._cwd
-            return cache_from_setting(spec, reference, base_dir=base_dir)
+            return setting.cache_from_setting(spec, reference, base_dir=base_dir)
         except ConfigurationError as exc:
             raise self.error((*path, "cache"), str(exc)) from None
 
-    def _host(self, section: Mapping[str, Any], path: KeyPath, label: str) -> Any:
-        from tokenprovider.host import Host  # noqa: PLC0415 - keeps `config show` light
+    def _host(self, section: Mapping[str, Any], path: KeyPath) -> Any:
+        """The section's host (in a build, its first problem raised; in a check, every
+        problem recorded); a probe stands in a loopback host for a missing domain."""
+        host, problems = rules.host_of(section, path)
+        for found in problems:
+            error = self._problem(found)
+            if self._problems is None:
+                raise error
+            self._record(error, found.path)
+        if self._probe and "domain" not in section and len(problems) == 1:
+            from tokenprovider.host import Host  # noqa: PLC0415
 
-        if "domain" not in section:
-            raise self.error(
-                path,
-                f'has no domain; add domain = "api.example.com" to {label} '
-                "(the host its tokens may be sent to)",
-            )
-        domain, scheme = section["domain"], section.get("scheme", "https")
-        if not isinstance(domain, str):
-            raise self.error((*path, "domain"), f"must be a string, not {_kind(domain)}")
-        if not isinstance(scheme, str):
-            raise self.error((*path, "scheme"), f"must be a string, not {_kind(scheme)}")
-        try:
-            return Host(domain, scheme)
-        except ConfigurationError as exc:
-            key = "scheme" if "scheme" in str(exc) and "scheme" in section else "domain"
-            raise _retyped(exc, f"{self.where((*path, key))}: {exc}") from None
+            # A loopback host; over http unless a scheme is set, so it refuses no token_url.
+            host = Host("127.0.0.1", section.get("scheme", "http"))
+            self._filled += 1
+        return host
 
-    def _choose(self, section: Mapping[str, Any], path: KeyPath, label: str) -> tuple[str, Any]:
-        entries = {key: value for key, value in section.items() if key not in SECTION_KEYS}
-        chosen = section.get("provider")
-        if chosen is not None:
-            if not isinstance(chosen, str) or chosen not in self._registry:
-                raise self._unknown_provider(chosen, (*path, "provider"))
-            return chosen, entries.get(chosen, {})
-        known = {key: value for key, value in entries.items() if key in self._registry}
-        if entries and not known:
+    def _is_provider(self, name: str) -> bool:
+        return name in self._registry
+
+    def _choose(self, section: Mapping[str, Any], path: KeyPath) -> tuple[str, Any]:
+        chosen = rules.chosen_provider(
+            section, path, self._is_provider, self._registry.names, self.where
+        )
+        if chosen is None:
             raise _ReportedError  # a check: each unknown entry is recorded (a build raised)
-        entries = known
-        if not entries:
-            raise self.error(
-                path,
-                f"names no provider; add a table such as [{dotted((*path, 'oauth'))}] "
-                f"(known providers: {', '.join(self._registry.names())})",
-            )
-        if len(entries) > 1:
-            found = "; ".join(self.where((*path, key)) for key in entries)
-            raise self.error(
-                path,
-                f"configures {len(entries)} providers ({found}); keep one, or pick one "
-                f'with provider = "NAME" in {label}',
-            )
-        return next(iter(entries.items()))
+        if isinstance(chosen, rules.Problem):
+            raise self._problem(chosen)
+        return chosen, section.get(chosen, {})
 
     def _check_entry(self, key: object, value: Any, path: KeyPath) -> None:
         """``key`` is a section key or a provider name (typos get a did-you-mean)."""
-        if not isinstance(key, str):
-            raise self.error(path, f"has a key that is not a string ({_kind(key)})")
-        if key not in SECTION_KEYS and key not in self._registry:
-            raise self._unknown_entry(key, value, path)
+        found = rules.entry_problem(
+            key,
+            value,
+            path,
+            is_provider=self._is_provider,
+            names=self._registry.names,
+            is_setting=self._is_setting,
+        )
+        if found is not None:
+            raise self._problem(found)
 
-    def _unknown_entry(self, key: str, value: Any, path: KeyPath) -> ConfigurationError:
-        if isinstance(value, Mapping):
-            return self._unknown_provider(key, (*path, key))
-        candidates = [*SECTION_KEYS, *self._registry.names()]
-        hint = did_you_mean(key, candidates)
-        if not hint and any(key in parameters(cls) for cls in self._known_classes()):
-            hint = f"; provider settings go in the provider's table, like [{dotted(path)}.NAME]"
-        return self.error((*path, key), f"is not a known setting{hint}")
+    def _is_setting(self, key: str) -> bool:
+        """Whether some known provider takes a setting called ``key``."""
+        return any(key in parameters(cls) for cls in self._known_classes())
 
     def _known_classes(self) -> list[type]:
         return [cls for name in self._registry.names() if (cls := self._safe_get(name))]
@@ -247,18 +270,7 @@ class _Builder:
         except ConfigurationError:
             return None
 
-    def _unknown_provider(self, name: object, path: KeyPath) -> ConfigurationError:
-        known = self._registry.names()
-        hint = did_you_mean(name, known) if isinstance(name, str) else ""
-        return self.error(
-            path,
-            f"there is no provider {name!r}{hint}; known providers: {', '.join(known)} "
-            "(plugins add more through the 'tokenprovider.providers' entry points)",
-        )
-
-    def _settings(
-        self, name: str, settings: Any, cls: type, path: KeyPath, label: str
-    ) -> Mapping[str, Any]:
+    def _settings(self, name: str, settings: Any, cls: type, path: KeyPath) -> Mapping[str, Any]:
         if isinstance(settings, Mapping):
             return settings
         if name in parameters(cls):
@@ -275,31 +287,42 @@ class _Builder:
         kwargs: dict[str, Any] = {}
         found = self._found()
         for key, value in settings.items():
-            with self._step():
-                key_path = (*path, key) if isinstance(key, str) else path
+            key_path = (*path, key) if isinstance(key, str) else path
+            with self._step(key_path):
                 if not isinstance(key, str):
                     raise self.error(path, f"has a key that is not a string ({_kind(key)})")
                 parameter = accepted.get(key)
                 if parameter is None:
-                    raise self._unknown_setting(key, key_path, accepted)
+                    settable = [p.name for p in accepted.values() if p.configurable]
+                    raise self.error(key_path, rules.unknown_setting(key, settable))
                 kwargs[key] = self._value(value, parameter, key_path)
         missing = [p for p in accepted.values() if p.required and p.name not in settings]
-        with self._step():
-            if missing:
-                needed = ", ".join(f"{p.name} ({type_name(p.annotation)})" for p in missing)
-                raise self.error(path, f"is missing required setting(s): {needed}")
+        if missing:
+            needed = ", ".join(f"{p.name} ({type_name(p.annotation)})" for p in missing)
+            error = self.error(path, f"is missing required setting(s): {needed}")
+            if self._problems is None:
+                raise error
+            stand_ins = self._stand_ins(missing, path) if self._found() == found else None
+            self._record(self._about(error, (*path, missing[0].name)), path)
+            if stand_ins is not None:
+                kwargs.update(stand_ins)
+                self._filled += 1
+                return kwargs
         if self._found() > found:
             raise _ReportedError
         return kwargs
 
-    def _unknown_setting(
-        self, key: str, path: KeyPath, accepted: Mapping[str, Parameter]
-    ) -> ConfigurationError:
-        if key in ("domain", "scheme"):
-            return self.error(path, f"{key} belongs in the [credentials] table, not here")
-        settable = [p.name for p in accepted.values() if p.configurable]
-        hint = did_you_mean(key, settable) or f"; known: {', '.join(settable) or 'none'}"
-        return self.error(path, f"is not a known setting{hint}")
+    def _stand_ins(self, missing: list[Parameter], path: KeyPath) -> dict[str, Any] | None:
+        """In a probe: `_PLACEHOLDER` for each of ``missing``, if each takes a string."""
+        if not self._probe:
+            return None
+        try:
+            return {
+                p.name: conversion.convert(_PLACEHOLDER, p.annotation, self._table(path))
+                for p in missing
+            }
+        except conversion.ConversionError:
+            return None
 
     def _value(self, value: Any, parameter: Parameter, path: KeyPath) -> Any:
         if not parameter.configurable:
@@ -318,6 +341,8 @@ class _Builder:
             value = reference.reveal()  # this parameter takes a plain string: resolve now
             secret = True
         elif is_literal(value):
+            if (problem := literal_problem(value)) is not None:
+                raise self.error(path, problem)
             value = literal_value(value)
         elif secret and (mistyped := mistyped_prefix(value)):
             raise SecretReferenceError(f"{self.where(path)}: {mistyped}")
@@ -340,35 +365,53 @@ class _Builder:
         return build
 
     def _construct(
-        self, cls: type, args: tuple[Any, ...], kwargs: dict[str, Any], path: KeyPath
+        self,
+        cls: type,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        path: KeyPath,
+        settings_path: KeyPath | None = None,
     ) -> Any:
+        """``cls(*args, **kwargs)``, its settings read from ``settings_path`` (default
+        ``path``), marked as built from configuration (`built_from_configuration`); its
+        error names ``path`` and is about the setting it starts with, if any."""
+        settings_path = path if settings_path is None else settings_path
         try:
-            return cls(*args, **kwargs)
+            with built_from_configuration(lambda name: self.where((*settings_path, name))):
+                if not self._probe:
+                    return cls(*args, **kwargs)
+                with warnings.catch_warnings():  # a probe's stand-ins are not the user's
+                    warnings.simplefilter("ignore")
+                    return cls(*args, **kwargs)
         except TokenProviderError as exc:
-            raise _retyped(exc, f"{self.where(path)}: {self._redact(str(exc))}") from None
+            error = _retyped(exc, f"{self.where(path)}: {self._redact(str(exc))}")
+            raise self._about(error, _culprit(str(exc), kwargs, settings_path, path)) from None
         except Exception as exc:
-            raise self.error(
+            error = self.error(
                 path,
                 f"{cls.__name__} refused these settings: {type(exc).__name__}: "
                 f"{self._redact(str(exc))}",
-            ) from None
+            )
+            raise self._about(error, _culprit(str(exc), kwargs, settings_path, path)) from None
 
     def _redact(self, text: str) -> str:
         longest_first = sorted(self._literal_secrets, key=len, reverse=True)
         return redact(text, longest_first)
 
 
-def _kind(value: object) -> str:
-    """A TOML-ish name for ``value``'s type, for error messages."""
-    names = {bool: "a boolean", int: "an integer", float: "a float", str: "a string"}
-    for kind, name in names.items():
-        if type(value) is kind:
-            return name
-    if isinstance(value, Mapping):
-        return "a table"
-    if isinstance(value, (list, tuple)):
-        return "an array"
-    return f"a {type(value).__name__}"
+_kind = rules.kind
+
+
+def _culprit(message: str, kwargs: Mapping[str, Any], settings: KeyPath, path: KeyPath) -> KeyPath:
+    """The setting a constructor's error ``message`` is about: the one it starts with
+    (``token_url must ...``, or after the table's name: ``retry max_attempts must ...``),
+    else the table at ``path``."""
+    if settings:
+        message = message.removeprefix(f"{settings[-1]} ")
+    for name in kwargs:
+        if message.startswith(name) and message[len(name) : len(name) + 1] in (" ", ":"):
+            return (*settings, name)
+    return path
 
 
 def _show(value: object) -> str:
@@ -415,12 +458,22 @@ def build_named(
 
 class Checked(NamedTuple):
     """What `check_section` found: the provider chosen (if it got that far), every problem,
-    and the settings whose references only a build would read (the provider is then not
-    constructed)."""
+    the settings whose references only a build would read (the provider is then not
+    constructed), and for each problem the key path it is about (the key that is wrong,
+    or missing)."""
 
     provider: str | None
     problems: list[TokenProviderError]
     unresolved: list[str]
+    about: list[KeyPath]
+
+    def problems_about(self, path: KeyPath) -> list[TokenProviderError]:
+        """The problems about the key at ``path`` (or a key inside it)."""
+        return [
+            problem
+            for problem, about in zip(self.problems, self.about, strict=True)
+            if about[: len(path)] == path
+        ]
 
 
 def check_section(
@@ -430,14 +483,17 @@ def check_section(
     providers: Registry | None = None,
     *,
     cwd: Path | None = None,
+    probe: bool = False,
 ) -> Checked:
     """Check a ``[credentials]``-style table as `build_named` would build it, recording
-    every problem instead of stopping at the first, and resolving no secret reference."""
+    every problem instead of stopping at the first, and resolving no secret reference.
+    A ``probe`` judges a table that may be half written (see `_Builder`)."""
     problems: list[TokenProviderError] = []
-    builder = _Builder(origin_of, providers or registry, cwd, problems)
-    with builder._step():
+    builder = _Builder(origin_of, providers or registry, cwd, problems, probe=probe)
+    with builder._step(path):
         builder.build(section, path)
-    return Checked(builder.chosen, problems, [builder.where(p) for p in builder.unresolved])
+    unresolved = [builder.where(p) for p in builder.unresolved]
+    return Checked(builder.chosen, problems, unresolved, builder.blamed)
 
 
 def parse_credentials_config(config: Mapping[str, Any]) -> TokenProvider:

@@ -9,9 +9,10 @@ a reference (read when the provider is built) has each setting checked but is no
 constructed; the report says which settings.
 
 `quick_problems` is the part that imports no provider, for ``config show`` (which must
-start fast): tables and keys, the domain, which provider, and secret settings with a
-mistyped reference prefix. The types of values and the providers' own rules are checked
-only by `check`.
+start fast): tables and keys, the domain, which provider, an empty ``literal:``, and
+secret settings with a mistyped reference prefix, in the words of `check`
+(`section_rules`). The types of values and the providers' own rules are checked only by
+`check`.
 """
 
 from __future__ import annotations
@@ -20,14 +21,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from tokenprovider.config import section_rules as rules
 from tokenprovider.config.known import KNOWN, SECTION_KEYS, UNKNOWN, KnownKeys
 from tokenprovider.config.loading import KeyPath, LoadedConfig
 from tokenprovider.config.profiles import profile_names, profile_path, section, top_level_problems
-from tokenprovider.config.suggest import did_you_mean
 from tokenprovider.config.toml_lines import dotted
 from tokenprovider.errors import ConfigurationError
 from tokenprovider.masking import is_secret_key
-from tokenprovider.secret_refs import mistyped_prefix
+from tokenprovider.secret_refs import literal_problem, mistyped_prefix
 
 
 class ProfileCheck(NamedTuple):
@@ -91,72 +92,81 @@ def quick_problems(loaded: LoadedConfig, profiles: list[str]) -> list[str]:
     return problems
 
 
+def _provider_names() -> list[str]:
+    """Every provider name (only on an error path: it reads the plugins' metadata)."""
+    from tokenprovider.config.registry import registry  # noqa: PLC0415
+
+    return registry.names()
+
+
 class _Quick:
-    """The checks of one credentials table that need no provider class."""
+    """The checks of one credentials table that need no provider class, in the builder's
+    words (`section_rules`)."""
 
     def __init__(self, loaded: LoadedConfig, known: KnownKeys) -> None:
         self._loaded = loaded
         self._known = known
         self.problems: list[str] = []
 
-    def _add(self, path: KeyPath, problem: str) -> None:
+    def _where(self, path: KeyPath) -> str:
         origin = self._loaded.origin(path)
-        where = f"{dotted(path)} (from {origin})" if origin is not None else dotted(path)
-        self.problems.append(f"{where}: {problem}")
+        return f"{dotted(path)} (from {origin})" if origin is not None else dotted(path)
+
+    def _add(self, path: KeyPath, problem: str) -> None:
+        self.problems.append(f"{self._where(path)}: {problem}")
+
+    def _found(self, found: rules.Problem) -> None:
+        self._add(found.at, found.text)
+
+    def _is_provider(self, name: str) -> bool:
+        return self._known.settings(name) is not None
+
+    def _is_setting(self, key: str) -> bool:
+        return any((key,) in (self._known.settings(name) or ()) for name in _provider_names())
 
     def section(self, table: Any, path: KeyPath) -> list[str]:
         if not isinstance(table, Mapping):
-            self._add(path, f"must be a table, like [{dotted(path)}]")
+            self._add(path, f"must be a table, like [{dotted(path)}], not {rules.kind(table)}")
             return self.problems
-        self._keys(table, path)
-        self._host(table, path)
-        self._provider(table, path)
+        for key, item in table.items():
+            found = rules.entry_problem(
+                key,
+                item,
+                path,
+                is_provider=self._is_provider,
+                names=_provider_names,
+                is_setting=self._is_setting,
+            )
+            if found is not None:
+                self._found(found)
+            elif isinstance(item, Mapping):
+                self._keys(item, (*path, key))
+            elif key not in SECTION_KEYS:  # a shorthand, such as jwt = "..."
+                self._value((*path, key), item)
+        for found in rules.host_of(table, path)[1]:
+            self._found(found)
+        chosen = rules.chosen_provider(table, path, self._is_provider, _provider_names, self._where)
+        if isinstance(chosen, rules.Problem):
+            self._found(chosen)
         return self.problems
 
-    def _keys(self, value: Any, path: KeyPath) -> None:
-        """Unknown keys (with a did-you-mean) and secrets with a mistyped prefix."""
+    def _keys(self, value: Mapping[str, Any], path: KeyPath) -> None:
+        """Unknown keys (with a did-you-mean) and values written wrong (`_value`)."""
         for key, item in value.items():
             key_path = (*path, str(key))
             verdict = self._known.classify(key_path, isinstance(item, Mapping))
             if verdict == UNKNOWN:
-                hint = did_you_mean(str(key), self._known.candidates(key_path))
-                self._add(key_path, f"is not a known setting{hint}")
+                candidates = self._known.candidates(key_path)
+                self._add(key_path, rules.unknown_setting(str(key), candidates))
             elif isinstance(item, Mapping):
                 self._keys(item, key_path)
-            elif verdict == KNOWN and is_secret_key(str(key)):
-                mistyped = mistyped_prefix(item)
-                if mistyped:
-                    self._add(key_path, mistyped)
+            elif verdict == KNOWN:
+                self._value(key_path, item)
 
-    def _host(self, table: Mapping[str, Any], path: KeyPath) -> None:
-        from tokenprovider.host import Host  # noqa: PLC0415 - light; only when checking
-
-        if "domain" not in table:
-            self._add(path, 'has no domain; add domain = "api.example.com"')
-            return
-        domain, scheme = table["domain"], table.get("scheme", "https")
-        if not isinstance(domain, str) or not isinstance(scheme, str):
-            key = "domain" if not isinstance(domain, str) else "scheme"
-            self._add((*path, key), "must be a string")
-            return
-        try:
-            Host(domain, scheme)
-        except ConfigurationError as exc:
-            key = "scheme" if "scheme" in str(exc) and "scheme" in table else "domain"
-            self._add((*path, key), str(exc))
-
-    def _provider(self, table: Mapping[str, Any], path: KeyPath) -> None:
-        entries = [key for key in table if key not in SECTION_KEYS]
-        providers = [key for key in entries if self._known.settings(key) is not None]
-        chosen = table.get("provider")
-        if chosen is not None:
-            if not isinstance(chosen, str) or self._known.settings(chosen) is None:
-                self._add((*path, "provider"), f"there is no provider {chosen!r}")
-        elif not entries:
-            self._add(path, "names no provider (tokenprovider providers lists them)")
-        elif len(providers) > 1:
-            self._add(
-                path,
-                f"configures {len(providers)} providers ({', '.join(providers)}); keep one, "
-                'or pick one with provider = "NAME"',
-            )
+    def _value(self, path: KeyPath, value: Any) -> None:
+        """An empty ``literal:``, and a secret with a mistyped reference prefix."""
+        problem = literal_problem(value)
+        if problem is None and is_secret_key(path[-1]):
+            problem = mistyped_prefix(value)
+        if problem is not None:
+            self._add(path, problem)

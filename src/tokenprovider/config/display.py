@@ -17,10 +17,18 @@ from typing import Any
 
 from tokenprovider.config.known import FREE, UNKNOWN, KnownKeys
 from tokenprovider.config.toml_lines import dotted, quoted
-from tokenprovider.masking import SET, is_public_parameter, is_secret_key, without_userinfo
+from tokenprovider.masking import (
+    SET,
+    is_public_parameter,
+    is_secret_key,
+    masked_url,
+    without_userinfo,
+)
 from tokenprovider.secret_refs import is_reference
 
 KeyPath = tuple[str, ...]
+#: Settings whose values are URLs (`masked_url`).
+_URL_SUFFIXES = ("_url", "_uri")
 OriginText = Callable[[KeyPath], "str | None"]
 
 
@@ -49,15 +57,19 @@ def _mask(value: Any, path: KeyPath, known: KnownKeys, notes: dict[KeyPath, str]
     key = path[-1] if path else ""
     if is_secret_key(key):
         return _hide(value)
+    url = key.lower().endswith(_URL_SUFFIXES)
     if isinstance(value, list):
-        return [_hide(item) if isinstance(item, Mapping) else _shown(item) for item in value]
-    return _shown(value, bare_host=key == "domain")
+        return [_hide(item) if isinstance(item, Mapping) else _shown(item, url) for item in value]
+    return _shown(value, url, bare_host=key == "domain")
 
 
-def _shown(value: Any, *, bare_host: bool = False) -> Any:
+def _shown(value: Any, url: bool = False, *, bare_host: bool = False) -> Any:
     """A value that may be shown: a URL's user name and password never are (nor a
-    domain's, which may be written without a scheme)."""
-    return without_userinfo(value, bare_host=bare_host) if isinstance(value, str) else value
+    domain's, which may be written without a scheme); a ``url`` setting's value is
+    shown as `masked_url` shows it."""
+    if not isinstance(value, str):
+        return value
+    return masked_url(value) if url else without_userinfo(value, bare_host=bare_host)
 
 
 def _hide(value: Any) -> Any:

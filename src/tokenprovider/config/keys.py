@@ -90,15 +90,14 @@ def _is_provider(cls: type) -> bool:
 
 def value_for(path: KeyPath, text: str, providers: Registry = registry) -> Any:
     """``text`` (from the command line) converted to the type ``path`` declares, for TOML,
-    and checked against the rules of its key: a secret reference's syntax, a mistyped
-    reference prefix, and for the credentials table's own keys what a build requires
-    (a valid domain and scheme, a known provider, a cache form)."""
+    with a secret reference's syntax and a mistyped reference prefix checked. The rules a
+    build applies (a valid domain, a known provider, a cache form, the provider's own)
+    are checked on the whole table by `build.check_section` (``config set`` probes it)."""
     annotation = annotation_for(path, providers)
     if is_reference(text):
         SecretReference(text, setting=dotted(path))  # its syntax; nothing is read
-        if path[-1] == "cache_key" or not _is_section_key(path):
-            return text
-    elif is_secret_key(path[-1]) and (mistyped := mistyped_prefix(text)):
+        return text
+    if is_secret_key(path[-1]) and (mistyped := mistyped_prefix(text)):
         raise SecretReferenceError(f"{dotted(path)}: {mistyped}")
 
     def no_tables(cls: type, settings: Mapping[str, Any]) -> Any:
@@ -109,49 +108,7 @@ def value_for(path: KeyPath, text: str, providers: Registry = registry) -> Any:
     except conversion.ConversionError as exc:
         shown = "the value given" if is_secret_key(path[-1]) else repr(text)
         raise ConfigurationError(f"{dotted(path)}: expected {exc}, got {shown}") from None
-    if _is_section_key(path):
-        _check_section_key(path, value, providers)
     return _toml_ready(value)
-
-
-def _is_section_key(path: KeyPath) -> bool:
-    return len(path) == credentials_prefix(path) + 1 and path[-1] in SECTION_KEYS
-
-
-def _check_section_key(path: KeyPath, value: str, providers: Registry) -> None:
-    """The rule a build applies to a credentials table's ``domain``, ``scheme``,
-    ``provider``, ``cache`` or ``cache_key``."""
-    key = path[-1]
-    problem = None
-    if key == "domain":
-        from tokenprovider.host import Host  # noqa: PLC0415
-
-        try:
-            Host(value)
-        except ConfigurationError as exc:
-            problem = str(exc)
-    elif key == "scheme" and value.lower() not in ("https", "http"):
-        problem = f"must be 'https' or 'http', got {value!r}"
-    elif key == "provider" and value not in providers:
-        known = providers.names()
-        problem = (
-            f"there is no provider {value!r}{did_you_mean(value, known)}; "
-            f"known providers: {', '.join(known)}"
-        )
-    elif key == "cache":
-        from tokenprovider.caches.setting import cache_from_setting  # noqa: PLC0415
-
-        try:
-            cache_from_setting(value)
-        except ConfigurationError as exc:
-            problem = str(exc)
-    elif key == "cache_key" and value != "derive":
-        problem = (
-            "must be a secret reference (env:, file:, aws-secretsmanager:, aws-ssm:) "
-            'to 32 base64-encoded bytes, or "derive"'
-        )
-    if problem is not None:
-        raise ConfigurationError(f"{dotted(path)}: {problem}")
 
 
 def _toml_ready(value: Any) -> Any:

@@ -242,13 +242,13 @@ def _forget(origins: dict[KeyPath, Origin], path: KeyPath) -> None:
 def is_literal_secret(path: KeyPath, value: Any) -> bool:
     """Whether ``value``, set at ``path``, is a secret written out in full: a secret-named
     setting's string that is not a reference (``cache_key = "derive"`` names no secret)."""
-    return (
-        bool(path)
-        and is_secret_key(path[-1])
-        and isinstance(value, str)
-        and not is_reference(value)
-        and not (path[-1] == "cache_key" and value == "derive")
-    )
+    if not (path and is_secret_key(path[-1]) and isinstance(value, str)):
+        return False
+    if path[-1] == "cache_key":
+        from tokenprovider.caches.setting import cache_key_problem  # noqa: PLC0415
+
+        return cache_key_problem(value) is not None
+    return not is_reference(value)
 
 
 def _check_literal_secrets(path: Path, leaves: list[tuple[KeyPath, Any]]) -> None:

@@ -29,11 +29,26 @@ def active_profile(profile: str | None, env: Mapping[str, str] | None = None) ->
     return DEFAULT, "the default"
 
 
+def reserved_profile_name(name: str) -> str | None:
+    """Why ``name`` may not name a profile, or None: ``default``, in any case, is the
+    ``[credentials]`` table. The one rule of ``config check``, ``set`` and ``init``."""
+    if name.lower() != DEFAULT:
+        return None
+    return (
+        "the default profile is the [credentials] table, and a profile may not be named "
+        f"{name!r} (default, in any case)"
+    )
+
+
 def profile_names(data: Mapping[str, Any]) -> list[str]:
-    """The default profile (if configured) and every named profile."""
+    """The default profile (if configured) and every named profile (one named default,
+    in any case, counts as the default profile: see `reserved_profile_name`)."""
     profiles = data.get("profiles")
-    named = sorted(profiles) if isinstance(profiles, Mapping) else []
-    return ([DEFAULT] if "credentials" in data else []) + [str(name) for name in named]
+    named = sorted(map(str, profiles)) if isinstance(profiles, Mapping) else []
+    misnamed = [name for name in named if reserved_profile_name(name)]
+    # A profile named default (in any case) is reported as a problem of the default one.
+    default = [DEFAULT] if "credentials" in data or misnamed else []
+    return default + [name for name in named if name not in misnamed]
 
 
 def credentials_path(loaded: LoadedConfig, profile: str) -> KeyPath:
@@ -62,21 +77,13 @@ def profile_path(
 ) -> KeyPath:
     """`credentials_path` without the `top_level_problems`; with ``problems``, a profile
     named ``default`` and stray keys beside a profile's credentials are recorded there
-    instead of raised."""
+    instead of raised. ``default`` in any case is the default profile."""
     data = loaded.data
     profiles = data.get("profiles", {})
     if not isinstance(profiles, Mapping):
         profiles = {}
-    if profile == DEFAULT:
-        if DEFAULT in profiles:
-            misnamed = _error(
-                loaded,
-                ("profiles", DEFAULT),
-                "'default' is the name of the [credentials] table; rename this profile",
-            )
-            if problems is None:
-                raise misnamed
-            problems.append(misnamed)
+    if profile.lower() == DEFAULT:
+        _misnamed_profiles(loaded, profiles, problems)
         if "credentials" not in data:
             raise ConfigurationError(
                 "no [credentials] table is configured; searched "
@@ -111,6 +118,19 @@ def profile_path(
                 raise stray
             problems.append(stray)
     return (*path, "credentials")
+
+
+def _misnamed_profiles(
+    loaded: LoadedConfig, profiles: Mapping[str, Any], problems: list[ConfigurationError] | None
+) -> None:
+    """Each profile named default (in any case), raised or, with ``problems``, recorded."""
+    for name in profiles:
+        reason = reserved_profile_name(str(name))
+        if reason is not None:
+            misnamed = _error(loaded, ("profiles", str(name)), f"{reason}; rename it")
+            if problems is None:
+                raise misnamed
+            problems.append(misnamed)
 
 
 def _error(loaded: LoadedConfig, path: KeyPath, problem: str) -> ConfigurationError:
