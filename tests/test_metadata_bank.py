@@ -445,8 +445,10 @@ def test_a_rotation_between_reads_of_the_secret_never_mixes_two_versions(
         if len(reads) == 1:
             put_secret({"consumerKey": new_key, "consumerSecret": ROTATED_SECRET})
 
-    def session(profile_name: str | None = None, region: str | None = None) -> Any:
-        created = made(profile_name=profile_name, region=region)
+    def session(
+        profile_name: str | None = None, region: str | None = None, *, needed_by: str
+    ) -> Any:
+        created = made(profile_name=profile_name, region=region, needed_by=needed_by)
         created.events.register(
             "after-call.secrets-manager.GetSecretValue", rotate_after_first_read
         )

@@ -58,7 +58,7 @@ def _calls(program: str, *, without: tuple[str, ...], tmp_path: Path) -> dict[st
 def test_every_aws_entry_point_names_the_aws_extra(tmp_path: Path) -> None:
     results = _calls(
         """
-        from tokenprovider import TDSTokenProvider
+        from tokenprovider import TDSTokenProvider, aws
         from tokenprovider.caches.dynamodb import DynamoDBTokenCache, create_table
         from tokenprovider.compat import metadata_bank, tds
 
@@ -68,13 +68,20 @@ def test_every_aws_entry_point_names_the_aws_extra(tmp_path: Path) -> None:
         calls["create_table()"] = lambda: create_table("Tokens")
         calls["get_token()"] = lambda: tds.get_token("client01")
         calls["refresh_token()"] = lambda: metadata_bank.refresh_token()
+        calls["the AWS ssm client"] = lambda: aws.client("ssm")
+        calls["resolve_region()"] = lambda: aws.resolve_region(None)
+        calls["a session for my tool"] = lambda: aws.session(needed_by="a session for my tool")
+        os.environ.pop("AWS_REGION")  # the profile's region needs a boto3 session
+        calls["TDSTokenProvider, the region from the profile"] = lambda: TDSTokenProvider(
+            "api.example.com", "client01"
+        )
         """,
         without=AWS,
         tmp_path=tmp_path,
     )
     for name, outcome in results.items():
         assert outcome.startswith("MissingExtraError: "), (name, outcome)
-        assert name in outcome, (name, outcome)
+        assert f"{name.partition(',')[0]} needs boto3" in outcome, (name, outcome)
         assert AWS_EXTRA in outcome, (name, outcome)
 
 

@@ -126,16 +126,116 @@ def test_the_earlier_source_wins(
         assert aws.resolve_region(None) == REGION
 
 
+def _session_with_region(only: Any, built_with: str) -> Any:
+    """A boto3 session whose region is `REGION`, from ``region_name=`` or (built without
+    one) from where `only` leaves it, boto3's own sources: AWS_DEFAULT_REGION, profile."""
+    if built_with == "region_name":
+        only("none")
+        return boto3.session.Session(region_name=REGION)
+    only(built_with)
+    return boto3.session.Session()
+
+
 @pytest.mark.usefixtures("clean_aws")
-def test_a_session_built_with_a_region_counts_as_explicit(
+@pytest.mark.parametrize("built_with", ["region_name", "AWS_DEFAULT_REGION", "profile"])
+def test_a_boto3_session_passed_in_gives_its_region_as_it_is(
+    only: Any, monkeypatch: pytest.MonkeyPatch, built_with: str
+) -> None:
+    """A session passed in is explicit configuration: its ``region_name``, whether given
+    in code or filled by boto3 from AWS_DEFAULT_REGION or its profile, beats AWS_REGION."""
+    passed = _session_with_region(only, built_with)
+    monkeypatch.setenv("AWS_REGION", ELSEWHERE)
+    assert aws.resolve_region(None, passed) == REGION
+
+
+@pytest.mark.usefixtures("clean_aws")
+def test_region_beats_the_region_of_a_boto3_session_passed_in(only: Any) -> None:
+    only("AWS_DEFAULT_REGION", ELSEWHERE)
+    assert aws.resolve_region(REGION, boto3.session.Session(region_name=ELSEWHERE)) == REGION
+    assert aws.resolve_region(REGION, boto3.session.Session()) == REGION
+
+
+@pytest.mark.usefixtures("clean_aws")
+def test_a_boto3_session_without_any_region_leaves_aws_region(
     only: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    only("AWS_REGION", ELSEWHERE)
-    assert aws.resolve_region(None, boto3.session.Session(region_name=REGION)) == REGION
-    # A session without one took its profile's: AWS_REGION comes first.
-    only("profile", ELSEWHERE)
+    only("none")
+    passed = boto3.session.Session()
+    assert aws.resolve_region(None, passed) is None
     monkeypatch.setenv("AWS_REGION", REGION)
-    assert aws.resolve_region(None, boto3.session.Session()) == REGION
+    assert aws.resolve_region(None, passed) == REGION
+
+
+@pytest.mark.parametrize("built_with", ["region_name", "AWS_DEFAULT_REGION"])
+def test_the_parts_use_the_region_of_a_boto3_session_passed_in(
+    make_stack: StackFactory, only: Any, monkeypatch: pytest.MonkeyPatch, built_with: str
+) -> None:
+    make_stack()
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    make_table(dynamodb, "SessionTokens")
+    passed = _session_with_region(only, built_with)
+    monkeypatch.setenv("AWS_REGION", ELSEWHERE)
+    _forbid_default_session(monkeypatch)
+    provider = TDSTokenProvider(HOST, CLIENT, boto3_session=passed)
+    assert provider.region == REGION
+    assert provider.token  # SSM and Lambda in REGION, where the dispenser is
+    cache = DynamoDBTokenCache("SessionTokens", boto3_session=passed)
+    assert cache.region == REGION
+    assert cache.load(cache.key_for({"client_id": CLIENT}, None)) is None
+    assert create_table("SessionCreated", boto3_session=passed) is True
+    dynamodb.describe_table(TableName="SessionCreated")
+
+
+@pytest.mark.usefixtures("clean_aws")
+def test_a_profile_named_in_code_comes_after_aws_region(
+    only: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The session a part builds for ``profile_name=`` is not one passed in: the profile's
+    region comes after AWS_REGION and AWS_DEFAULT_REGION."""
+    only("none")
+    (tmp_path / "aws-config").write_text(f"[profile work]\nregion = {ELSEWHERE}\n")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    assert aws.resolve_region(None, profile_name="work") == REGION
+    assert TDSTokenProvider(HOST, CLIENT, profile_name="work").region == REGION
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    assert aws.resolve_region(None, profile_name="work") == ELSEWHERE
+
+
+PARTS = {
+    "TDSTokenProvider": lambda: TDSTokenProvider(HOST, CLIENT),
+    "DynamoDBTokenCache": lambda: DynamoDBTokenCache("Tokens"),
+    "create_table()": lambda: create_table("Tokens"),
+    "the AWS ssm client": lambda: aws.client("ssm"),
+}
+
+
+@pytest.mark.usefixtures("clean_aws")
+@pytest.mark.parametrize("region_from", ["AWS_REGION", "profile"])
+@pytest.mark.parametrize("part", sorted(PARTS))
+def test_a_profile_that_does_not_exist_is_a_configuration_error_naming_the_part(
+    only: Any, monkeypatch: pytest.MonkeyPatch, part: str, region_from: str
+) -> None:
+    """When built, whether or not the region needed the profile (the DynamoDB cache used
+    to find out only at its first fetch, and warn there)."""
+    only(region_from)
+    monkeypatch.setenv("AWS_PROFILE", "nosuchprofile")
+    with pytest.raises(ConfigurationError) as info:
+        PARTS[part]()
+    message = str(info.value)
+    assert message.startswith(f"{part}: ProfileNotFound: "), message
+    assert "nosuchprofile" in message
+
+
+def test_the_cli_names_a_profile_that_does_not_exist(aws_env: str, tmp_path: Path) -> None:
+    config = tmp_path / "none.toml"
+    config.write_text("")
+    args = ("cache", "create-table", "Tokens", "--aws-profile", "nosuchprofile")
+    result = run_cli(config, *args, cwd=tmp_path)
+    assert result.returncode == 3, result.stderr
+    assert result.stderr.strip() == (
+        "tokenprovider: error: tokenprovider cache create-table: ProfileNotFound: "
+        "The config profile (nosuchprofile) could not be found"
+    )
 
 
 @pytest.mark.usefixtures("clean_aws")

@@ -68,7 +68,9 @@ def ssm_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Every SSM operation get_token's providers make (their sessions come from aws.session)."""
     names: list[str] = []
 
-    def session(profile_name: str | None = None, region: str | None = None) -> Any:
+    def session(
+        profile_name: str | None = None, region: str | None = None, *, needed_by: str
+    ) -> Any:
         made = fake_session(REGION)
         made.events.register(
             "before-call.ssm.*", lambda event_name, **_: names.append(event_name.split(".")[-1])

@@ -44,34 +44,52 @@ def require_aws(needed_by: str) -> None:
     extras.require("botocore", needed_by)
 
 
-def session(profile_name: str | None = None, region: str | None = None) -> Any:
-    """A new boto3 session (boto3's usual credential chain; see `resolve_region`)."""
-    boto3 = extras.require("boto3", "AWS access")
-    return boto3.session.Session(profile_name=profile_name, region_name=region)
+def session(profile_name: str | None = None, region: str | None = None, *, needed_by: str) -> Any:
+    """A new boto3 session (boto3's usual credential chain) for ``needed_by``: without
+    boto3 a `MissingExtraError`, and a profile that cannot be read (``profile_name`` or
+    ``AWS_PROFILE`` naming no profile) a `ConfigurationError`, each naming ``needed_by``."""
+    require_aws(needed_by)
+    import boto3  # noqa: PLC0415 - loaded (and checked) just above
+
+    try:
+        return boto3.session.Session(profile_name=profile_name, region_name=region)
+    except Exception as exc:
+        described = describe_error(exc)
+        if described is None:
+            raise
+        raise ConfigurationError(f"{needed_by}: {described}") from None
 
 
-def resolve_region(explicit: str | None, boto3_session: Any = None) -> str | None:
+def resolve_region(
+    explicit: str | None,
+    boto3_session: Any = None,
+    *,
+    profile_name: str | None = None,
+    needed_by: str = "resolve_region()",
+) -> str | None:
     """The AWS region to use, or None if none is set anywhere.
 
-    In order: ``explicit`` (``region=``, ``--region``, ``region =`` in TOML) or the region
-    a given ``boto3_session`` was built with, then `REGION_ORDER`: ``AWS_REGION``,
-    ``AWS_DEFAULT_REGION``, the AWS profile's region (``boto3_session``'s profile, else
-    the one a new session picks).
+    In order: ``explicit`` (``region=``, ``--region``, ``region =`` in TOML); the
+    ``region_name`` of a ``boto3_session`` passed in (configuration given in code, used as
+    it is: boto3 filled it from ``AWS_DEFAULT_REGION`` or its profile if it was built
+    without one); then `REGION_ORDER`: ``AWS_REGION``, ``AWS_DEFAULT_REGION``, the region
+    of the profile ``profile_name`` (else the one boto3 picks), looked up in a new session
+    for ``needed_by`` only when no session is passed in.
     """
     if explicit:
         return _checked_region(explicit, "the region setting")
-    built_with = _built_with_region(boto3_session)
-    if built_with:
-        return _checked_region(built_with, "the boto3 session's region")
+    if boto3_session is not None:
+        carried = boto3_session.region_name
+        if carried:
+            return _checked_region(carried, "the boto3 session's region")
     for name in REGION_VARIABLES:
         value = os.environ.get(name)
         if value:
             return _checked_region(value, name)
-    chosen = boto3_session if boto3_session is not None else session()
-    region = getattr(chosen, "region_name", None)
-    if isinstance(region, str) and region:
-        return _checked_region(region, "the AWS profile's region")
-    return None
+    if boto3_session is not None:
+        return None  # it would carry AWS_DEFAULT_REGION or its profile's region
+    region = session(profile_name, needed_by=needed_by).region_name
+    return _checked_region(region, "the AWS profile's region") if region else None
 
 
 #: An AWS region's form: lower-case letters and digits in words joined by ``-``.
@@ -90,30 +108,16 @@ def _checked_region(region: object, source: str) -> str:
     return region
 
 
-def _built_with_region(boto3_session: Any) -> str | None:
-    """The region a boto3 session was given in code (``region_name=``), not one it read
-    from ``AWS_DEFAULT_REGION`` or its profile (boto3 keeps the two apart only inside
-    its botocore session)."""
-    core = getattr(boto3_session, "_session", None)
-    instance_variables = getattr(core, "instance_variables", None)
-    if not callable(instance_variables):
-        return None
-    region = instance_variables().get("region")
-    return region if isinstance(region, str) and region else None
-
-
 def require_region(
-    explicit: str | None, boto3_session: Any = None, *, needed_by: str, setting: str | None = None
+    explicit: str | None,
+    boto3_session: Any = None,
+    *,
+    profile_name: str | None = None,
+    needed_by: str,
+    setting: str | None = None,
 ) -> str:
-    """`resolve_region`'s region; none is `no_region`'s error, and an AWS profile that
-    cannot be read (``AWS_PROFILE`` naming no profile) a `ConfigurationError` too."""
-    try:
-        chosen = resolve_region(explicit, boto3_session)
-    except Exception as exc:
-        described = describe_error(exc)
-        if described is None:
-            raise
-        raise ConfigurationError(f"{needed_by}: {described}") from None
+    """`resolve_region`'s region; none is `no_region`'s error."""
+    chosen = resolve_region(explicit, boto3_session, profile_name=profile_name, needed_by=needed_by)
     if chosen is None:
         raise no_region(needed_by, setting)
     return chosen
@@ -143,18 +147,17 @@ def client(
     the region `resolve_region` finds (no region: `no_region` for ``needed_by``);
     ``endpoint_url`` overrides boto3's endpoint settings."""
     needed_by = needed_by or f"the AWS {service} client"
-    require_aws(needed_by)
-    from botocore.config import Config  # noqa: PLC0415 - loaded (and checked) just above
+    chosen_region = resolve_region(region, boto3_session, needed_by=needed_by)
+    if chosen_region is None:
+        raise no_region(needed_by)
+    chosen = boto3_session if boto3_session is not None else session(needed_by=needed_by)
+    from botocore.config import Config  # noqa: PLC0415 - boto3 (checked by session) needs it
 
     config = Config(
         connect_timeout=connect_timeout,
         read_timeout=read_timeout,
         retries={"mode": "standard", "total_max_attempts": max_attempts},
     )
-    chosen = boto3_session if boto3_session is not None else session()
-    chosen_region = resolve_region(region, chosen)
-    if chosen_region is None:
-        raise no_region(needed_by)
     made = chosen.client(
         service, region_name=chosen_region, config=config, endpoint_url=endpoint_url
     )

@@ -113,16 +113,20 @@ class DynamoDBTokenCache(TokenCache):
             positive_seconds("max_wait", max_wait)
         aws.check_max_attempts(max_attempts)
         self.__encryption = None if key is None else Encryption(key, owner="DynamoDBTokenCache")
-        aws.require_aws("DynamoDBTokenCache")
         self.region = aws.require_region(
             region, boto3_session, needed_by="DynamoDBTokenCache", setting="region="
+        )
+        # Built now, so that a profile that cannot be read is refused now, not at a fetch.
+        self.__boto3_session = (
+            boto3_session
+            if boto3_session is not None
+            else aws.session(region=self.region, needed_by="DynamoDBTokenCache")
         )
         self.table_name = table_name
         self.key_attribute = key_attribute
         self.lease_seconds = float(lease_seconds)
         self.max_wait = float(max_wait) if max_wait is not None else 2 * self.lease_seconds
         self.poll_interval = float(poll_interval)
-        self.__boto3_session = boto3_session
         self.__max_attempts = max_attempts
         self.__endpoint_url = endpoint_url
         self.__client: Any = None
@@ -423,6 +427,7 @@ class DynamoDBTokenCache(TokenCache):
                         self.region,
                         self.__max_attempts,
                         self.__endpoint_url,
+                        "DynamoDBTokenCache",
                     )
                 client = self.__client
         return client
@@ -489,15 +494,11 @@ def create_table(
     if it was not). ``region`` and ``endpoint_url`` are as for the cache."""
     if endpoint_url is not None:
         _check_endpoint(endpoint_url)
-    aws.require_aws("create_table()")
-    from botocore.exceptions import ClientError  # noqa: PLC0415 - loaded (and checked) above
-
-    chosen = aws.require_region(
-        region, boto3_session, needed_by="create_table()", setting="region="
-    )
+    needed_by = "create_table()"
+    chosen = aws.require_region(region, boto3_session, needed_by=needed_by, setting="region=")
     created = True
     try:
-        client = _client(boto3_session, chosen, aws.MAX_ATTEMPTS, endpoint_url)
+        client = _client(boto3_session, chosen, aws.MAX_ATTEMPTS, endpoint_url, needed_by)
         try:
             client.create_table(
                 TableName=table_name,
@@ -505,7 +506,7 @@ def create_table(
                 KeySchema=[{"AttributeName": key_attribute, "KeyType": "HASH"}],
                 BillingMode="PAY_PER_REQUEST",
             )
-        except ClientError as exc:
+        except Exception as exc:
             if aws.error_code(exc) != "ResourceInUseException":
                 raise
             created = False
@@ -528,16 +529,16 @@ def _client(
     boto3_session: object | None,
     region: str,
     max_attempts: int,
-    endpoint_url: str | None = None,
+    endpoint_url: str | None,
+    needed_by: str,
 ) -> Any:
-    session = boto3_session if boto3_session is not None else aws.session(region=region)
     return aws.client(
         "dynamodb",
-        boto3_session=session,
+        boto3_session=boto3_session,
         region=region,
         max_attempts=max_attempts,
         endpoint_url=endpoint_url,
-        needed_by="DynamoDBTokenCache",
+        needed_by=needed_by,
     )
 
 

@@ -20,15 +20,10 @@ def cache_create_table(args: argparse.Namespace) -> int:
     from tokenprovider.caches.dynamodb import create_table  # noqa: PLC0415
 
     command = "tokenprovider cache create-table"
-    aws.require_aws(command)
-    try:
-        session = aws.session(profile_name=args.aws_profile, region=args.region)
-    except Exception as exc:  # --aws-profile or AWS_PROFILE names no profile
-        described = aws.describe_error(exc)
-        if described is None:
-            raise
-        raise ConfigurationError(f"{command}: {described}") from None
-    region = aws.require_region(args.region, session, needed_by=command, setting="--region")
+    session = aws.session(args.aws_profile, args.region, needed_by=command)
+    region = aws.require_region(
+        args.region, profile_name=args.aws_profile, needed_by=command, setting="--region"
+    )
     created = create_table(
         args.name, region=region, boto3_session=session, endpoint_url=args.endpoint_url
     )

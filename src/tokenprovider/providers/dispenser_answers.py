@@ -19,9 +19,10 @@ TOKEN_FIELDS = ("sm_token", "access_token", "token")
 COOKIE_NAME_PATTERN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 #: How many times an answer may be unwrapped (a JSON string holding JSON, an envelope).
 MAX_UNWRAP = 4
-#: Strings of a token document other than its token are redacted from this length on:
-#: shorter ones (``SM``, ``25``) are no secret, and redacting them would garble messages.
-_SHORTEST_SECRET = 8
+#: Strings of a token document other than its token fields count as token values (and
+#: are redacted) from this length on: shorter ones (``SM``, ``25``) are taken for no
+#: secret at all. Not `masking.SHORT_SECRET`, which says how a known secret is redacted.
+_SHORTEST_OTHER_VALUE = 8
 #: Beyond this many token values in one answer, none of its text is quoted.
 _MAX_SECRETS = 256
 
@@ -44,7 +45,7 @@ def token_values(answer: object) -> frozenset[str] | None:
     """Every string value of every token document in ``answer`` (a dict with a string
     ``sm_token``, ``access_token`` or ``token``, found at any depth and inside strings
     that hold JSON): the token fields whatever their length, the other strings from
-    `_SHORTEST_SECRET` characters. None if there are more than `_MAX_SECRETS`."""
+    `_SHORTEST_OTHER_VALUE` characters. None if there are more than `_MAX_SECRETS`."""
     found: set[str] = set()
     stack: list[tuple[object, bool]] = [(answer, False)]
     while stack:
@@ -61,7 +62,7 @@ def token_values(answer: object) -> frozenset[str] | None:
         elif isinstance(value, list):
             stack.extend((item, inside) for item in value)
         elif isinstance(value, str):
-            if inside and len(value) >= _SHORTEST_SECRET:
+            if inside and len(value) >= _SHORTEST_OTHER_VALUE:
                 found.add(value)
             if value.lstrip()[:1] in ("{", "[", '"'):
                 with contextlib.suppress(ValueError):

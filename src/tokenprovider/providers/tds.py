@@ -169,15 +169,18 @@ class TDSTokenProvider(CachedTokenProvider):
         self.__event_minimum = min(
             MAX_MINIMUM_ALIVE_SECS, max(minimum_alive_secs, math.ceil(local_margin + MARGIN_GUARD))
         )
-        aws.require_aws("TDSTokenProvider")
-        session = boto3_session if boto3_session is not None else _session(profile_name, region)
+        self.__session: Any = (
+            boto3_session
+            if boto3_session is not None
+            else aws.session(profile_name, region, needed_by="TDSTokenProvider")
+        )
         self.region = aws.require_region(
             region,
-            session,
+            boto3_session,
+            profile_name=profile_name,
             needed_by="TDSTokenProvider",
             setting="region= (region = in [credentials.tds])",
         )
-        self.__session: Any = session
         self.__timeout = float(invoke_timeout)
         self.__max_attempts = max_attempts
         self.__clients: dict[str, Any] = {}
@@ -587,16 +590,6 @@ class TDSTokenProvider(CachedTokenProvider):
         last = self.__last
         secrets = None if found is None else [last[0] if last else None, self.__edl_secret, *found]
         return lambda text, limit=untrusted.QUOTE_LIMIT: scrubbed(text, secrets, limit)
-
-
-def _session(profile_name: str | None, region: str | None) -> Any:
-    try:
-        return aws.session(profile_name, region)
-    except Exception as exc:
-        detail = aws.describe_error(exc)
-        if detail is None:
-            raise
-        raise ConfigurationError(f"AWS profile {profile_name!r}: {detail}") from None
 
 
 def _arn(value: object, parameter: str) -> str:
