@@ -88,7 +88,8 @@ def test_a_short_secret_warns_and_garbles_no_error(tmp_path: Path, secret: str) 
     assert out == ""
     warned = [line for line in err.splitlines() if line.startswith("tokenprovider: warning: ")]
     assert len(warned) == 1, err
-    assert "client_secret is shorter than 8 characters" in warned[0]
+    assert "credentials.oauth.client_secret (from " in warned[0]  # the setting and its line
+    assert "is shorter than 8 characters" in warned[0]
     error = [line for line in err.splitlines() if line.startswith("tokenprovider: error: ")]
     assert len(error) == 1, err
     assert "HTTPConnectionPool(host='127.0.0.1'" in error[0]
