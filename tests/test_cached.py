@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import pytest
 
@@ -412,3 +413,41 @@ def test_a_caller_that_finds_the_token_refreshed_meanwhile_does_not_refresh_agai
     clock.interrupt = lambda: provider.token  # another caller refreshes first
     assert provider.token == "token-2"
     assert provider.calls == 2
+
+
+# -- attributes that go with a token ------------------------------------------------------------
+
+
+class NumberedAttributes(CountingProvider):
+    """Names each token's fetch in its attributes."""
+
+    def _token_attributes(self) -> Mapping[str, str]:
+        return {"fetch": str(self.calls)}
+
+
+def test_attributes_stay_with_their_token_across_refreshes(fake_clock: FakeClock) -> None:
+    provider = NumberedAttributes(fake_clock, lifetime=100)
+
+    first = provider._token_details()
+    fake_clock.advance(100)
+    second = provider._token_details()
+
+    assert (first[0], first[2]) == ("token-1", {"fetch": "1"})
+    assert (second[0], second[2]) == ("token-2", {"fetch": "2"})
+    assert CountingProvider(fake_clock)._token_details()[2] == {}  # none by default
+
+
+@pytest.mark.parametrize(
+    "attributes",
+    [{"Bad Name": "x"}, {"name": 1}, ["name"], {f"a{n}": "x" for n in range(9)}, {"a": "x" * 257}],
+    ids=["bad-name", "not-a-string", "not-a-mapping", "too-many", "too-long"],
+)
+def test_attributes_a_cache_cannot_hold_are_refused_with_the_token(
+    fake_clock: FakeClock, attributes: Any
+) -> None:
+    class Odd(CountingProvider):
+        def _token_attributes(self) -> Any:
+            return attributes
+
+    with pytest.raises(MalformedTokenResponseError, match=r"_token_attributes\(\) returned"):
+        _ = Odd(fake_clock).token

@@ -20,7 +20,7 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import boto3
@@ -463,6 +463,46 @@ def test_tampered_or_foreign_items_are_misses(
     text = log_text(logs)
     assert "ignoring the item" in text
     assert_no_leak(text, CANARY_SECRET, original, token, planted)
+
+
+class FlavouredProvider(OAuthTokenProvider):
+    """Keeps a string with its token (as a cookie-style provider keeps its cookie's name)."""
+
+    def _token_attributes(self) -> Mapping[str, str]:
+        return {"flavour": "pistachio"}
+
+
+def flavoured(server: LocalOAuthServer, **cache: Any) -> FlavouredProvider:
+    return FlavouredProvider(
+        server.url,
+        "client",
+        CANARY_SECRET,
+        token_url=server.token_url,
+        cache=DynamoDBTokenCache(TABLE, **cache),
+    )
+
+
+@pytest.mark.parametrize("sealed", [False, True], ids=["clear", "sealed"])
+def test_attributes_reach_another_host_and_are_checked(
+    server: LocalOAuthServer, dynamodb: Any, monkeypatch: pytest.MonkeyPatch, sealed: bool
+) -> None:
+    monkeypatch.setenv("TP_DDB_ATTRIBUTES_KEY", new_key())
+    cache: dict[str, Any] = {"key": "env:TP_DDB_ATTRIBUTES_KEY"} if sealed else {}
+    token = flavoured(server, **cache).token
+    item = token_item(dynamodb)
+    assert json.loads(item["attributes"]["S"]) == {"flavour": "pistachio"}
+
+    reader = flavoured(server, **cache)
+    assert reader._token_details()[0::2] == (token, {"flavour": "pistachio"})
+    assert server.token_requests == 1
+
+    # Damage (a number where this cache writes text), or for sealed items any change.
+    item["attributes"] = {"S": '{"flavour":"chocolate"}'} if sealed else {"N": "5"}
+    dynamodb.put_item(TableName=TABLE, Item=item)
+    fresh, _, attributes = flavoured(server, **cache)._token_details()
+    assert fresh != token
+    assert attributes == {"flavour": "pistachio"}
+    assert server.token_requests == 2
 
 
 def test_sealed_item_is_a_miss_for_a_cache_without_key(

@@ -14,7 +14,7 @@ import multiprocessing
 import os
 import signal
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -309,6 +309,10 @@ def _no_token(record: dict[str, Any]) -> bytes:
     return json.dumps({key: value for key, value in record.items() if key != "token"}).encode()
 
 
+def _attributes(text: object) -> Any:
+    return lambda record: json.dumps({**record, "attributes": text}).encode()
+
+
 CORRUPTIONS: dict[str, Any] = {
     "garbage-bytes": lambda record: b"\x00\xff\xfe\x80garbage\x9c",
     "truncated-json": _truncated,
@@ -321,6 +325,16 @@ CORRUPTIONS: dict[str, Any] = {
     "token-missing": _no_token,
     "empty-file": lambda record: b"",
     "deeply-nested-json": lambda record: b"[" * 100_000,
+    "attributes-not-text": _attributes({"cookie_name": "X"}),
+    "attributes-not-json": _attributes("{cookie_name"),
+    "attributes-an-array": _attributes('["cookie_name"]'),
+    "attributes-nested-deeply": _attributes("[" * 10_000),
+    "attributes-too-long": _attributes(json.dumps({"a": "x" * 20_000})),
+    "attributes-too-many": _attributes(json.dumps({f"a{n}": "x" for n in range(9)})),
+    "attribute-name-bad": _attributes('{"Cookie Name":"X"}'),
+    "attribute-value-a-number": _attributes('{"cookie_name":5}'),
+    "attribute-value-too-long": _attributes(json.dumps({"cookie_name": "x" * 257})),
+    "attribute-value-unprintable": _attributes('{"cookie_name":"a\\u0000b"}'),
 }
 
 
@@ -452,6 +466,7 @@ def _sealed_too_short(record: dict[str, Any]) -> dict[str, Any]:
 
 
 TAMPERINGS: dict[str, Any] = {
+    "attributes-added": lambda record: {**record, "attributes": '{"cookie_name":"X"}'},
     "sealed-bit-flipped": _flip_sealed,
     "expiry-extended": _extend_expiry,
     "issue-time-changed": _other_issue_time,
@@ -797,3 +812,212 @@ def test_skewed_clocks_fetch_no_more_than_one_clock(
         elapsed += step
     assert baseline_requests == 4  # at 0, 3300, 6600 and 9900 s: refreshed 300 s ahead
     assert skewed_requests == baseline_requests
+
+
+# -- attributes stored with the token ---------------------------------------------------------
+
+
+class FlavouredProvider(OAuthTokenProvider):
+    """Keeps a string with its token (as a cookie-style provider keeps its cookie's name)."""
+
+    flavour = "vanilla"
+
+    def _token_attributes(self) -> Mapping[str, str]:
+        return {"flavour": self.flavour}
+
+    def _attributes_flaw(self, attributes: Mapping[str, str]) -> str | None:
+        return None if attributes.get("flavour") != "poison" else "flavour is poison"
+
+
+def flavoured(server: LocalOAuthServer, cache: FileTokenCache) -> FlavouredProvider:
+    return FlavouredProvider(
+        server.url, "client", CANARY_SECRET, token_url=server.token_url, cache=cache
+    )
+
+
+@pytest.mark.parametrize("key", [None, f"env:{KEY_VARIABLE}"], ids=["clear", "sealed"])
+def test_attributes_reach_another_cache_on_the_same_directory(
+    server: LocalOAuthServer, cache_dir: Path, key_value: str, key: str | None
+) -> None:
+    writer = flavoured(server, FileTokenCache(cache_dir, key=key))
+    writer.flavour = "pistachio"
+    token = writer.token
+    reader = flavoured(server, FileTokenCache(cache_dir, key=key))
+
+    assert reader._token_details()[0::2] == (token, {"flavour": "pistachio"})
+    assert server.token_requests == 1
+    entry = FileTokenCache(cache_dir, key=key).load(key_of(writer))
+    assert entry is not None
+    assert dict(entry.attributes) == {"flavour": "pistachio"}
+
+
+def _other_flavour(record: dict[str, Any]) -> dict[str, Any]:
+    return {**record, "attributes": '{"flavour":"chocolate"}'}
+
+
+def _no_flavour(record: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in record.items() if key != "attributes"}
+
+
+@pytest.mark.parametrize("tamper", [_other_flavour, _no_flavour], ids=["changed", "removed"])
+def test_sealed_attributes_cannot_be_changed_or_removed(
+    server: LocalOAuthServer, cache_dir: Path, key_value: str, tamper: Any
+) -> None:
+    key = f"env:{KEY_VARIABLE}"
+    writer = flavoured(server, FileTokenCache(cache_dir, key=key))
+    old = writer.token
+    path = path_of(writer)
+    write_record(path, tamper(read_record(path)))
+
+    reader = flavoured(server, FileTokenCache(cache_dir, key=key))
+
+    token, _, attributes = reader._token_details()
+    assert token != old  # the entry did not open: fetched anew
+    assert attributes == {"flavour": "vanilla"}
+    assert server.token_requests == 2
+
+
+def test_attributes_the_provider_refuses_make_the_entry_a_miss(
+    server: LocalOAuthServer, cache_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    writer = flavoured(server, FileTokenCache(cache_dir))
+    writer.flavour = "poison"
+    old = writer.token  # a provider's own token is its own business
+    reader = flavoured(server, FileTokenCache(cache_dir))
+
+    with caplog.at_level(logging.WARNING, logger="tokenprovider"):
+        new = reader.token
+
+    assert new != old
+    assert server.token_requests == 2
+    refused = [
+        r.getMessage() for r in warnings_of(caplog) if "attributes are refused" in r.getMessage()
+    ]
+    assert len(refused) == 1, refused
+    assert "flavour is poison" in refused[0]
+    assert json.loads(read_record(path_of(reader))["attributes"]) == {"flavour": "vanilla"}
+
+
+def test_an_entry_without_attributes_is_written_as_before(
+    server: LocalOAuthServer, cache_dir: Path
+) -> None:
+    provider = make(server, FileTokenCache(cache_dir))
+    provider.token  # noqa: B018 - writes the entry
+
+    record = read_record(path_of(provider))
+
+    assert "attributes" not in record
+    assert set(record) == {
+        "format",
+        "cache_key",
+        "expires_at",
+        "issued_at",
+        "writer",
+        "version",
+        "token",
+    }
+
+
+# -- cache_key, remove, clear ------------------------------------------------------------------
+
+
+def test_cache_key_is_the_key_the_token_is_cached_under(
+    server: LocalOAuthServer, cache_dir: Path
+) -> None:
+    provider = make(server, FileTokenCache(cache_dir))
+    key = provider.cache_key()
+    provider.token  # noqa: B018 - writes the entry
+
+    assert key is not None
+    assert key == key_of(provider)
+    assert provider.cache.path_for(key).exists()  # type: ignore[attr-defined]
+    assert provider.cache_key() is key  # made once
+
+
+def test_cache_key_is_none_for_a_provider_that_keeps_its_tokens_to_itself() -> None:
+    from test_cached import CountingProvider  # noqa: PLC0415
+
+    assert CountingProvider(FakeClock()).cache_key() is None
+
+
+def test_remove_deletes_one_entry_and_the_next_fetch_requests_anew(
+    server: LocalOAuthServer, cache_dir: Path
+) -> None:
+    server.clients = {"client": CANARY_SECRET, "other": CANARY_SECRET}
+    cache = FileTokenCache(cache_dir)
+    kept = make(server, cache, "other")
+    kept_token = kept.token
+    provider = make(server, cache)
+    provider.token  # noqa: B018 - writes the entry
+    key = provider.cache_key()
+    assert key is not None
+
+    assert cache.remove(key) is True
+    assert cache.remove(key) is False  # nothing left to remove
+    assert not cache.path_for(key).exists()
+    assert make(server, FileTokenCache(cache_dir), "other").token == kept_token
+    make(server, FileTokenCache(cache_dir)).token  # noqa: B018 - fetched anew
+    assert server.token_requests == 3
+
+
+def test_remove_and_clear_on_a_missing_directory_create_nothing(cache_dir: Path) -> None:
+    cache = FileTokenCache(cache_dir)
+    key = CacheKey("a" * 64, "test key")
+
+    assert cache.remove(key) is False
+    assert cache.clear() == 0
+    assert not cache_dir.exists()
+    assert cache.location == cache_dir
+
+
+def test_clear_removes_every_token_file_and_nothing_else(
+    server: LocalOAuthServer, cache_dir: Path
+) -> None:
+    server.clients = {"client": CANARY_SECRET, "other": CANARY_SECRET}
+    cache = FileTokenCache(cache_dir)
+    for client in ("client", "other"):
+        make(server, cache, client).token  # noqa: B018 - writes an entry and a lock file
+    (cache_dir / "notes.json").write_text("{}")  # not a token file's name
+    (cache_dir / ("b" * 64 + ".json")).mkdir()  # a token file's name, but a directory
+    outside = cache_dir.parent / "outside.json"
+    outside.write_text("keep me")
+    (cache_dir / ("c" * 64 + ".json")).symlink_to(outside)  # a link: not a token file
+    before = {path.name for path in cache_dir.iterdir()}
+
+    removed = cache.clear()
+
+    after = {path.name for path in cache_dir.iterdir()}
+    assert removed == 2
+    assert before - after == {
+        f"{key_of(make(server, cache, c)).digest}.json" for c in ("client", "other")
+    }
+    assert {"salt", "notes.json", "b" * 64 + ".json", "c" * 64 + ".json"} <= after
+    assert len([name for name in after if name.endswith(".lock")]) == 2
+    assert outside.read_text() == "keep me"
+    assert cache.clear() == 0
+
+
+@pytest.mark.parametrize("problem", ["link", "group-writable"])
+def test_clear_and_remove_refuse_a_directory_they_must_not_use_and_delete_nothing(
+    server: LocalOAuthServer, cache_dir: Path, tmp_path: Path, problem: str
+) -> None:
+    provider = make(server, FileTokenCache(cache_dir))
+    provider.token  # noqa: B018 - writes the entry
+    key = key_of(provider)
+    if problem == "link":
+        linked = tmp_path / "linked"
+        linked.symlink_to(cache_dir)
+        cache = FileTokenCache(linked)
+        expected = "symbolic link"
+    else:
+        cache_dir.chmod(0o770)
+        cache = FileTokenCache(cache_dir)
+        expected = "group or others can write to it"
+    before = sorted(path.name for path in cache_dir.iterdir())
+
+    with pytest.raises(CacheError, match=expected):
+        cache.clear()
+    with pytest.raises(CacheError, match=expected):
+        cache.remove(key)
+
+    assert sorted(path.name for path in cache_dir.iterdir()) == before

@@ -244,6 +244,28 @@ def test_the_library_keeps_its_memory_cache(cli: Cli, server: LocalOAuthServer) 
     assert provider.cache is default_cache()  # type: ignore[attr-defined]
 
 
+def test_a_run_whose_refresh_fails_prints_the_cached_token_while_it_is_valid(
+    cli: Cli, server: LocalOAuthServer
+) -> None:
+    cli.write(oauth_table(server))
+    token = cli.ok("token")
+    (entry,) = entries(cli.cache_dir)
+    record = json.loads(entry.read_text())
+    now = time.time()  # make the entry 34 s into a 40 s life: due, with 6 s left
+    record.update(issued_at=now - 34, expires_at=now + 6)
+    entry.write_text(json.dumps(record))
+    server.fail_next(1000, 503)
+
+    result = cli.run("token")
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == token + "\n"
+    warnings = [line for line in result.stderr.splitlines() if "warning:" in line]
+    assert len(warnings) == 1, result.stderr
+    assert "using the current token" in warnings[0]
+    assert server.token_requests == 2  # the first run, and one failed refresh
+
+
 # --- cache clear ---------------------------------------------------------------------------
 
 
@@ -420,6 +442,29 @@ def test_header_prints_the_line_a_tds_provider_attaches(
     assert header == line.format(token=token)
     assert tds.handler is not None
     assert tds.handler.is_valid(token)
+    assert tds.lambda_server.invocation_count() == 1  # the second run used the CLI cache
+
+
+def test_header_keeps_the_dispensers_cookie_name_across_runs(
+    cli: Cli, tds: LocalTokenDispenser
+) -> None:
+    def mysess(event: Any, context: LambdaContext) -> Any:
+        return {"sm_token": "tok-for-mysess", "expires_at": 4e9, "cookiename": "MYSESS"}
+
+    arn = tds.lambda_server.add_function("mysess", mysess)
+    cli.write(
+        "[credentials]\n"
+        'domain = "cmr.example.com"\n'
+        "[credentials.tds]\n"
+        'client_id = "cliclient"\n'
+        f'lambda_arn = "{arn}"\n'
+        'auth_style = "cookie"\n'
+    )
+
+    first = cli.ok("header")
+    second = cli.ok("header")
+
+    assert first == second == "Cookie: MYSESS=tok-for-mysess"
     assert tds.lambda_server.invocation_count() == 1  # the second run used the CLI cache
 
 

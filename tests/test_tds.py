@@ -39,6 +39,7 @@ from tokenprovider import (
     parse_credentials_config,
 )
 from tokenprovider.caches import MemoryTokenCache
+from tokenprovider.caches.file import FileTokenCache
 from tokenprovider.providers.tds import TDSTokenProvider
 from tokenprovider.testing.clock import FakeClock
 from tokenprovider.testing.http_recorder import RecordingHTTPServer
@@ -659,6 +660,105 @@ def test_cookie_name_comes_from_the_dispenser(
     requests.get(site.url + "/protected", auth=tdp, timeout=5)
 
     assert site.requests[0].headers["cookie"] == f"OTHERSESSION=tok-{MARKER}"
+
+
+# -- the cookie's name through a shared cache ---------------------------------------------------
+
+
+def cookie_sharers(
+    tds: LocalTokenDispenser, calls: Calls, site: RecordingHTTPServer, directory: Path
+) -> tuple[TDSTokenProvider, Callable[[], TDSTokenProvider]]:
+    """A cookie-style provider whose dispenser names the cookie ``MYSESS``, and a maker of
+    more such providers, each on its own `FileTokenCache` on ``directory`` (as separate
+    processes would have)."""
+    arn = tds.lambda_server.add_function("mysess", constant(good_document(cookiename="MYSESS")))
+
+    def another() -> TDSTokenProvider:
+        cache = FileTokenCache(directory)
+        return site_provider(calls, site, auth_style="cookie", lambda_arn=arn, cache=cache)
+
+    return another(), another
+
+
+def entry_file(directory: Path) -> Path:
+    (path,) = directory.glob("*.json")
+    return path
+
+
+def test_the_cookie_name_reaches_another_process_through_a_file_cache(
+    tds: LocalTokenDispenser, calls: Calls, site: RecordingHTTPServer, tmp_path: Path
+) -> None:
+    first, another = cookie_sharers(tds, calls, site, tmp_path / "tokens")
+    token = first.token
+    second = another()
+
+    requests.get(site.url + "/protected", auth=second, timeout=5)
+
+    assert site.requests[0].headers["cookie"] == f"MYSESS={token}"
+    assert second.auth_header() == ("Cookie", f"MYSESS={token}")
+    assert second.token_document()["cookiename"] == "MYSESS"
+    assert tds.lambda_server.invocation_count() == 1  # the second read the first's token
+    record = json.loads(entry_file(tmp_path / "tokens").read_text())
+    assert json.loads(record["attributes"]) == {"cookie_name": "MYSESS"}
+
+
+@pytest.mark.parametrize(
+    "attributes",
+    [
+        '{"cookie_name":"EVIL; Path=/"}',
+        '{"cookie_name":"EVIL\\r\\nX-Injected: 1"}',
+        '{"cookie_name":""}',
+        '{"cookie_name":"' + "E" * 300 + '"}',
+        '{"cookie_name":5}',
+        '["cookie_name", "EVIL"]',
+        "{not json",
+        5,
+    ],
+    ids=["separator", "crlf", "empty", "too-long", "number", "array", "not-json", "not-text"],
+)
+def test_a_tampered_cookie_name_in_the_cache_is_a_miss_and_never_sent(
+    tds: LocalTokenDispenser,
+    calls: Calls,
+    site: RecordingHTTPServer,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    attributes: object,
+) -> None:
+    directory = tmp_path / "tokens"
+    first, another = cookie_sharers(tds, calls, site, directory)
+    token = first.token
+    path = entry_file(directory)
+    record = json.loads(path.read_text())
+    record["attributes"] = attributes
+    path.write_text(json.dumps(record))
+    second = another()
+
+    with caplog.at_level("WARNING", logger="tokenprovider"):
+        requests.get(site.url + "/protected", auth=second, timeout=5)
+
+    assert site.requests[0].headers["cookie"] == f"MYSESS={token}"
+    assert "EVIL" not in repr(site.requests[0].headers)
+    assert tds.lambda_server.invocation_count() == 2  # the entry was a miss: fetched anew
+    assert "ignoring" in all_log_text(caplog, "tokenprovider")
+    assert "EVIL" not in all_log_text(caplog, "tokenprovider")  # refused, never quoted
+    rewritten = json.loads(path.read_text())
+    assert json.loads(rewritten["attributes"]) == {"cookie_name": "MYSESS"}
+
+
+def test_an_entry_written_before_entries_carried_attributes_still_reads(
+    tds: LocalTokenDispenser, calls: Calls, site: RecordingHTTPServer, tmp_path: Path
+) -> None:
+    directory = tmp_path / "tokens"
+    first, another = cookie_sharers(tds, calls, site, directory)
+    token = first.token
+    path = entry_file(directory)
+    record = json.loads(path.read_text())
+    del record["attributes"]
+    path.write_text(json.dumps(record))
+    second = another()
+
+    assert second.auth_header() == ("Cookie", f"SMSESSION={token}")  # the default name
+    assert tds.lambda_server.invocation_count() == 1
 
 
 @pytest.mark.usefixtures("tds")

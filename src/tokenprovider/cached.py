@@ -6,10 +6,11 @@ import logging
 import math
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 from typing import TYPE_CHECKING
 
-from tokenprovider.caches.base import CACHE_RETRY_AFTER
+from tokenprovider.caches.base import CACHE_RETRY_AFTER, NO_ATTRIBUTES, attributes_problem
 from tokenprovider.clock import SYSTEM_CLOCK, Clock
 from tokenprovider.errors import (
     ConfigurationError,
@@ -56,6 +57,7 @@ class _Snapshot:
     expires_at: float | None  # wall-clock expiry, for display
     reauth_until: float = -math.inf  # a 401 before this does not invalidate the token
     version: str = ""  # the cache entry it came from
+    attributes: Mapping[str, str] = field(default_factory=lambda: NO_ATTRIBUTES)
 
 
 _EMPTY = _Snapshot("", ("Authorization", ""), -math.inf, -math.inf, -math.inf, None)
@@ -63,15 +65,17 @@ _EMPTY = _Snapshot("", ("Authorization", ""), -math.inf, -math.inf, -math.inf, N
 
 class _CacheLink:
     """A provider's cache, its key there (once known), when the cache's store may be
-    tried again after failing, and the token the API or the caller last refused."""
+    tried again after failing, the token the API or the caller last refused, and the
+    unexpired entry the fetch under way found in the cache (with its monotonic expiry)."""
 
-    __slots__ = ("cache", "down_until", "key", "rejected")
+    __slots__ = ("cache", "down_until", "fallback", "key", "rejected")
 
     def __init__(self, cache: TokenCache) -> None:
         self.cache = cache
         self.key: CacheKey | None = None
         self.down_until = -math.inf
         self.rejected = ""  # never adopt this token from the cache again
+        self.fallback: tuple[CacheEntry, float] | None = None  # served if the fetch fails
 
 
 @dataclass(slots=True)
@@ -94,7 +98,9 @@ class CachedTokenProvider(TokenProvider):
       one caller refreshes while the others keep using the current token; a failed
       advisory refresh keeps the current token and backs off;
     - in the mandatory window (``clock_skew`` seconds before expiry) callers wait for a
-      fresh token; a failed fetch raises, and calls within ``failure_cooldown`` seconds
+      fresh token; if the fetch fails they keep the token until it expires (with one
+      warning), be it this provider's or one another process left in a shared cache;
+      without one the fetch raises, and calls within ``failure_cooldown`` seconds
       re-raise at once instead of hammering the source.
 
     Both margins are capped (a quarter and a half of the token's lifetime) so a
@@ -105,7 +111,9 @@ class CachedTokenProvider(TokenProvider):
     default), so providers with the same identity share one token and one fetch, across
     processes or hosts with a `FileTokenCache` or `DynamoDBTokenCache`. A subclass takes
     part by defining `_cache_identity` (and `_cache_secret` if it has credentials);
-    without them its tokens stay its own.
+    without them its tokens stay its own. A provider that learns something with its
+    token that it needs to use it (a cookie's name) defines `_token_attributes` and
+    `_attributes_flaw`, and reads them back with `_token_details`.
     """
 
     clock_skew: float = 10.0
@@ -162,6 +170,32 @@ class CachedTokenProvider(TokenProvider):
         a salted hash, and may derive the cache's encryption key."""
         return None
 
+    def _token_attributes(self) -> Mapping[str, str]:
+        """Strings that go with the token `_request_token` just returned and that a
+        provider needs to use it (the name of the cookie that carries it, say); called
+        right after it. They are stored with the token, in the clear, so a provider that
+        reads it from a shared cache gets them too: no secret belongs here. At most
+        eight, named like ``cookie_name``, each a printable string of at most 256
+        characters (`tokenprovider.caches.base.attributes_problem`). None by default."""
+        return NO_ATTRIBUTES
+
+    def _attributes_flaw(self, attributes: Mapping[str, str]) -> str | None:
+        """Why a cached token's ``attributes`` must not be used (they come from another
+        process: check them as untrusted input), or None. A token with flawed
+        attributes counts as a cache miss. The message must not quote the value."""
+        return None
+
+    def cache_key(self) -> CacheKey | None:
+        """The key under which `cache` keeps this provider's token, or None if its
+        tokens stay its own (it defines no `_cache_identity`). Making the key may read
+        (or create) the cache's salt."""
+        link = self.__link
+        if link.key is None:
+            identity = self._cache_identity()
+            if identity is not None:
+                link.key = link.cache.key_for(identity, self._cache_secret())
+        return link.key
+
     def _request_token(self) -> tuple[str, float]:
         """Fetch a new token: return ``(token, expiry as epoch seconds)``."""
         raise NotImplementedError(f"{type(self).__name__} must implement _request_token()")
@@ -185,6 +219,14 @@ class CachedTokenProvider(TokenProvider):
         if self.__now() >= snapshot.refresh_at:
             snapshot = self.__slow_path()
         return snapshot.token, snapshot.expires_at
+
+    def _token_details(self) -> tuple[str, float | None, Mapping[str, str]]:
+        """The token, its wall-clock expiry and the attributes that came with it (see
+        `_token_attributes`), read together (`token` refreshes alike)."""
+        snapshot = self.__snapshot
+        if self.__now() >= snapshot.refresh_at:
+            snapshot = self.__slow_path()
+        return snapshot.token, snapshot.expires_at, snapshot.attributes
 
     def _wall_time(self) -> float:
         """Wall-clock epoch seconds from this provider's clock, for computing expiries."""
@@ -262,6 +304,7 @@ class CachedTokenProvider(TokenProvider):
             warned = None if failure is None else failure.warned_for
             failure = _Failure(exc, self.__now() + self.__cooldown_for(exc), warned)
             self.__failure = failure
+            snapshot = self.__fallback(snapshot)
             if self.__still_valid(snapshot):
                 return self.__stale(snapshot, failure)
             if isinstance(exc, TokenProviderError):
@@ -284,6 +327,33 @@ class CachedTokenProvider(TokenProvider):
     def __still_valid(self, snapshot: _Snapshot) -> bool:
         """Whether ``snapshot`` holds a token that has not expired (nor been refused)."""
         return bool(snapshot.token) and self.__now() < snapshot.expires_mono
+
+    def __fallback(self, snapshot: _Snapshot) -> _Snapshot:
+        """After a failed fetch: the token to keep serving. ``snapshot``, unless the
+        shared cache held an unexpired token that outlives it (one another process
+        fetched), which is installed instead."""
+        link = self.__link
+        found, link.fallback = link.fallback, None
+        if found is None:
+            return snapshot
+        entry, expires_mono = found
+        remaining = expires_mono - self.__now()
+        if remaining <= 0 or (
+            self.__still_valid(snapshot) and snapshot.expires_mono >= expires_mono
+        ):
+            return snapshot
+        cached = self.__snapshot_for(
+            entry.token,
+            self.__clock.time() + remaining,
+            entry.lifetime,
+            entry.version,
+            entry.attributes,
+        )
+        with self.__swap_lock:
+            if self.__snapshot is not snapshot or entry.token == link.rejected:
+                return snapshot  # invalidated while the fetch failed
+            self.__snapshot = cached
+        return cached
 
     def __after_failure(self, snapshot: _Snapshot, failure: _Failure, now: float) -> _Snapshot:
         """Within a failed fetch's cooldown: the token while it is still good, else the error."""
@@ -365,16 +435,21 @@ class CachedTokenProvider(TokenProvider):
         return snapshot
 
     def __through_cache(self) -> _Snapshot:
+        link = self.__link
+        link.fallback = None
         key = self.__cache_key()
         if key is None:
-            token, expires_at, issued_at = self.__requested()
-            return self.__snapshot_for(token, expires_at, expires_at - issued_at)
+            token, expires_at, issued_at, attributes = self.__requested()
+            return self.__snapshot_for(token, expires_at, expires_at - issued_at, "", attributes)
         held = self.__snapshot.version
-        rejected = self.__link.rejected
+        rejected = link.rejected
         wall = self.__clock.time
+        refused: set[str] = set()  # versions whose attributes were refused (warned once)
 
         def usable(entry: CacheEntry, waited: float | None) -> bool:
             if entry.token == rejected or not is_header_safe(entry.token):
+                return False
+            if not self.__attributes_usable(entry, refused):
                 return False
             if waited is not None:
                 # Written while we waited, so at most `waited` old, whatever the clocks say.
@@ -384,10 +459,29 @@ class CachedTokenProvider(TokenProvider):
             else:
                 now = wall()
                 remaining = min(entry.expires_at, now + entry.lifetime) - now
+            if remaining > 0:  # served should the fetch fail (design principle 3)
+                link.fallback = (entry, self.__now() + remaining)
             return remaining > self.__margins(entry.lifetime)[1]
 
-        found = self.__link.cache.fetch(key, self.__requested, usable)
+        found = link.cache.fetch(key, self.__requested, usable)
+        link.fallback = None
         return self.__adopt(found)
+
+    def __attributes_usable(self, entry: CacheEntry, refused: set[str]) -> bool:
+        """Whether this provider accepts the attributes a cached entry came with."""
+        flaw = self._attributes_flaw(entry.attributes) if entry.attributes else None
+        if flaw is None:
+            return True
+        if entry.version not in refused:
+            refused.add(entry.version)
+            logger.warning(
+                "%s: ignoring the cached token for %s in %r: its attributes are refused (%s)",
+                type(self).__name__,
+                self.host,
+                self.__link.cache,
+                flaw,
+            )
+        return False
 
     def __adopt(self, found: Found) -> _Snapshot:
         entry = found.entry
@@ -403,7 +497,9 @@ class CachedTokenProvider(TokenProvider):
             self.host,
             type(self.__link.cache).__name__,
         )
-        return self.__snapshot_for(entry.token, now + remaining, entry.lifetime, entry.version)
+        return self.__snapshot_for(
+            entry.token, now + remaining, entry.lifetime, entry.version, entry.attributes
+        )
 
     def __cache_key(self) -> CacheKey | None:
         key = self.__link.key
@@ -439,9 +535,9 @@ class CachedTokenProvider(TokenProvider):
             self.__link.key = key
         return key
 
-    def __requested(self) -> tuple[str, float, float]:
+    def __requested(self) -> tuple[str, float, float, Mapping[str, str]]:
         """Call `_request_token`, check what it returned, and return the token with its
-        expiry and issue time on the wall clock as it reads now.
+        expiry and issue time on the wall clock as it reads now, and its attributes.
 
         The time left is what the source gave as the fetch began, less the time the
         fetch took on the monotonic clock: a wall clock stepped during the fetch can
@@ -475,6 +571,13 @@ class CachedTokenProvider(TokenProvider):
                 f"{name}._request_token() must return the expiry as epoch seconds "
                 f"(time.time() + lifetime), got {type(expires_at).__name__}"
             )
+        given = self._token_attributes()
+        problem = attributes_problem(given)
+        if problem is not None:
+            raise MalformedTokenResponseError(
+                f"{name}._token_attributes() returned attributes a cache cannot hold: {problem}"
+            )
+        attributes = MappingProxyType(dict(given)) if given else NO_ATTRIBUTES
         took = max(0.0, self.__now() - started)
         remaining = float(expires_at) - started_wall - took
         lifetime = float(expires_at) - started_wall
@@ -482,8 +585,9 @@ class CachedTokenProvider(TokenProvider):
             raise self.__expired_on_arrival(float(expires_at), remaining, lifetime)
         now = self.__clock.time()
         if abs(now - started_wall - took) < _CLOCK_STEP:
-            return token, float(expires_at), started_wall  # the clocks agree: keep it exact
-        return token, now + remaining, now - took
+            # The clocks agree: keep the source's expiry exact.
+            return token, float(expires_at), started_wall, attributes
+        return token, now + remaining, now - took, attributes
 
     def __expired_on_arrival(
         self, expires_at: float, remaining: float, lifetime: float
@@ -516,7 +620,12 @@ class CachedTokenProvider(TokenProvider):
         return mandatory, advisory
 
     def __snapshot_for(
-        self, token: str, expires_at: float, lifetime: float, version: str = ""
+        self,
+        token: str,
+        expires_at: float,
+        lifetime: float,
+        version: str = "",
+        attributes: Mapping[str, str] = NO_ATTRIBUTES,
     ) -> _Snapshot:
         """The snapshot for ``token``; ``expires_at`` is on this host's wall clock."""
         now = self.__now()
@@ -531,6 +640,7 @@ class CachedTokenProvider(TokenProvider):
             expires_at=expires_at,
             reauth_until=now + self.reauth_interval if self.__reauth_pending else -math.inf,
             version=version,
+            attributes=attributes,
         )
 
 

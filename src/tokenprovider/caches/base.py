@@ -16,11 +16,13 @@ import hmac
 import json
 import logging
 import os
+import re
 import secrets
 import socket
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from tokenprovider.errors import ConfigurationError
 from tokenprovider.untrusted import describe
@@ -30,6 +32,13 @@ logger = logging.getLogger("tokenprovider")
 #: After a cache's store cannot be reached, it is left alone for this many seconds: the
 #: provider fetches without it, and the cache makes no call to it.
 CACHE_RETRY_AFTER = 60.0
+#: The most attributes an entry may carry with its token ...
+MAX_ATTRIBUTES = 8
+#: ... each named like a Python identifier in lower case, at most 32 characters ...
+ATTRIBUTE_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
+#: ... with a printable string value of at most this many characters.
+MAX_ATTRIBUTE_LENGTH = 256
+NO_ATTRIBUTES: Mapping[str, str] = MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,13 +57,16 @@ class CacheKey:
 @dataclass(frozen=True, slots=True)
 class CacheEntry:
     """One cached token: its wall-clock expiry and issue time (writer's clock), who
-    wrote it, and a version that changes with every write."""
+    wrote it, a version that changes with every write, and the few strings its
+    provider needs with it (``attributes``, such as the name of the cookie that carries
+    it; see `attributes_problem` for their limits)."""
 
     token: str = field(repr=False)
     expires_at: float
     issued_at: float
     writer: str
     version: str
+    attributes: Mapping[str, str] = field(default_factory=lambda: NO_ATTRIBUTES, hash=False)
 
     @property
     def lifetime(self) -> float:
@@ -62,9 +74,39 @@ class CacheEntry:
         return max(0.0, self.expires_at - self.issued_at)
 
 
-def new_entry(token: str, expires_at: float, issued_at: float) -> CacheEntry:
+def new_entry(
+    token: str,
+    expires_at: float,
+    issued_at: float,
+    attributes: Mapping[str, str] = NO_ATTRIBUTES,
+) -> CacheEntry:
     """A fresh entry written by this process."""
-    return CacheEntry(token, float(expires_at), float(issued_at), writer_id(), secrets.token_hex(8))
+    return CacheEntry(
+        token,
+        float(expires_at),
+        float(issued_at),
+        writer_id(),
+        secrets.token_hex(8),
+        MappingProxyType(dict(attributes)) if attributes else NO_ATTRIBUTES,
+    )
+
+
+def attributes_problem(attributes: object) -> str | None:
+    """Why ``attributes`` cannot go with a cached token, or None: at most
+    `MAX_ATTRIBUTES` names matching `ATTRIBUTE_NAME`, each with a printable string of at
+    most `MAX_ATTRIBUTE_LENGTH` characters. The message quotes no value."""
+    if not isinstance(attributes, Mapping):
+        return f"they are a {type(attributes).__name__}, not a mapping"
+    if len(attributes) > MAX_ATTRIBUTES:
+        return f"there are {len(attributes)} of them, more than {MAX_ATTRIBUTES}"
+    for name, value in attributes.items():
+        if not isinstance(name, str) or not ATTRIBUTE_NAME.fullmatch(name):
+            return "a name is not 1 to 32 of a-z, 0-9 and _ (starting with a letter)"
+        if not isinstance(value, str):
+            return f"{name} is a {type(value).__name__}, not a string"
+        if len(value) > MAX_ATTRIBUTE_LENGTH or not value.isprintable():
+            return f"{name} is longer than {MAX_ATTRIBUTE_LENGTH} or not printable"
+    return None
 
 
 def writer_id() -> str:
@@ -89,7 +131,9 @@ class Found:
 #: Decides whether a cached entry may be used; the second argument is set when the entry
 #: appeared while the caller waited: it is then at most that many seconds old.
 Usable = Callable[[CacheEntry, "float | None"], bool]
-Request = Callable[[], tuple[str, float, float]]
+#: Fetches a token: ``(token, expires_at, issued_at)``, optionally followed by the
+#: attributes to store with it.
+Request = Callable[[], "tuple[str, float, float] | tuple[str, float, float, Mapping[str, str]]"]
 
 
 class Hold:
@@ -153,8 +197,9 @@ class TokenCache(abc.ABC):
     def fetch(self, key: CacheKey, request: Request, usable: Usable) -> Found:
         """A usable entry for ``key``: cached, written by a concurrent refresher, or fetched.
 
-        ``request`` returns ``(token, expires_at, issued_at)``; it is called at most once,
-        and only by the caller holding the key.
+        ``request`` returns ``(token, expires_at, issued_at)`` (and optionally the
+        entry's attributes); it is called at most once, and only by the caller holding
+        the key.
         """
         seen = self.load(key)
         if seen is not None and usable(seen, None):
@@ -167,8 +212,7 @@ class TokenCache(abc.ABC):
                 waited = time.monotonic() - started if appeared else None
                 if usable(current, waited):
                     return Found(current, waited=waited)
-            token, expires_at, issued_at = request()
-            entry = new_entry(token, expires_at, issued_at)
+            entry = new_entry(*request())
             try:
                 hold.store(entry)
             except Exception as exc:  # the token is good; failing to share it loses nothing

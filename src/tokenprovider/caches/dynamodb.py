@@ -1,13 +1,13 @@
 """`DynamoDBTokenCache`: tokens shared by every host that can reach one DynamoDB table.
 
-One item per cache key holds the (sealed) token, its expiry, its writer and a TTL
-attribute. Single flight across hosts is a lease on the same item, taken and released
-with conditional writes: the item is rewritten only if it is still exactly as the
-writer last read it. Waiters poll with consistent reads, use the holder's token as
-soon as it appears, and take over a lease once they have watched it for longer than its
-``lease_seconds`` on their own monotonic clock, or once the holder's deadline is a
-further ``lease_seconds`` past on theirs: clock offsets smaller than the lease never end
-a live one. Only ``GetItem`` and ``PutItem`` are needed.
+One item per cache key holds the (sealed) token, its expiry, its writer, the entry's
+attributes (JSON text, when it has any) and a TTL attribute. Single flight across hosts
+is a lease on the same item, taken and released with conditional writes: the item is
+rewritten only if it is still exactly as the writer last read it. Waiters poll with
+consistent reads, use the holder's token as soon as it appears, and take over a lease once
+they have watched it for longer than its ``lease_seconds`` on their own monotonic clock,
+or once the holder's deadline is a further ``lease_seconds`` past on theirs: clock
+offsets smaller than the lease never end a live one. Only ``GetItem`` and ``PutItem`` are needed.
 
 Items are hostile input: an attribute of a type this cache never writes is damage, and an
 item whose ``version`` or ``lease_id`` is damaged is replaced at once, by a write
@@ -58,7 +58,7 @@ _SALT_KEY = "tokenprovider#salt"
 _TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}")
 _MAX_POLL = 0.5
 #: Attributes this cache only ever writes as strings: any other type there is damage.
-_TEXT_ONLY = frozenset({"version", "lease_id", "salt"})
+_TEXT_ONLY = frozenset({"version", "lease_id", "salt", "attributes"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,9 +7,11 @@ import functools
 import json
 import logging
 import os
+import re
 import secrets
 import stat
 import threading
+import typing
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -39,6 +41,8 @@ logger = logging.getLogger("tokenprovider")
 
 _SALT_FILE = "salt"
 _SALT_LOCK = "salt.lock"
+#: The name of a token file: the key's digest (`path_for`).
+_ENTRY_NAME = re.compile(r"[0-9a-f]{64}\.json")
 #: The most an entry file may hold (a sealed token of several kilobytes fits many times).
 ENTRY_LIMIT = 64 * 1024
 #: The most the salt file may hold (it holds 32 hexadecimal digits).
@@ -120,9 +124,50 @@ class FileTokenCache(TokenCache):
         """Whether tokens are stored encrypted."""
         return self.__encryption is not None
 
+    @property
+    def location(self) -> Path:
+        """The directory tokens are kept in: ``directory``, else the user cache
+        directory (`CacheError` if this user has none). Neither made nor checked."""
+        return self.__where()
+
     def path_for(self, key: CacheKey) -> Path:
         """The file that holds the entry for ``key``."""
         return self.__directory() / f"{key.digest}.json"
+
+    def remove(self, key: CacheKey) -> bool:
+        """Delete the entry for ``key``; False if there was none (or no directory).
+        `CacheError` if the directory must not be used or the file cannot be removed."""
+        directory = self.__directory(create=False)
+        if directory is None:
+            return False
+        path = directory / f"{key.digest}.json"
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            raise CacheError(f"cannot remove {path}: {exc.strerror or exc}") from None
+        return True
+
+    def clear(self) -> int:
+        """Delete every token file (never the salt or lock files); how many went.
+        `CacheError` if the directory must not be used (a link, another user's, writable
+        by others: then nothing is deleted), or if a file cannot be removed."""
+        directory = self.__directory(create=False)
+        if directory is None:
+            return 0
+        removed = 0
+        try:
+            with os.scandir(directory) as entries:
+                for entry in entries:
+                    if _ENTRY_NAME.fullmatch(entry.name) and entry.is_file(follow_symlinks=False):
+                        with contextlib.suppress(FileNotFoundError):  # removed meanwhile
+                            os.unlink(entry.path)
+                            removed += 1
+        except OSError as exc:
+            where = exc.filename or directory
+            raise CacheError(f"cannot clear {where}: {exc.strerror or exc}") from None
+        return removed
 
     def load(self, key: CacheKey) -> CacheEntry | None:
         """The entry in ``key``'s file; a missing, unsafe or unreadable file is None."""
@@ -255,13 +300,21 @@ class FileTokenCache(TokenCache):
         )
         return fresh
 
-    def __directory(self) -> Path:
-        """The directory, created (mode 0700) if missing, and checked at every use:
-        `CacheError` if it must not be used, `OSError` if it cannot be made."""
+    @typing.overload
+    def __directory(self) -> Path: ...
+    @typing.overload
+    def __directory(self, *, create: bool) -> Path | None: ...
+
+    def __directory(self, *, create: bool = True) -> Path | None:
+        """The directory, created (mode 0700) if missing (None instead, unless
+        ``create``), and checked at every use: `CacheError` if it must not be used,
+        `OSError` if it cannot be made."""
         path = self.__where()
         try:
             info = os.lstat(path)
         except FileNotFoundError:
+            if not create:
+                return None
             path.mkdir(mode=0o700, parents=True, exist_ok=True)
             info = os.lstat(path)
         problem = directory_problem(info)

@@ -4,14 +4,20 @@ as a miss."""
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
-from tokenprovider.caches.base import CacheEntry, CacheKey
+from tokenprovider.caches.base import NO_ATTRIBUTES, CacheEntry, CacheKey, attributes_problem
 from tokenprovider.caches.sealing import Sealer, SealError
+from tokenprovider.untrusted import UntrustedJSONError, load_json
 
 FORMAT = "tokenprovider-cache/1"
+#: The most characters a record's ``attributes`` field may hold (JSON text); eight
+#: attributes at their longest (every character escaped) fit.
+ATTRIBUTES_LIMIT = 16 * 1024
 
 
 class RecordError(Exception):
@@ -28,6 +34,10 @@ def to_record(key: CacheKey, entry: CacheEntry, sealer: Sealer | None) -> dict[s
         "writer": entry.writer,
         "version": entry.version,
     }
+    if entry.attributes:  # only then: an entry without them reads (and opens) as before
+        record["attributes"] = json.dumps(
+            dict(entry.attributes), sort_keys=True, separators=(",", ":")
+        )
     if sealer is None:
         record["token"] = entry.token
     else:
@@ -60,7 +70,26 @@ def from_record(key: CacheKey, record: Mapping[str, Any], sealer: Sealer | None)
             raise RecordError(str(exc)) from None
     if not isinstance(token, str) or not token:
         raise RecordError("the token is missing")
-    return CacheEntry(token, expires_at, issued_at, writer, version)
+    return CacheEntry(token, expires_at, issued_at, writer, version, _attributes(record))
+
+
+def _attributes(record: Mapping[str, Any]) -> Mapping[str, str]:
+    """The record's attributes (JSON text of an object of strings), checked as hostile."""
+    text = record.get("attributes")
+    if text is None:
+        return NO_ATTRIBUTES  # written before entries carried attributes, or none needed
+    if not isinstance(text, str) or len(text) > ATTRIBUTES_LIMIT:
+        raise RecordError(
+            f"its attributes are not JSON text of at most {ATTRIBUTES_LIMIT} characters"
+        )
+    try:
+        attributes = load_json(text)
+    except UntrustedJSONError:
+        raise RecordError("its attributes are not valid JSON") from None
+    problem = attributes_problem(attributes) if isinstance(attributes, dict) else "not an object"
+    if problem is not None:
+        raise RecordError(f"its attributes cannot be used: {problem}")
+    return MappingProxyType(attributes)
 
 
 def _number(record: Mapping[str, Any], name: str) -> float:
@@ -76,13 +105,16 @@ def _number(record: Mapping[str, Any], name: str) -> float:
 
 def _associated(record: Mapping[str, Any]) -> bytes:
     """What a sealed token is bound to: its key and every other field of its record,
-    so it can be neither moved to another key nor given another expiry."""
-    parts = (
+    so it can be neither moved to another key nor given another expiry or attributes.
+    (The attributes count only when present, so that older entries still open.)"""
+    parts = [
         FORMAT,
         str(record["cache_key"]),
         repr(float(record["expires_at"])),
         repr(float(record["issued_at"])),
         str(record["writer"]),
         str(record["version"]),
-    )
+    ]
+    if "attributes" in record:
+        parts.append("attributes=" + str(record["attributes"]))
     return "\0".join(parts).encode()

@@ -3,15 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import os
-import re
-from pathlib import Path
 
 from tokenprovider.cli.output import EXIT_OK, out
-from tokenprovider.errors import CacheError, ConfigurationError
-
-#: The name of a token file in a `FileTokenCache` directory: the key's digest.
-_ENTRY_NAME = re.compile(r"[0-9a-f]{64}\.json")
+from tokenprovider.errors import CacheError
 
 
 def cache_create_table(args: argparse.Namespace) -> int:
@@ -38,13 +32,14 @@ def cache_create_table(args: argparse.Namespace) -> int:
 def cache_clear(args: argparse.Namespace) -> int:
     """Remove the profile's cached token (with ``--all``, every token the CLI cached)."""
     from tokenprovider.cached import CachedTokenProvider  # noqa: PLC0415
-    from tokenprovider.caches.file import FileTokenCache, default_directory  # noqa: PLC0415
+    from tokenprovider.caches.file import FileTokenCache  # noqa: PLC0415
     from tokenprovider.cli.token_commands import resolved  # noqa: PLC0415
 
     if args.all:
-        directory = default_directory()
-        removed = _remove_entries(directory)
-        out(f"removed {removed} cached token{'' if removed == 1 else 's'} from {directory}")
+        cli_cache = FileTokenCache()
+        removed = cli_cache.clear()
+        plural = "" if removed == 1 else "s"
+        out(f"removed {removed} cached token{plural} from {cli_cache.location}")
         return EXIT_OK
     found = resolved(args)
     provider, profile = found.provider, f"profile {found.profile!r}"
@@ -60,41 +55,14 @@ def cache_clear(args: argparse.Namespace) -> int:
             f"cache clear removes tokens from file caches; {profile} uses {cache!r}, "
             "whose tokens expire on their own (or delete its item from the store)"
         )
-    directory = cache.directory or default_directory()
-    if not directory.exists():
+    directory = cache.location
+    if not directory.exists():  # checked first: making the key would create it
         out(f"no cached token of {profile} in {directory} (it does not exist)")
         return EXIT_OK
-    key = cache.key_for(provider._cache_identity() or {}, provider._cache_secret())
-    path = cache.path_for(key)
-    try:
-        path.unlink()
-    except FileNotFoundError:
-        out(f"no cached token of {profile} ({key.label}) in {directory}")
+    key = provider.cache_key()
+    if key is None or not cache.remove(key):
+        label = "" if key is None else f" ({key.label})"
+        out(f"no cached token of {profile}{label} in {directory}")
         return EXIT_OK
-    except OSError as exc:
-        raise CacheError(f"cannot remove {path}: {exc.strerror or exc}") from None
-    out(f"removed the cached token of {profile} ({key.label}): {path}")
+    out(f"removed the cached token of {profile} ({key.label}): {cache.path_for(key)}")
     return EXIT_OK
-
-
-def _remove_entries(directory: Path) -> int:
-    """Remove every token file in ``directory`` (not the salt or lock files); how many."""
-    from tokenprovider.caches.file import directory_problem  # noqa: PLC0415
-
-    removed = 0
-    try:
-        problem = directory_problem(os.lstat(directory))
-        if problem is not None:  # a link, or a directory others could have filled
-            raise CacheError(f"cannot clear {directory}: {problem}")
-        with os.scandir(directory) as entries:
-            for entry in entries:
-                if _ENTRY_NAME.fullmatch(entry.name) and entry.is_file(follow_symlinks=False):
-                    os.unlink(entry.path)
-                    removed += 1
-    except FileNotFoundError:
-        pass
-    except OSError as exc:
-        raise CacheError(
-            f"cannot clear {exc.filename or directory}: {exc.strerror or exc}"
-        ) from None
-    return removed

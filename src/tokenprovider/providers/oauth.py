@@ -315,8 +315,7 @@ class OAuthTokenProvider(CachedTokenProvider):
             )
         return TokenRequestError(
             f"could not reach the token endpoint {shown} (retried up to "
-            f"{policy.max_attempts} attempts within {policy.deadline:g}s): {failure.detail}"
-            + hint
+            f"{policy.max_attempts} attempts within {policy.deadline:g}s): {failure.detail}" + hint
         )
 
     def __discover(self, session: requests.Session, deadline: Deadline) -> str:

@@ -18,7 +18,7 @@ import math
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from tokenprovider import aws, untrusted
@@ -74,6 +74,8 @@ SSM_PATH = "/service/token-dispenser"
 #: refresh always gets a new token even if the two clocks disagree by this much.
 MARGIN_GUARD = 30.0
 DEFAULT_COOKIE = "SMSESSION"
+#: The cache entry attribute that carries the name of the token's cookie.
+COOKIE_ATTRIBUTE = "cookie_name"
 
 _T = TypeVar("_T")
 
@@ -202,8 +204,7 @@ class TDSTokenProvider(CachedTokenProvider):
             return super().requests_auth_handler(r)
         if r.url is None or not self.host.matches(r.url):
             return r
-        token = self.token
-        name = self.__cookie_name
+        token, _, name = self.__cookie()
         existing = r.headers.get("Cookie")
         if existing and any(part.strip().startswith(name + "=") for part in existing.split(";")):
             return r  # the caller's own cookie wins
@@ -215,8 +216,15 @@ class TDSTokenProvider(CachedTokenProvider):
         ``auth_style="cookie"``, else the ``Authorization`` header."""
         if self.auth_style != "cookie":
             return super().auth_header()
-        token = self.token  # first: fetching learns the cookie's name
-        return ("Cookie", f"{self.__cookie_name}={token}")
+        token, _, name = self.__cookie()
+        return ("Cookie", f"{name}={token}")
+
+    def __cookie(self) -> tuple[str, float | None, str]:
+        """The token, its expiry and the name of the cookie it came with (for a token
+        from an entry written before entries carried it: the last name the dispenser
+        gave this provider)."""
+        token, expires_at, attributes = self._token_details()
+        return token, expires_at, attributes.get(COOKIE_ATTRIBUTE) or self.__cookie_name
 
     @property
     def function_arn(self) -> str | None:
@@ -230,16 +238,16 @@ class TDSTokenProvider(CachedTokenProvider):
 
     def token_document(self) -> dict[str, Any]:
         """The dispenser's whole answer for the current token (``sm_token``, ``expires_at``...)."""
-        token, expires_at = self._token_and_expiry()
+        token, expires_at, name = self.__cookie()
         last = self.__last
         if last is not None and last[0] == token:
             return dict(last[1])
         # Another provider (process, host) fetched this token: the cache keeps only the
-        # token and its expiry, so the rest of the answer is rebuilt from them.
+        # token, its expiry and its cookie's name, so the answer is rebuilt from them.
         return {
             "sm_token": token,
             "expires_at": None if expires_at is None else int(expires_at),
-            "cookiename": self.__cookie_name,
+            "cookiename": name,
         }
 
     def _cache_identity(self) -> dict[str, object]:
@@ -258,6 +266,19 @@ class TDSTokenProvider(CachedTokenProvider):
     def _cache_secret(self) -> str | None:
         """The EDL password, for EDL tokens."""
         return None if self._edl_pass is None else reveal(self._edl_pass)
+
+    def _token_attributes(self) -> Mapping[str, str]:
+        """The name of the cookie the dispenser gave with the token (whatever
+        ``auth_style``: providers of every style share tokens)."""
+        return {COOKIE_ATTRIBUTE: self.__cookie_name}
+
+    def _attributes_flaw(self, attributes: Mapping[str, str]) -> str | None:
+        """A cached cookie name is checked as the dispenser's is."""
+        name = attributes.get(COOKIE_ATTRIBUTE)
+        if name is None:
+            return None
+        flaw = cookie_name_flaw(name) if name else "it is empty"
+        return None if flaw is None else f"{COOKIE_ATTRIBUTE} is not a valid cookie name: {flaw}"
 
     def _token_source(self) -> str:
         """The dispenser, by ARN, for messages."""
