@@ -191,8 +191,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="remove the cached token of a profile, so the next command fetches a new one",
         description="Remove the token that token and header cached for the profile: from "
         "the CLI cache in your user cache directory, or from the profile's own cache = "
-        '"file..." directory. --all empties the CLI cache directory instead, without '
-        "reading any configuration.",
+        '"file..." directory. --all removes every token in the CLI cache directory instead, '
+        "without reading any configuration (its salt and lock files stay: another process "
+        "may hold a lock).",
         epilog=_EPILOG,
         parents=[common],
     )
