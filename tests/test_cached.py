@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tokenprovider import CachedTokenProvider, TokenProviderError, TokenRequestError
+from tokenprovider.caches.memory import MemoryTokenCache
 from tokenprovider.errors import ConfigurationError, MalformedTokenResponseError
 from tokenprovider.testing.clock import FakeClock
 
@@ -451,3 +452,63 @@ def test_attributes_a_cache_cannot_hold_are_refused_with_the_token(
 
     with pytest.raises(MalformedTokenResponseError, match=r"_token_attributes\(\) returned"):
         _ = Odd(fake_clock).token
+
+
+def test_a_token_refused_while_its_refresh_fails_is_not_served(fake_clock: FakeClock) -> None:
+    """A 401 during the mandatory-window fetch refuses the token: when the fetch then
+    fails, the caller gets the error, not the refused token."""
+    provider = CountingProvider(fake_clock, lifetime=100)
+    refused = provider.token
+    fake_clock.advance(95)  # mandatory window: 5 s left
+    entered, release = hold_fetches(provider)
+    provider.fail_with = RuntimeError("token endpoint down")
+    served: list[str] = []
+    errors: list[Exception] = []
+
+    def call() -> None:
+        try:
+            served.append(provider.token)
+        except TokenRequestError as exc:
+            errors.append(exc)
+
+    caller = threading.Thread(target=call)
+    caller.start()
+    assert entered.wait(5)
+    provider._invalidate_if_current(provider._format_authorization(refused))
+    release.set()
+    caller.join(5)
+
+    assert served == []
+    assert len(errors) == 1
+
+
+def test_a_refused_token_gives_way_to_another_processs_token_when_the_refresh_fails(
+    fake_clock: FakeClock,
+) -> None:
+    """The shared cache's unexpired token is served after a failed fetch even when this
+    provider's own token was refused (a 401) while the fetch ran."""
+
+    class SharedCounting(CountingProvider):
+        def _cache_identity(self) -> Mapping[str, Any]:
+            return {"kind": "counting", "host": "api.example.com"}
+
+    cache = MemoryTokenCache()
+    mine = SharedCounting(fake_clock, lifetime=100, cache=cache)
+    other = SharedCounting(fake_clock, lifetime=40, cache=cache)
+    other.calls = 100
+    refused = mine.token
+    fake_clock.advance(70)
+    fetched_elsewhere = other.token  # a newer token, 40 s from now
+    fake_clock.advance(25)  # mine is in its mandatory window (5 s left); 15 s left there
+    entered, release = hold_fetches(mine)
+    mine.fail_with = RuntimeError("token endpoint down")
+    served: list[str] = []
+    caller = threading.Thread(target=lambda: served.append(mine.token))
+    caller.start()
+    assert entered.wait(5)
+    mine._invalidate_if_current(mine._format_authorization(refused))
+    release.set()
+    caller.join(5)
+
+    assert served == [fetched_elsewhere]
+    assert fetched_elsewhere != refused

@@ -326,32 +326,39 @@ class CachedTokenProvider(TokenProvider):
 
     def __still_valid(self, snapshot: _Snapshot) -> bool:
         """Whether ``snapshot`` holds a token that has not expired (nor been refused)."""
-        return bool(snapshot.token) and self.__now() < snapshot.expires_mono
+        return (
+            bool(snapshot.token)
+            and snapshot.token != self.__link.rejected
+            and self.__now() < snapshot.expires_mono
+        )
 
     def __fallback(self, snapshot: _Snapshot) -> _Snapshot:
-        """After a failed fetch: the token to keep serving. ``snapshot``, unless the
-        shared cache held an unexpired token that outlives it (one another process
-        fetched), which is installed instead."""
+        """After a failed fetch: the token to keep serving. The current snapshot (empty
+        if the token was refused, by a 401 or `invalidate_cache`, while the fetch ran),
+        unless the shared cache held an unexpired token, not refused, that outlives it
+        (one another process fetched): that one is installed instead."""
         link = self.__link
         found, link.fallback = link.fallback, None
-        if found is None:
-            return snapshot
-        entry, expires_mono = found
-        remaining = expires_mono - self.__now()
-        if remaining <= 0 or (
-            self.__still_valid(snapshot) and snapshot.expires_mono >= expires_mono
-        ):
-            return snapshot
-        cached = self.__snapshot_for(
-            entry.token,
-            self.__clock.time() + remaining,
-            entry.lifetime,
-            entry.version,
-            entry.attributes,
-        )
+        cached = None
+        if found is not None:
+            entry, expires_mono = found
+            remaining = expires_mono - self.__now()
+            if remaining > 0:
+                cached = self.__snapshot_for(
+                    entry.token,
+                    self.__clock.time() + remaining,
+                    entry.lifetime,
+                    entry.version,
+                    entry.attributes,
+                )
         with self.__swap_lock:
-            if self.__snapshot is not snapshot or entry.token == link.rejected:
-                return snapshot  # invalidated while the fetch failed
+            current = self.__snapshot  # not ``snapshot`` if it was refused meanwhile
+            if (
+                cached is None
+                or cached.token == link.rejected
+                or (self.__still_valid(current) and current.expires_mono >= cached.expires_mono)
+            ):
+                return current
             self.__snapshot = cached
         return cached
 
