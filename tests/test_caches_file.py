@@ -859,7 +859,18 @@ def _no_flavour(record: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in record.items() if key != "attributes"}
 
 
-@pytest.mark.parametrize("tamper", [_other_flavour, _no_flavour], ids=["changed", "removed"])
+def _flavour_moved_into_the_version(record: dict[str, Any]) -> dict[str, Any]:
+    """The same bytes to authenticate, were fields joined by NUL without a check."""
+    moved = _no_flavour(record)
+    moved["version"] = f"{record['version']}\0attributes={record['attributes']}"
+    return moved
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [_other_flavour, _no_flavour, _flavour_moved_into_the_version],
+    ids=["changed", "removed", "moved-into-the-version"],
+)
 def test_sealed_attributes_cannot_be_changed_or_removed(
     server: LocalOAuthServer, cache_dir: Path, key_value: str, tamper: Any
 ) -> None:

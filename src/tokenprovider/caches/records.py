@@ -56,6 +56,8 @@ def from_record(key: CacheKey, record: Mapping[str, Any], sealer: Sealer | None)
     writer, version = record.get("writer"), record.get("version")
     if not isinstance(writer, str) or not isinstance(version, str) or not version:
         raise RecordError("writer or version is missing")
+    if "\0" in writer or "\0" in version:  # the separator of what a sealed token is bound to
+        raise RecordError("writer or version holds a NUL character")
     fields = {**record, "expires_at": expires_at, "issued_at": issued_at}
     if sealer is None:
         if "sealed" in record:
