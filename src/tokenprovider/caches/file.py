@@ -11,7 +11,6 @@ import re
 import secrets
 import stat
 import threading
-import typing
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -137,37 +136,64 @@ class FileTokenCache(TokenCache):
     def remove(self, key: CacheKey) -> bool:
         """Delete the entry for ``key``; False if there was none (or no directory).
         `CacheError` if the directory must not be used or the file cannot be removed."""
-        directory = self.__directory(create=False)
-        if directory is None:
-            return False
-        path = directory / f"{key.digest}.json"
-        try:
-            path.unlink()
-        except FileNotFoundError:
-            return False
-        except OSError as exc:
-            raise CacheError(f"cannot remove {path}: {exc.strerror or exc}") from None
+        name = f"{key.digest}.json"
+        with self.__opened_directory() as fd:
+            if fd is None:
+                return False
+            try:
+                os.unlink(name, dir_fd=fd)
+            except FileNotFoundError:
+                return False
+            except OSError as exc:
+                where = self.__where() / name
+                raise CacheError(f"cannot remove {where}: {exc.strerror or exc}") from None
         return True
 
     def clear(self) -> int:
         """Delete every token file (never the salt or lock files); how many went.
         `CacheError` if the directory must not be used (a link, another user's, writable
         by others: then nothing is deleted), or if a file cannot be removed."""
-        directory = self.__directory(create=False)
-        if directory is None:
-            return 0
         removed = 0
-        try:
-            with os.scandir(directory) as entries:
-                for entry in entries:
-                    if _ENTRY_NAME.fullmatch(entry.name) and entry.is_file(follow_symlinks=False):
-                        with contextlib.suppress(FileNotFoundError):  # removed meanwhile
-                            os.unlink(entry.path)
-                            removed += 1
-        except OSError as exc:
-            where = exc.filename or directory
-            raise CacheError(f"cannot clear {where}: {exc.strerror or exc}") from None
+        with self.__opened_directory() as fd:
+            if fd is None:
+                return 0
+            try:
+                with os.scandir(fd) as entries:
+                    for entry in entries:
+                        if _ENTRY_NAME.fullmatch(entry.name) and entry.is_file(
+                            follow_symlinks=False
+                        ):
+                            with contextlib.suppress(FileNotFoundError):  # removed meanwhile
+                                os.unlink(entry.name, dir_fd=fd)
+                                removed += 1
+            except OSError as exc:
+                where = self.__where()
+                raise CacheError(f"cannot clear {where}: {exc.strerror or exc}") from None
         return removed
+
+    @contextlib.contextmanager
+    def __opened_directory(self) -> Iterator[int | None]:
+        """The directory, opened without following a link and checked as opened (so it
+        cannot be swapped for a link between the check and the deletions); None if it
+        does not exist. `CacheError` if it must not be used."""
+        path = self.__where()
+        fd: int | None = None
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        except FileNotFoundError:
+            yield None
+            return
+        except OSError as exc:
+            if not os.path.islink(path):  # a link is refused below, by name
+                raise CacheError(f"cannot open {path}: {exc.strerror or exc}") from None
+        try:
+            problem = directory_problem(os.lstat(path) if fd is None else os.fstat(fd))
+            if problem is not None:
+                raise CacheError(f"cannot use {path} as the token cache directory: {problem}")
+            yield fd
+        finally:
+            if fd is not None:
+                os.close(fd)
 
     def load(self, key: CacheKey) -> CacheEntry | None:
         """The entry in ``key``'s file; a missing, unsafe or unreadable file is None."""
@@ -300,21 +326,13 @@ class FileTokenCache(TokenCache):
         )
         return fresh
 
-    @typing.overload
-    def __directory(self) -> Path: ...
-    @typing.overload
-    def __directory(self, *, create: bool) -> Path | None: ...
-
-    def __directory(self, *, create: bool = True) -> Path | None:
-        """The directory, created (mode 0700) if missing (None instead, unless
-        ``create``), and checked at every use: `CacheError` if it must not be used,
-        `OSError` if it cannot be made."""
+    def __directory(self) -> Path:
+        """The directory, created (mode 0700) if missing, and checked at every use:
+        `CacheError` if it must not be used, `OSError` if it cannot be made."""
         path = self.__where()
         try:
             info = os.lstat(path)
         except FileNotFoundError:
-            if not create:
-                return None
             path.mkdir(mode=0o700, parents=True, exist_ok=True)
             info = os.lstat(path)
         problem = directory_problem(info)
