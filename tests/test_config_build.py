@@ -199,7 +199,7 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], type[Exception], tuple[str, ...]]] 
         "domain with a path",
         credentials(domain="api.example.com/v1", oauth=oauth_table()),
         InvalidHostError,
-        ("credentials.domain", "'https://api.example.com'", "without a path"),
+        ("credentials.domain", "'api.example.com/v1'", "without a path", "drop the path '/v1'"),
     ),
     (
         "bad scheme",

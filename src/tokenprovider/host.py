@@ -50,12 +50,8 @@ class Host:
         except ValueError as exc:  # unbalanced brackets, a bad IPv6 literal, NFKC tricks
             raise InvalidHostError(f"host {shown} is not a valid domain: {exc}") from None
         # urlsplit gives an empty query or fragment for a bare "?" or "#"; refuse those too.
-        if parts.path or "?" in text or "#" in text:  # which may hold a secret: not quoted
-            raise InvalidHostError(
-                f"host {_shown(f'{scheme}://{parts.netloc}')} must be a domain with an optional "
-                "port, without a path, query or fragment (given with one); for example "
-                "'api.example.com' or '127.0.0.1:8080'"
-            )
+        if parts.path or "?" in text or "#" in text:
+            raise InvalidHostError(_with_path(domain.strip(), parts.path))
         try:
             port = parts.port
         except ValueError:
@@ -126,6 +122,21 @@ class Host:
 def _shown(value: str) -> str:
     """A setting's value for a message: its repr, cut short."""
     return quote(repr(value), 120)
+
+
+def _with_path(given: str, path: str) -> str:
+    """The message for a domain ``given`` with a path (``path``), a query or a fragment:
+    it quotes what was given up to a query or fragment, which may hold a secret."""
+    cut = min((at for at in (given.find("?"), given.find("#")) if at >= 0), default=-1)
+    drop = [f"the path {_shown(path)}"] if path else []
+    if cut >= 0:
+        given = given[:cut]
+        drop.append("the query or fragment (not shown: it may hold a secret)")
+    return (
+        f"host {_shown(given)} must be a domain with an optional port, without a path, query "
+        f"or fragment; drop {' and '.join(drop)}, for example 'api.example.com' or "
+        "'127.0.0.1:8080'"
+    )
 
 
 def _idna(hostname: str, shown: str) -> str:

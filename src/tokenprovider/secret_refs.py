@@ -79,16 +79,22 @@ def mistyped_prefix(value: object) -> str | None:
     (a secret may start with a word and a colon)."""
     if is_reference(value) or is_literal(value) or not looks_like_reference(value):
         return None
-    from tokenprovider.config.suggest import did_you_mean  # noqa: PLC0415 - error path only
-
-    assert isinstance(value, str)
-    word = value.partition(":")[0].lower()
-    hint = did_you_mean(f"{word}:", (*PREFIXES, LITERAL))
+    hint = _near(value, (*PREFIXES, LITERAL))
     return (
         f"starts like a secret reference, but with no known prefix{hint}; a reference "
         f"starts with {', '.join(PREFIXES)}; for a literal value that starts with a word "
         f"and a colon, write {LITERAL} before it ({LITERAL}WORD:...)"
     )
+
+
+def _near(value: object, prefixes: tuple[str, ...] = PREFIXES) -> str:
+    """`` (did you mean 'env:'?)`` for a ``value`` that starts with a word and a colon
+    close to one of ``prefixes``, else an empty string. Quotes only a known prefix."""
+    if not isinstance(value, str) or _PREFIX_LIKE.match(value) is None:
+        return ""
+    from tokenprovider.config.suggest import did_you_mean  # noqa: PLC0415 - error path only
+
+    return did_you_mean(f"{value.partition(':')[0].lower()}:", prefixes)
 
 
 class SecretReference:
@@ -109,7 +115,7 @@ class SecretReference:
         self._base_dir = str(base_dir) if base_dir is not None else ""
         kind = next((prefix for prefix in PREFIXES if reference.startswith(prefix)), None)
         if kind is None:
-            raise self._error(f"must start with one of {', '.join(PREFIXES)}")
+            raise self._error(f"must start with one of {', '.join(PREFIXES)}{_near(reference)}")
         self._kind = kind
         self._target = reference[len(kind) :]
         self._check_syntax()

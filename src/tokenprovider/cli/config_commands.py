@@ -39,7 +39,10 @@ def config_show(args: argparse.Namespace) -> int:
 
     out(f"# active profile: {profile} ({why})")
     if not data:
-        out("# nothing is configured; see: tokenprovider config path")
+        out(
+            "# nothing is configured; write a starter file with: tokenprovider config init "
+            "--provider NAME KEY=VALUE ...; the files searched: tokenprovider config path"
+        )
         return EXIT_OK
     shown, notes = masked(data)
     out(render(shown, origin_text, notes))
@@ -83,6 +86,8 @@ def config_check(args: argparse.Namespace) -> int:
     for result in report.profiles:
         for problem in result.problems:
             out(f"problem: profile {result.profile}: {problem}")
+        for warning in result.notes:
+            out(f"warning: profile {result.profile}: {warning}")
         if result.problems:
             failed.append(result.profile)
             continue
@@ -218,6 +223,9 @@ def _check_setting(document: dict[str, Any], path: tuple[str, ...], directory: P
     table = _subtree_or_none(document, table_path)
     checked = check_section(table, table_path, cwd=directory, probe=True)
     about = checked.problems_about(path)
+    if path[len(table_path) :] == ("domain",) and isinstance(table, dict) and "scheme" in table:
+        # A domain URL whose scheme contradicts scheme = is noted as about the scheme.
+        about += checked.problems_about((*table_path, "scheme"))
     if about:
         raise ConfigurationError(
             f"{dotted(path)} was not set: " + "; ".join(dict.fromkeys(map(str, about)))
@@ -250,7 +258,7 @@ def config_unset(args: argparse.Namespace) -> int:
 
 def config_init(args: argparse.Namespace) -> int:
     """Write a starter credentials table for one provider, without prompting."""
-    from tokenprovider.config.keys import annotation_for, value_for  # noqa: PLC0415
+    from tokenprovider.config.keys import value_for  # noqa: PLC0415
     from tokenprovider.config.known import SECTION_KEYS  # noqa: PLC0415
     from tokenprovider.config.params import parameters  # noqa: PLC0415
     from tokenprovider.config.registry import registry  # noqa: PLC0415
@@ -265,8 +273,13 @@ def config_init(args: argparse.Namespace) -> int:
     section = ("profiles", args.profile, "credentials") if args.profile else ("credentials",)
     cls = registry.get(args.provider)
     if cls is None:
-        annotation_for((*section, args.provider))  # raises the unknown-provider error
-    assert cls is not None
+        from tokenprovider.config.suggest import did_you_mean  # noqa: PLC0415
+
+        known = registry.names()
+        raise ConfigurationError(
+            f"--provider {args.provider}: no such provider"
+            f"{did_you_mean(args.provider, known)}; known providers: {', '.join(known)}"
+        )
     table: dict[str, Any] = {}
     for item in args.settings:
         key, sep, text = item.partition("=")
@@ -306,15 +319,18 @@ def config_init(args: argparse.Namespace) -> int:
 
 
 def _check_starter(table: dict[str, Any], section: tuple[str, ...], directory: Path) -> None:
-    """Refuse a starter table that `config check` would not accept (nothing is read)."""
+    """Refuse a starter table that `config check` would not accept (nothing is read);
+    what it only notes (no AWS region in this shell) is said, not refused."""
     from tokenprovider.config.build import check_section  # noqa: PLC0415
 
-    problems = check_section(table, section, cwd=directory).problems
-    if problems:
+    checked = check_section(table, section, cwd=directory)
+    if checked.problems:
         raise ConfigurationError(
             f"[{dotted(section)}] was not written, since it would not build: "
-            + "; ".join(map(str, problems))
+            + "; ".join(map(str, checked.problems))
         )
+    for text in checked.notes:
+        note(f"note: {text}")
 
 
 def _subtree_or_none(document: dict[str, Any], path: tuple[str, ...]) -> Any:

@@ -66,10 +66,15 @@ class _Builder:
     ``unresolved``).
 
     A ``probe`` (``config set``, on a table that may be half written) is a check that
-    still constructs the provider when the only problems are a missing domain or missing
-    required settings, with stand-ins for those (a loopback host, `_PLACEHOLDER`), so that
-    the constructor's own rules judge the values that are set; its cache is checked for
-    its form only (`caches.setting.cache_setting`: no boto3, no region)."""
+    still constructs the provider whatever problems other keys have, with stand-ins for
+    what is missing or wrong (a loopback host for the domain, `_PLACEHOLDER` for a
+    required string; a value with a problem is left out), so that the constructor's own
+    rules judge the values that are set; its cache is checked for its form only
+    (`caches.setting.cache_setting`: no boto3, no region).
+
+    No AWS region in this environment is, in a check, a note (`notes`), not a problem:
+    the region may come from the environment the configuration runs in (a Lambda's
+    ``AWS_REGION``), as an ``env:`` reference's variable does."""
 
     def __init__(
         self,
@@ -87,8 +92,11 @@ class _Builder:
         self._problems = problems
         self._probe = probe
         self._blame: dict[int, KeyPath] = {}
-        self._filled = 0  # problems a probe made up for with a stand-in
+        #: A provider table that is not there, picked by ``provider = "NAME"``, and the
+        #: key path of that ``provider`` (named as its origin in messages).
+        self._picked: dict[KeyPath, KeyPath] = {}
         self.blamed: list[KeyPath] = []
+        self.notes: list[str] = []
         self.unresolved: list[KeyPath] = []
         self.chosen: str | None = None
 
@@ -120,8 +128,15 @@ class _Builder:
     def _found(self) -> int:
         return len(self._problems) if self._problems is not None else 0
 
-    def where(self, path: KeyPath) -> str:
-        origin = self._origin_of(path)
+    def where(self, path: KeyPath, at: KeyPath | None = None) -> str:
+        """``path`` for a message, with where it (or the key at ``at``) was set."""
+        at = path if at is None else at
+        picked_by = self._picked.get(at)
+        if picked_by is not None:
+            origin = self._origin_of(picked_by)
+            chosen = f"provider = {at[-1]!r}" + (f" from {origin}" if origin else "")
+            return f"{dotted(path)} (picked by {chosen})"
+        origin = self._origin_of(at)
         return f"{dotted(path)} (from {origin})" if origin is not None else dotted(path)
 
     def error(self, path: KeyPath, problem: str) -> ConfigurationError:
@@ -142,18 +157,27 @@ class _Builder:
         if not isinstance(section, Mapping):
             label = f"[{dotted(path)}]"
             raise self.error(path, f"must be a table, like {label}, not {_kind(section)}")
-        found, filled = self._found(), self._filled
+        found = self._found()
         for key, value in section.items():
             with self._step((*path, str(key))):
                 self._check_entry(key, value, path)
         host = self._host(section, path)
-        name, settings = self._choose(section, path)
+        try:
+            name, settings = self._choose(section, path)
+        except (_ReportedError, TokenProviderError):
+            if self._problems is not None:  # a check: the cache is judged all the same
+                with self._step((*path, "cache")):
+                    self._cache(section, path, None, None)
+            raise
         self.chosen = name
+        if name not in section:  # picked by provider = "NAME", with no table of that name
+            table: KeyPath = (*path, name)
+            self._picked[table] = (*path, "provider")
         cls = self._registry.get(name)
         assert cls is not None  # _choose only returns known names
         shorthand = not isinstance(settings, Mapping)
         settings = self._settings(name, settings, cls, path)
-        kwargs: dict[str, Any] = {}
+        kwargs: dict[str, Any] | None = None
         # A shorthand's one key sits in the section itself: credentials.jwt, not ...jwt.jwt
         settings_path = path if shorthand else (*path, name)
         with self._step(settings_path):
@@ -161,7 +185,7 @@ class _Builder:
         cache = None
         with self._step((*path, "cache")):
             cache = self._cache(section, path, name, cls)
-        if self._found() - (self._filled - filled) > found:
+        if kwargs is None or (self._found() > found and not self._probe):
             raise _ReportedError
         if self.unresolved:
             return name, None
@@ -169,9 +193,12 @@ class _Builder:
             kwargs["cache"] = cache
         return name, self._construct(cls, (host,), kwargs, (*path, name), settings_path)
 
-    def _cache(self, section: Mapping[str, Any], path: KeyPath, name: str, cls: type) -> Any:
+    def _cache(
+        self, section: Mapping[str, Any], path: KeyPath, name: str | None, cls: type | None
+    ) -> Any:
         """The cache that ``cache`` and ``cache_key`` describe, or None for the default
-        (and in a probe, which checks their form only)."""
+        (and in a probe, which checks their form only), for the provider ``name`` (None:
+        not known, because the table names none)."""
         from tokenprovider.cached import CachedTokenProvider  # noqa: PLC0415
         from tokenprovider.caches import setting  # noqa: PLC0415
 
@@ -187,7 +214,7 @@ class _Builder:
             return None
         if not isinstance(spec, str):
             raise self.error((*path, "cache"), f"must be a string, not {_kind(spec)}")
-        if not issubclass(cls, CachedTokenProvider):
+        if cls is not None and not issubclass(cls, CachedTokenProvider):
             raise self.error(
                 (*path, "cache"), f"{name} tokens are not fetched, so {name} uses no cache"
             )
@@ -212,23 +239,29 @@ class _Builder:
             base_dir = origin.directory if origin and origin.directory else self._cwd
             return setting.cache_from_setting(spec, reference, base_dir=base_dir)
         except ConfigurationError as exc:
+            if self._problems is not None and _is_no_region(exc):
+                self.notes.append(_as_note(f"{self.where((*path, 'cache'))}: {exc}"))
+                return None
             raise self.error((*path, "cache"), str(exc)) from None
 
     def _host(self, section: Mapping[str, Any], path: KeyPath) -> Any:
         """The section's host (in a build, its first problem raised; in a check, every
-        problem recorded); a probe stands in a loopback host for a missing domain."""
+        problem recorded); a probe stands in a loopback host for a missing or bad domain."""
         host, problems = rules.host_of(section, path)
         for found in problems:
             error = self._problem(found)
             if self._problems is None:
                 raise error
             self._record(error, found.path)
-        if self._probe and "domain" not in section and len(problems) == 1:
+        if self._probe and host is None:
             from tokenprovider.host import Host  # noqa: PLC0415
 
             # A loopback host; over http unless a scheme is set, so it refuses no token_url.
-            host = Host("127.0.0.1", section.get("scheme", "http"))
-            self._filled += 1
+            scheme = section.get("scheme", "http")
+            try:
+                host = Host("127.0.0.1", scheme if isinstance(scheme, str) else "http")
+            except ConfigurationError:  # the scheme's problem is recorded above
+                host = Host("127.0.0.1", "http")
         return host
 
     def _is_provider(self, name: str) -> bool:
@@ -302,15 +335,14 @@ class _Builder:
             error = self.error(path, f"is missing required setting(s): {needed}")
             if self._problems is None:
                 raise error
-            stand_ins = self._stand_ins(missing, path) if self._found() == found else None
             self._record(self._about(error, (*path, missing[0].name)), path)
-            if stand_ins is not None:
-                kwargs.update(stand_ins)
-                self._filled += 1
-                return kwargs
-        if self._found() > found:
+            stand_ins = self._stand_ins(missing, path)
+            if stand_ins is None:
+                raise _ReportedError
+            kwargs.update(stand_ins)
+        if self._found() > found and not self._probe:
             raise _ReportedError
-        return kwargs
+        return kwargs  # in a probe, without the values that have a problem
 
     def _stand_ins(self, missing: list[Parameter], path: KeyPath) -> dict[str, Any] | None:
         """In a probe: `_PLACEHOLDER` for each of ``missing``, if each takes a string."""
@@ -348,6 +380,14 @@ class _Builder:
             raise SecretReferenceError(f"{self.where(path)}: {mistyped}")
         if secret and isinstance(value, str):
             self._literal_secrets.append(value)
+        if parameter.name == "region" and isinstance(value, str) and not value.strip():
+            from tokenprovider.aws import REGION_ORDER  # noqa: PLC0415 - light
+
+            raise self.error(
+                path,
+                "is empty; set an AWS region such as us-west-2, or remove the setting to "
+                f"take the region from {REGION_ORDER}",
+            )
         try:
             return conversion.convert(value, parameter.annotation, self._table(path))
         except conversion.ConversionError as exc:
@@ -384,15 +424,30 @@ class _Builder:
                     warnings.simplefilter("ignore")
                     return cls(*args, **kwargs)
         except TokenProviderError as exc:
-            error = _retyped(exc, f"{self.where(path)}: {self._redact(str(exc))}")
-            raise self._about(error, _culprit(str(exc), kwargs, settings_path, path)) from None
+            if _is_no_region(exc) and "region" in parameters(cls):
+                return self._no_region(cls, settings_path)
+            culprit = _culprit(str(exc), kwargs, settings_path, path)
+            text = f"{self.where(path, at=culprit)}: {self._redact(str(exc))}"
+            raise self._about(_retyped(exc, text), culprit) from None
         except Exception as exc:
-            error = self.error(
-                path,
-                f"{cls.__name__} refused these settings: {type(exc).__name__}: "
-                f"{self._redact(str(exc))}",
+            culprit = _culprit(str(exc), kwargs, settings_path, path)
+            error = ConfigurationError(
+                f"{self.where(path, at=culprit)}: {cls.__name__} refused these settings: "
+                f"{type(exc).__name__}: {self._redact(str(exc))}"
             )
-            raise self._about(error, _culprit(str(exc), kwargs, settings_path, path)) from None
+            raise self._about(error, culprit) from None
+
+    def _no_region(self, cls: type, path: KeyPath) -> None:
+        """``cls`` (whose settings are at ``path``) found no AWS region: in a build, the
+        error, naming this table and the command that sets one; in a check, a note."""
+        from tokenprovider import aws  # noqa: PLC0415 - light; boto3 is not imported
+
+        rule = aws.no_region(cls.__name__, f"region = in [{dotted(path)}]")
+        command = f"tokenprovider config set {dotted((*path, 'region'))} VALUE"
+        text = f"{self.where(path)}: {rule}; to set one: {command}"
+        if self._problems is None:
+            raise ConfigurationError(text)
+        self.notes.append(_as_note(text))
 
     def _redact(self, text: str) -> str:
         longest_first = sorted(self._literal_secrets, key=len, reverse=True)
@@ -404,14 +459,33 @@ _kind = rules.kind
 
 def _culprit(message: str, kwargs: Mapping[str, Any], settings: KeyPath, path: KeyPath) -> KeyPath:
     """The setting a constructor's error ``message`` is about: the one it starts with
-    (``token_url must ...``, or after the table's name: ``retry max_attempts must ...``),
-    else the table at ``path``."""
+    (``token_url must ...``, or after the table's name: ``retry max_attempts must ...``)
+    or that it names as ``the NAME setting``, else the table at ``path``."""
     if settings:
         message = message.removeprefix(f"{settings[-1]} ")
     for name in kwargs:
         if message.startswith(name) and message[len(name) : len(name) + 1] in (" ", ":"):
             return (*settings, name)
+    for name in kwargs:
+        if f"the {name} setting " in message:
+            return (*settings, name)
     return path
+
+
+def _is_no_region(exc: Exception) -> bool:
+    """Whether ``exc`` is `tokenprovider.aws.no_region`'s error (no region anywhere)."""
+    from tokenprovider import aws  # noqa: PLC0415 - light; boto3 is not imported
+
+    said = str(aws.no_region("")).partition(";")[0].strip()  # "needs an AWS region ..."
+    return isinstance(exc, ConfigurationError) and said in str(exc)
+
+
+def _as_note(text: str) -> str:
+    """A missing region, reported by a check as a note (see `_Builder`)."""
+    return (
+        f"{text} (not counted as a problem: where this configuration runs, the region may "
+        "come from the environment, as a Lambda's AWS_REGION does)"
+    )
 
 
 def _show(value: object) -> str:
@@ -459,13 +533,14 @@ def build_named(
 class Checked(NamedTuple):
     """What `check_section` found: the provider chosen (if it got that far), every problem,
     the settings whose references only a build would read (the provider is then not
-    constructed), and for each problem the key path it is about (the key that is wrong,
-    or missing)."""
+    constructed), for each problem the key path it is about (the key that is wrong, or
+    missing), and notes that are not problems (no AWS region here: see `_Builder`)."""
 
     provider: str | None
     problems: list[TokenProviderError]
     unresolved: list[str]
     about: list[KeyPath]
+    notes: list[str]
 
     def problems_about(self, path: KeyPath) -> list[TokenProviderError]:
         """The problems about the key at ``path`` (or a key inside it)."""
@@ -493,7 +568,7 @@ def check_section(
     with builder._step(path):
         builder.build(section, path)
     unresolved = [builder.where(p) for p in builder.unresolved]
-    return Checked(builder.chosen, problems, unresolved, builder.blamed)
+    return Checked(builder.chosen, problems, unresolved, builder.blamed, builder.notes)
 
 
 def parse_credentials_config(config: Mapping[str, Any]) -> TokenProvider:

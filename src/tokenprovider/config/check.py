@@ -4,9 +4,11 @@
 recording every problem instead of stopping at the first, each naming its key path and
 the file and line, or variable, it came from. It resolves no secret reference (so an
 ``env:`` reference to a variable that is not set is not a problem here: it is read when
-a token is first needed) and fetches no token. A provider one of whose plain settings is
-a reference (read when the provider is built) has each setting checked but is not
-constructed; the report says which settings.
+a token is first needed) and fetches no token. No AWS region in this environment is,
+for the same reason, a note (`ProfileCheck.notes`), not a problem: where the
+configuration runs (a Lambda), ``AWS_REGION`` may well be set. A provider one of whose
+plain settings is a reference (read when the provider is built) has each setting
+checked but is not constructed; the report says which settings.
 
 `quick_problems` is the part that imports no provider, for ``config show`` (which must
 start fast): tables and keys, the domain, which provider, an empty ``literal:``, and
@@ -32,13 +34,15 @@ from tokenprovider.secret_refs import literal_problem, mistyped_prefix
 
 
 class ProfileCheck(NamedTuple):
-    """One profile's result: its provider (when known), its problems, and the settings
-    whose references only building reads (the provider was then not constructed)."""
+    """One profile's result: its provider (when known), its problems, the settings whose
+    references only building reads (the provider was then not constructed), and notes
+    that are not problems (no AWS region in this environment: see `build._Builder`)."""
 
     profile: str
     provider: str | None
     problems: list[str]
     unresolved: list[str]
+    notes: list[str]
 
 
 class Report(NamedTuple):
@@ -68,11 +72,13 @@ def check(loaded: LoadedConfig, profiles: list[str], *, cwd: Path | None = None)
         try:
             path = profile_path(loaded, name, found)
         except ConfigurationError as exc:
-            results.append(ProfileCheck(name, None, [*map(str, found), str(exc)], []))
+            results.append(ProfileCheck(name, None, [*map(str, found), str(exc)], [], []))
             continue
         checked = check_section(section(loaded.data, path), path, loaded.origin, cwd=cwd)
         problems = [*map(str, found), *map(str, checked.problems)]
-        results.append(ProfileCheck(name, checked.provider, problems, checked.unresolved))
+        results.append(
+            ProfileCheck(name, checked.provider, problems, checked.unresolved, checked.notes)
+        )
     return Report(list(map(str, top_level_problems(loaded))), results)
 
 

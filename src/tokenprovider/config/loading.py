@@ -22,7 +22,7 @@ from tokenprovider.config.toml_shape import shape_problem
 from tokenprovider.errors import ConfigurationError
 from tokenprovider.masking import is_secret_key
 from tokenprovider.private_files import UnsafeFileError, read_regular_file
-from tokenprovider.secret_refs import is_reference
+from tokenprovider.secret_refs import is_reference, mistyped_prefix
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -130,6 +130,10 @@ def load(
         _check_literal_secrets(config_file.path, leaves)
         for path, value in _domains_first(leaves):
             _put(data, origins, path, value, Origin(source, nearest(lines, path)))
+        for path in _tables(document, ()):
+            # A table is where its header (or first dotted key) is, not its first value.
+            if path in lines and path in origins:
+                origins[path] = Origin(source, lines[path])
     settings = [(path, value, name) for name, path, value in environment_settings(env)]
     for path, value, name in _domains_first(settings):
         _put(data, origins, path, value, Origin(name, variable=True))
@@ -178,6 +182,14 @@ def _leaves(value: Any, path: KeyPath) -> list[tuple[KeyPath, Any]]:
     if isinstance(value, dict) and (value or not path):
         return [leaf for key, item in value.items() for leaf in _leaves(item, (*path, key))]
     return [(path, value)]
+
+
+def _tables(value: Any, path: KeyPath) -> list[KeyPath]:
+    """The key path of every table below ``path`` in a TOML document."""
+    if not isinstance(value, dict):
+        return []
+    inner = [table for key, item in value.items() for table in _tables(item, (*path, key))]
+    return [path, *inner] if path else inner
 
 
 def _put(
@@ -241,14 +253,18 @@ def _forget(origins: dict[KeyPath, Origin], path: KeyPath) -> None:
 
 def is_literal_secret(path: KeyPath, value: Any) -> bool:
     """Whether ``value``, set at ``path``, is a secret written out in full: a secret-named
-    setting's string that is not a reference (``cache_key = "derive"`` names no secret)."""
+    setting's string that is not a reference (``cache_key = "derive"`` names no secret),
+    nor a mistyped one (``envv:NAME``: an error about it is what the user must see, not
+    advice to protect it)."""
     if not (path and is_secret_key(path[-1]) and isinstance(value, str)):
+        return False
+    if is_reference(value) or mistyped_prefix(value) is not None:
         return False
     if path[-1] == "cache_key":
         from tokenprovider.caches.setting import cache_key_problem  # noqa: PLC0415
 
         return cache_key_problem(value) is not None
-    return not is_reference(value)
+    return True
 
 
 def _check_literal_secrets(path: Path, leaves: list[tuple[KeyPath, Any]]) -> None:
