@@ -12,12 +12,8 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from tokenprovider.errors import ConfigurationError
-
-if TYPE_CHECKING:
-    from urllib3.util.retry import Retry
 
 #: Statuses worth another try: request timeout, throttling and every server error.
 RETRY_STATUSES = frozenset({408, 429, *range(500, 600)})
@@ -75,24 +71,3 @@ class RetryPolicy:
         """The per-call timeout for a fetch starting now: ``timeout``, or the time to the
         deadline if that is shorter."""
         return max(0.001, min(self.timeout, deadline_at - self.monotonic()))
-
-    def urllib3_retry(self, deadline_at: float) -> Retry:
-        """A urllib3 `Retry` carrying out this policy for one fetch."""
-        from tokenprovider.urllib3_retry import PolicyRetry  # noqa: PLC0415 - lazy urllib3
-
-        retries = self.max_attempts - 1
-        return PolicyRetry(
-            total=retries,
-            connect=retries,
-            read=retries,
-            status=retries,
-            other=0,
-            allowed_methods=None,  # token requests may be repeated safely
-            status_forcelist=RETRY_STATUSES,
-            backoff_factor=self.backoff_base,
-            backoff_max=self.backoff_max,
-            raise_on_status=False,
-            respect_retry_after_header=True,
-            policy=self,
-            deadline_at=deadline_at,
-        )

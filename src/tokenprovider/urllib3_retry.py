@@ -119,3 +119,24 @@ class _RetryWarningsAtDebug(logging.Filter):
 #: The logger urllib3's connection pools log to (``urllib3.connectionpool.log``).
 _POOL_LOGGER = logging.getLogger("urllib3.connectionpool")
 _POOL_LOGGER.addFilter(_RetryWarningsAtDebug())
+
+
+def policy_retry(policy: RetryPolicy, deadline_at: float) -> PolicyRetry:
+    """A urllib3 `Retry` carrying out ``policy`` for one fetch that must end by
+    ``deadline_at`` (on the policy's monotonic clock)."""
+    retries = policy.max_attempts - 1
+    return PolicyRetry(
+        total=retries,
+        connect=retries,
+        read=retries,
+        status=retries,
+        other=0,
+        allowed_methods=None,  # token requests may be repeated safely
+        status_forcelist=RETRY_STATUSES,
+        backoff_factor=policy.backoff_base,
+        backoff_max=policy.backoff_max,
+        raise_on_status=False,
+        respect_retry_after_header=True,
+        policy=policy,
+        deadline_at=deadline_at,
+    )

@@ -191,6 +191,7 @@ class OAuthTokenProvider(CachedTokenProvider):
         import requests  # noqa: PLC0415 - loaded on first fetch to keep imports light
 
         from tokenprovider.http_reading import Deadline, DeadlineAdapter  # noqa: PLC0415
+        from tokenprovider.urllib3_retry import policy_retry  # noqa: PLC0415
 
         # A secret reference is resolved on the first fetch (then cached for the process).
         secret = self._client_secret
@@ -199,7 +200,7 @@ class OAuthTokenProvider(CachedTokenProvider):
         deadline = Deadline(policy.start(), policy.deadline, policy.monotonic)
         issued_at = self._wall_time()
         with requests.Session() as session:
-            adapter = DeadlineAdapter(deadline, max_retries=policy.urllib3_retry(deadline.at))
+            adapter = DeadlineAdapter(deadline, max_retries=policy_retry(policy, deadline.at))
             session.mount("https://", adapter)
             session.mount("http://", adapter)
             url = self.token_url or self.__discover(session, deadline)

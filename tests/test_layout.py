@@ -1,0 +1,96 @@
+"""The package's import graph has no cycles: each module can be read after the ones it
+imports. Imports inside functions count too (a lazy import is still a dependency); only
+``if TYPE_CHECKING:`` blocks, which never run, are left out."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent.parent / "src" / "tokenprovider"
+
+
+def module_names() -> dict[str, Path]:
+    names = {}
+    for path in PACKAGE.rglob("*.py"):
+        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        names[".".join(parts)] = path
+    return names
+
+
+def imports_of(path: Path, modules: dict[str, Path]) -> set[str]:
+    """The package's modules that ``path`` imports, outside ``if TYPE_CHECKING:``."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    skipped = {
+        id(inner)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+        for inner in ast.walk(node)
+    }
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
+        if isinstance(node, ast.Import):
+            found.update(_module_of(alias.name, modules) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            for alias in node.names:  # a submodule by name, else the module it is from
+                full = f"{node.module}.{alias.name}"
+                found.add(full if full in modules else _module_of(node.module, modules))
+    found.discard("")
+    return found
+
+
+def _module_of(name: str, modules: dict[str, Path]) -> str:
+    """The package's module that importing ``name`` loads, or "" (not ours)."""
+    while name and name not in modules:
+        name = name.rpartition(".")[0]
+    return name
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module, or with a self-loop."""
+    order: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(module: str) -> None:
+        order[module] = low[module] = len(order)
+        stack.append(module)
+        for target in graph[module]:
+            if target not in order:
+                visit(target)
+                low[module] = min(low[module], low[target])
+            elif target in stack:
+                low[module] = min(low[module], order[target])
+        if low[module] == order[module]:
+            component = []
+            while True:
+                member = stack.pop()
+                component.append(member)
+                if member == module:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for module in sorted(graph):
+        if module not in order:
+            visit(module)
+    return found
+
+
+def test_the_package_has_no_import_cycles() -> None:
+    modules = module_names()
+    graph = {name: imports_of(path, modules) - {name} for name, path in modules.items()}
+    assert len(graph) > 50  # the walk found the package
+    assert graph["tokenprovider.providers.oauth"] >= {"tokenprovider.cached"}
+    assert graph["tokenprovider.compat.tds"] >= {"tokenprovider.aws", "tokenprovider.untrusted"}
+    assert cycles(graph) == []
+
+
+def test_the_cycle_finder_finds_a_cycle() -> None:
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert cycles(graph) == [["a", "b", "c"]]
