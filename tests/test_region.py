@@ -107,6 +107,17 @@ def test_a_region_that_is_not_one_is_a_configuration_error_naming_its_source(
 
 
 @pytest.mark.usefixtures("clean_aws")
+def test_an_empty_region_setting_is_an_error_but_an_empty_variable_is_unset(
+    only: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    only("AWS_DEFAULT_REGION")
+    monkeypatch.setenv("AWS_REGION", "")  # as a shell's AWS_REGION= leaves it
+    assert aws.resolve_region(None) == REGION
+    with pytest.raises(ConfigurationError, match="the region setting '' is not an AWS region"):
+        aws.resolve_region("")
+
+
+@pytest.mark.usefixtures("clean_aws")
 @pytest.mark.parametrize(
     ("winner", "loser"),
     [

@@ -76,7 +76,7 @@ def resolve_region(
     of the profile ``profile_name`` (else the one boto3 picks), looked up in a new session
     for ``needed_by`` only when no session is passed in.
     """
-    if explicit:
+    if explicit is not None:  # "" too: an empty setting is a mistake, not "unset"
         return _checked_region(explicit, "the region setting")
     if boto3_session is not None:
         carried = boto3_session.region_name
