@@ -187,9 +187,7 @@ class FileTokenCache(TokenCache):
             if not os.path.islink(path):  # a link is refused below, by name
                 raise CacheError(f"cannot open {path}: {exc.strerror or exc}") from None
         try:
-            problem = directory_problem(os.lstat(path) if fd is None else os.fstat(fd))
-            if problem is not None:
-                raise CacheError(f"cannot use {path} as the token cache directory: {problem}")
+            _check_directory(path, os.lstat(path) if fd is None else os.fstat(fd))
             yield fd
         finally:
             if fd is not None:
@@ -335,9 +333,7 @@ class FileTokenCache(TokenCache):
         except FileNotFoundError:
             path.mkdir(mode=0o700, parents=True, exist_ok=True)
             info = os.lstat(path)
-        problem = directory_problem(info)
-        if problem is not None:
-            raise CacheError(f"cannot use {path} as the token cache directory: {problem}")
+        _check_directory(path, info)
         return path
 
     def __where(self) -> Path:
@@ -348,7 +344,15 @@ class FileTokenCache(TokenCache):
         return self.__default
 
 
-def directory_problem(info: os.stat_result) -> str | None:
+def _check_directory(path: Path, info: os.stat_result) -> None:
+    """`CacheError` if the directory ``path`` (whose status is ``info``) must not hold
+    tokens."""
+    problem = _directory_problem(info)
+    if problem is not None:
+        raise CacheError(f"cannot use {path} as the token cache directory: {problem}")
+
+
+def _directory_problem(info: os.stat_result) -> str | None:
     """Why a directory whose `os.lstat` is ``info`` must not hold tokens, or None."""
     if stat.S_ISLNK(info.st_mode):
         return "it is a symbolic link (give the directory it points to)"
