@@ -73,10 +73,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 @contextlib.contextmanager
 def _library_warnings(*, shown_as_lines: bool) -> Iterator[None]:
-    """Print the library's warnings as ``tokenprovider: warning: ...`` on stderr: each
-    distinct `UserWarning` once, when the command ends, and (``shown_as_lines``; with
-    ``--debug`` logging shows everything) each WARNING record of our loggers as it is
-    logged, without a traceback."""
+    """Print the library's warnings as ``tokenprovider: warning: ...`` on stderr, each
+    distinct line once: `UserWarning` messages when the command ends, and
+    (``shown_as_lines``; with ``--debug`` logging shows everything) each WARNING record
+    of our loggers as it is logged, without a traceback."""
     lines = _WarningLines()
     library = logging.getLogger("tokenprovider")
     if shown_as_lines:
@@ -87,13 +87,9 @@ def _library_warnings(*, shown_as_lines: bool) -> Iterator[None]:
             try:
                 yield
             finally:
-                shown = dict.fromkeys(
-                    str(warning.message)
-                    for warning in caught
-                    if issubclass(warning.category, UserWarning)
-                )
-                for message in shown:
-                    print(f"tokenprovider: warning: {message}", file=sys.stderr)
+                for warning in caught:
+                    if issubclass(warning.category, UserWarning):
+                        lines.show("warning", str(warning.message))
     finally:
         library.removeHandler(lines)
 
@@ -114,7 +110,10 @@ class _WarningLines(logging.Handler):
         except Exception:  # a bad format string: logging's own report, not a crash
             self.handleError(record)
             return
-        kind = "error" if record.levelno >= logging.ERROR else "warning"
+        self.show("error" if record.levelno >= logging.ERROR else "warning", message)
+
+    def show(self, kind: str, message: str) -> None:
+        """Print ``tokenprovider: KIND: MESSAGE`` unless this run printed it already."""
         line = f"tokenprovider: {kind}: {message}"
         if line not in self._printed:
             self._printed.add(line)
