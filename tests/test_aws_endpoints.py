@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import CANARY_SECRET, assert_no_leak, reachable_text
-from tokenprovider import aws
+from tokenprovider import _aws as aws
 from tokenprovider.errors import ConfigurationError
 from tokenprovider.providers.tds import TDSTokenProvider
 from tokenprovider.secret_refs import SecretReference

@@ -12,9 +12,9 @@ import pytest
 
 from test_cached import CountingProvider
 from tokenprovider import OAuthTokenProvider, TokenRequestError
-from tokenprovider.cached import EXPIRED_TOKEN_COOLDOWN, MAX_ADVISORY_BACKOFF
 from tokenprovider.caches import MemoryTokenCache
 from tokenprovider.caches.base import CacheEntry, CacheKey, Hold
+from tokenprovider.core.cached import EXPIRED_TOKEN_COOLDOWN, MAX_ADVISORY_BACKOFF
 from tokenprovider.errors import MalformedTokenResponseError, TokenEndpointError
 from tokenprovider.retry import RetryPolicy
 from tokenprovider.testing.clock import FakeClock

@@ -39,9 +39,9 @@ from conftest import (
     warnings_of,
 )
 from tokenprovider import OAuthTokenProvider
-from tokenprovider.cached import is_header_safe
 from tokenprovider.caches.base import CACHE_RETRY_AFTER
 from tokenprovider.caches.dynamodb import DynamoDBTokenCache, create_table
+from tokenprovider.core.cached import is_header_safe
 from tokenprovider.errors import ConfigurationError
 from tokenprovider.testing.clock import FakeClock
 from tokenprovider.testing.oauth_server import LocalOAuthServer

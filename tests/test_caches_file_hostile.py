@@ -28,11 +28,11 @@ import requests
 
 from conftest import CANARY_SECRET, all_log_text, assert_no_leak, run_python
 from tokenprovider import OAuthTokenProvider
+from tokenprovider._private_files import UnsafeFileError, read_regular_file, write_private
 from tokenprovider.caches import MemoryTokenCache
 from tokenprovider.caches.base import CacheKey, TokenCache
 from tokenprovider.caches.file import ENTRY_LIMIT, FileTokenCache
 from tokenprovider.errors import CacheError, ConfigurationError
-from tokenprovider.private_files import UnsafeFileError, read_regular_file, write_private
 from tokenprovider.testing.oauth_server import LocalOAuthServer
 
 OTHER_UID = 12345
@@ -47,7 +47,7 @@ CHILD = textwrap.dedent(
     from tokenprovider import OAuthTokenProvider
     from tokenprovider.caches.file import FileTokenCache
     if sys.argv[1] == "read":
-        from tokenprovider.private_files import read_regular_file
+        from tokenprovider._private_files import read_regular_file
         try:
             read_regular_file(sys.argv[2], 4096, private=sys.argv[3] == "private")
         except OSError as exc:

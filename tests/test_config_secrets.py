@@ -37,9 +37,9 @@ from tokenprovider import (
     parse_credentials_config,
     register_provider,
 )
-from tokenprovider import aws as tp_aws
+from tokenprovider import _aws as tp_aws
 from tokenprovider.config.registry import registry
-from tokenprovider.host import Host
+from tokenprovider.core.host import Host
 from tokenprovider.secret_refs import clear_secret_cache, is_reference
 from tokenprovider.testing.oauth_server import LocalOAuthServer
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from conftest import CANARY_SECRET, assert_no_leak, run_cli
+from tokenprovider._masking import without_userinfo
 from tokenprovider.config import parse_credentials_config
 from tokenprovider.config.display import masked
 from tokenprovider.errors import ConfigurationError
-from tokenprovider.masking import without_userinfo
 
 CONFIG = f"""
 [credentials]

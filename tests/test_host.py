@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import requests
 
+from tokenprovider.core.host import Host
 from tokenprovider.errors import ConfigurationError, InvalidHostError
-from tokenprovider.host import Host
 
 
 @pytest.mark.parametrize(

@@ -27,10 +27,10 @@ from tokenprovider import (
     TokenRequestError,
     parse_credentials_config,
 )
+from tokenprovider._masking import SHORT_SECRET, built_from_configuration, redact, secret_forms
 from tokenprovider.config.build import build_named
 from tokenprovider.config.loading import load
 from tokenprovider.config.registry import register_provider, registry
-from tokenprovider.masking import SHORT_SECRET, built_from_configuration, redact, secret_forms
 from tokenprovider.providers.tds import TDSTokenProvider
 from tokenprovider.retry import RetryPolicy
 from tokenprovider.testing.clock import FakeClock

@@ -29,10 +29,11 @@ from requests.adapters import HTTPAdapter
 
 import mb_workers
 from conftest import CANARY_SECRET, assert_no_leak
-from tokenprovider import OAuthTokenProvider, aws
+from tokenprovider import OAuthTokenProvider
+from tokenprovider import _aws as aws
+from tokenprovider.caches._records import RecordError, from_record
 from tokenprovider.caches.base import CacheKey
 from tokenprovider.caches.dynamodb import DynamoDBTokenCache
-from tokenprovider.caches.records import RecordError, from_record
 from tokenprovider.caches.sealing import Sealer
 from tokenprovider.compat import metadata_bank
 from tokenprovider.errors import (

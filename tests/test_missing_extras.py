@@ -58,7 +58,7 @@ def _calls(program: str, *, without: tuple[str, ...], tmp_path: Path) -> dict[st
 def test_every_aws_entry_point_names_the_aws_extra(tmp_path: Path) -> None:
     results = _calls(
         """
-        from tokenprovider import TDSTokenProvider, aws
+        from tokenprovider import TDSTokenProvider, _aws as aws
         from tokenprovider.caches.dynamodb import DynamoDBTokenCache, create_table
         from tokenprovider.compat import metadata_bank, tds
 

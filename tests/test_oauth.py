@@ -208,7 +208,7 @@ def jitter_bounds(monkeypatch: pytest.MonkeyPatch) -> list[tuple[float, float]]:
         return high
 
     monkeypatch.setattr(
-        "tokenprovider.urllib3_retry.random", types.SimpleNamespace(uniform=uniform)
+        "tokenprovider._urllib3_retry.random", types.SimpleNamespace(uniform=uniform)
     )
     return bounds
 

@@ -49,10 +49,10 @@ from tokenprovider import (
     TokenEndpointError,
     TokenRequestError,
 )
+from tokenprovider._untrusted import MAX_RESPONSE_BYTES
 from tokenprovider.providers.oauth import MAX_REDIRECTS, WELL_KNOWN_PATHS
 from tokenprovider.testing.clock import FakeClock
 from tokenprovider.testing.oauth_server import LocalOAuthServer
-from tokenprovider.untrusted import MAX_RESPONSE_BYTES
 
 METADATA_PATH = WELL_KNOWN_PATHS[0]
 USERINFO = "must not contain a user name or password"

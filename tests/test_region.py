@@ -19,7 +19,7 @@ import boto3
 import pytest
 
 from conftest import CANARY_SECRET, REGION, StackFactory, assert_no_leak, make_table, run_cli
-from tokenprovider import aws
+from tokenprovider import _aws as aws
 from tokenprovider.caches.dynamodb import DynamoDBTokenCache, create_table
 from tokenprovider.compat import metadata_bank
 from tokenprovider.compat import tds as compat_tds

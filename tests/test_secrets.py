@@ -12,10 +12,10 @@ import requests
 
 from conftest import CANARY_SECRET, all_log_text, assert_no_leak, reachable_text
 from tokenprovider import CachedTokenProvider, OAuthError, OAuthTokenProvider, TokenProviderError
+from tokenprovider._masking import masked_repr, redact, secret_forms, visible_attributes
 from tokenprovider.config import parse_credentials_config
 from tokenprovider.config.build import build_provider
 from tokenprovider.errors import ConfigurationError, SecretReferenceError
-from tokenprovider.masking import masked_repr, redact, secret_forms, visible_attributes
 from tokenprovider.secret_refs import looks_like_reference, mistyped_prefix
 from tokenprovider.testing.oauth_server import LocalOAuthServer
 

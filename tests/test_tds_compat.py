@@ -29,8 +29,8 @@ from tokenprovider import (
     TDSError,
     TokenProviderError,
     TokenRequestError,
-    aws,
 )
+from tokenprovider import _aws as aws
 from tokenprovider.compat import tds as compat
 from tokenprovider.testing.clock import FakeClock
 from tokenprovider.testing.lambda_server import LambdaContext
@@ -85,7 +85,7 @@ def ssm_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     """A fake clock for get_token and the providers it builds (share it with the handler)."""
     fake = FakeClock()
-    monkeypatch.setattr("tokenprovider.cached.SYSTEM_CLOCK", fake)
+    monkeypatch.setattr("tokenprovider.core.cached.SYSTEM_CLOCK", fake)
     monkeypatch.setattr(compat, "SYSTEM_CLOCK", fake)
     return fake
 

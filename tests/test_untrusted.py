@@ -7,9 +7,8 @@ from botocore.exceptions import ClientError
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tokenprovider import aws
-from tokenprovider.errors import ConfigurationError
-from tokenprovider.untrusted import (
+from tokenprovider import _aws as aws
+from tokenprovider._untrusted import (
     QUOTE_LIMIT,
     UntrustedJSONError,
     describe,
@@ -17,6 +16,7 @@ from tokenprovider.untrusted import (
     load_json,
     quote,
 )
+from tokenprovider.errors import ConfigurationError
 
 
 @pytest.mark.parametrize(

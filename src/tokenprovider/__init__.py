@@ -14,19 +14,21 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from tokenprovider.cached import CachedTokenProvider
     from tokenprovider.caches import (
         DynamoDBTokenCache,
         FileTokenCache,
         MemoryTokenCache,
         TokenCache,
     )
-    from tokenprovider.clock import SYSTEM_CLOCK, Clock, SystemClock
     from tokenprovider.config import (
         load_provider,
         parse_credentials_config,
         register_provider,
     )
+    from tokenprovider.core.cached import CachedTokenProvider
+    from tokenprovider.core.clock import SYSTEM_CLOCK, Clock, SystemClock
+    from tokenprovider.core.host import Host
+    from tokenprovider.core.provider import TokenProvider
     from tokenprovider.errors import (
         CacheError,
         ConfigurationError,
@@ -44,8 +46,6 @@ if TYPE_CHECKING:
         TokenProviderError,
         TokenRequestError,
     )
-    from tokenprovider.host import Host
-    from tokenprovider.provider import TokenProvider
     from tokenprovider.providers.jwt import JWTTokenProvider
     from tokenprovider.providers.oauth import OAuthTokenProvider
     from tokenprovider.providers.tds import TDSTokenProvider
@@ -55,14 +55,14 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 _HOMES = {
-    "tokenprovider.cached": ("CachedTokenProvider",),
+    "tokenprovider.core.cached": ("CachedTokenProvider",),
     "tokenprovider.caches": (
         "DynamoDBTokenCache",
         "FileTokenCache",
         "MemoryTokenCache",
         "TokenCache",
     ),
-    "tokenprovider.clock": ("SYSTEM_CLOCK", "Clock", "SystemClock"),
+    "tokenprovider.core.clock": ("SYSTEM_CLOCK", "Clock", "SystemClock"),
     "tokenprovider.config": ("load_provider", "parse_credentials_config", "register_provider"),
     "tokenprovider.errors": (
         "CacheError",
@@ -81,8 +81,8 @@ _HOMES = {
         "TokenProviderError",
         "TokenRequestError",
     ),
-    "tokenprovider.host": ("Host",),
-    "tokenprovider.provider": ("TokenProvider",),
+    "tokenprovider.core.host": ("Host",),
+    "tokenprovider.core.provider": ("TokenProvider",),
     "tokenprovider.providers.jwt": ("JWTTokenProvider",),
     "tokenprovider.providers.oauth": ("OAuthTokenProvider",),
     "tokenprovider.providers.tds": ("TDSTokenProvider",),

@@ -1,7 +1,7 @@
 """The retry policy shared by every provider that calls a token source over HTTP.
 
 For HTTP the machinery is urllib3's `Retry` (counting, which statuses and errors to
-retry, ``Retry-After`` parsing), extended in `tokenprovider.urllib3_retry` with full
+retry, ``Retry-After`` parsing), extended in `tokenprovider._urllib3_retry` with full
 jitter, a deadline for the whole fetch and an injectable sleep so tests need not wait.
 urllib3 is imported only when a fetch needs it.
 """
@@ -29,7 +29,7 @@ class RetryPolicy:
     4xx is retried. Each HTTP call is bounded by ``timeout`` seconds and the whole fetch
     by ``deadline``: retrying stops when the wait before the next attempt would reach it,
     and every connect, send and socket read of an OAuth fetch is cut short at it
-    (`tokenprovider.http_reading`), so a server that drips its answer cannot hold the
+    (`tokenprovider._http_reading`), so a server that drips its answer cannot hold the
     fetch past the deadline.
     """
 

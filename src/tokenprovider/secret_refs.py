@@ -152,7 +152,7 @@ class SecretReference:
         if self._kind == FILE:
             return self._read_file()
         # boto3 loads on the first read; without it, AWSReadError names the aws extra.
-        from tokenprovider import aws_secrets  # noqa: PLC0415
+        from tokenprovider import _aws_secrets as aws_secrets  # noqa: PLC0415
 
         try:
             if self._kind == SSM:
@@ -163,12 +163,12 @@ class SecretReference:
             raise self._error(str(exc)) from None
 
     def _read_file(self) -> str:
-        from tokenprovider.config.files import SECRET_LIMIT  # noqa: PLC0415
-        from tokenprovider.private_files import (  # noqa: PLC0415
+        from tokenprovider._private_files import (  # noqa: PLC0415
             UnsafeFileError,
             expand_user,
             read_regular_file,
         )
+        from tokenprovider.config.files import SECRET_LIMIT  # noqa: PLC0415
 
         path = Path(self._target)
         try:

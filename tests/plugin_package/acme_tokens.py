@@ -6,9 +6,9 @@ import hashlib
 import time
 from typing import Any
 
-from tokenprovider.cached import CachedTokenProvider
+from tokenprovider.core.cached import CachedTokenProvider
+from tokenprovider.core.host import Host
 from tokenprovider.errors import ConfigurationError
-from tokenprovider.host import Host
 
 
 class AcmeTokenProvider(CachedTokenProvider):

@@ -24,8 +24,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from tokenprovider._untrusted import describe
 from tokenprovider.errors import ConfigurationError
-from tokenprovider.untrusted import describe
 
 logger = logging.getLogger("tokenprovider")
 

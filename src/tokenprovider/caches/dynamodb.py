@@ -29,7 +29,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from tokenprovider import aws
+from tokenprovider import _aws as aws
+from tokenprovider._untrusted import quote
+from tokenprovider.caches._records import RecordError, from_record, to_record
 from tokenprovider.caches.base import (
     CACHE_RETRY_AFTER,
     CacheEntry,
@@ -40,12 +42,10 @@ from tokenprovider.caches.base import (
     unshared,
     writer_id,
 )
-from tokenprovider.caches.records import RecordError, from_record, to_record
 from tokenprovider.caches.sealing import Encryption, Sealer
-from tokenprovider.clock import SYSTEM_CLOCK, Clock
+from tokenprovider.core.clock import SYSTEM_CLOCK, Clock
 from tokenprovider.errors import CacheError, ConfigurationError
 from tokenprovider.secret_refs import SecretReference
-from tokenprovider.untrusted import quote
 
 logger = logging.getLogger("tokenprovider")
 
@@ -83,7 +83,7 @@ class DynamoDBTokenCache(TokenCache):
     elsewhere (DynamoDB Local, LocalStack); it may not hold a user name or password.
 
     boto3 and the region are checked when the cache is built: without boto3 that is a
-    `MissingExtraError`, without a region (``region``, else `tokenprovider.aws.REGION_ORDER`)
+    `MissingExtraError`, without a region (``region``, else `tokenprovider._aws.REGION_ORDER`)
     a `ConfigurationError`.
     """
 

@@ -14,6 +14,16 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+from tokenprovider._private_files import (
+    UnsafeFileError,
+    expand_user,
+    file_problem,
+    open_checked,
+    read_regular_file,
+    write_private,
+)
+from tokenprovider._untrusted import UntrustedJSONError, load_json, quote
+from tokenprovider.caches._records import RecordError, from_record, to_record
 from tokenprovider.caches.base import (
     CacheEntry,
     CacheKey,
@@ -22,19 +32,9 @@ from tokenprovider.caches.base import (
     positive_seconds,
     unshared,
 )
-from tokenprovider.caches.records import RecordError, from_record, to_record
 from tokenprovider.caches.sealing import Encryption, Sealer
 from tokenprovider.errors import CacheError, ConfigurationError
-from tokenprovider.private_files import (
-    UnsafeFileError,
-    expand_user,
-    file_problem,
-    open_checked,
-    read_regular_file,
-    write_private,
-)
 from tokenprovider.secret_refs import SecretReference
-from tokenprovider.untrusted import UntrustedJSONError, load_json, quote
 
 logger = logging.getLogger("tokenprovider")
 

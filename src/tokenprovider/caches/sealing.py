@@ -12,8 +12,8 @@ import os
 import threading
 from typing import TYPE_CHECKING, Any
 
+from tokenprovider._extras import require
 from tokenprovider.errors import CacheError, ConfigurationError
-from tokenprovider.extras import require
 from tokenprovider.secret_refs import SecretReference, is_reference
 
 if TYPE_CHECKING:

@@ -10,7 +10,7 @@ from tokenprovider.errors import CacheError
 
 def cache_create_table(args: argparse.Namespace) -> int:
     """Create the DynamoDB table for a shared token cache (an existing one is kept)."""
-    from tokenprovider import aws  # noqa: PLC0415
+    from tokenprovider import _aws as aws  # noqa: PLC0415
     from tokenprovider.caches.dynamodb import create_table  # noqa: PLC0415
 
     command = "tokenprovider cache create-table"
@@ -31,9 +31,9 @@ def cache_create_table(args: argparse.Namespace) -> int:
 
 def cache_clear(args: argparse.Namespace) -> int:
     """Remove the profile's cached token (with ``--all``, every token the CLI cached)."""
-    from tokenprovider.cached import CachedTokenProvider  # noqa: PLC0415
     from tokenprovider.caches.file import FileTokenCache  # noqa: PLC0415
     from tokenprovider.cli.token_commands import resolved  # noqa: PLC0415
+    from tokenprovider.core.cached import CachedTokenProvider  # noqa: PLC0415
 
     if args.all:
         cli_cache = FileTokenCache()

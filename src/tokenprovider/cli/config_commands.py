@@ -131,7 +131,7 @@ def _state(path: Path) -> str:
     """Whether ``path`` exists, for ``config path``; an unusable path is an error."""
     import stat  # noqa: PLC0415
 
-    from tokenprovider.private_files import file_kind  # noqa: PLC0415
+    from tokenprovider._private_files import file_kind  # noqa: PLC0415
 
     try:
         mode = os.stat(path).st_mode
@@ -155,8 +155,8 @@ def _state(path: Path) -> str:
 def _target_file(args: argparse.Namespace) -> tuple[Path, Path]:
     """The file named (``--file``, ``--project``, else the user file) and the file a write
     replaces (the same, or a symbolic link's target; see `writing.write_target`)."""
+    from tokenprovider._private_files import expand_user  # noqa: PLC0415
     from tokenprovider.config.writing import write_target  # noqa: PLC0415
-    from tokenprovider.private_files import expand_user  # noqa: PLC0415
 
     if args.file:
         try:

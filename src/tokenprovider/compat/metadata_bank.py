@@ -27,8 +27,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlsplit
 
+from tokenprovider._extras import require
 from tokenprovider.errors import ConfigurationError, SecretReferenceError
-from tokenprovider.extras import require
 
 if TYPE_CHECKING:
     from tokenprovider.providers.oauth import OAuthTokenProvider
@@ -62,7 +62,7 @@ class Settings(NamedTuple):
     endpoint_url: str | None
     retries: int | None
     interval_ms: float | None
-    #: The AWS region, by `tokenprovider.aws.resolve_region` (None until resolved).
+    #: The AWS region, by `tokenprovider._aws.resolve_region` (None until resolved).
     region: str | None = None
 
 
@@ -79,7 +79,7 @@ def refresh_token(
     makes one attempt. Called as a Lambda handler, ``(event, context)``, both come from
     the environment.
     """
-    from tokenprovider import aws  # noqa: PLC0415
+    from tokenprovider import _aws as aws  # noqa: PLC0415
 
     context = interval if _is_lambda_context(interval) else None
     if context is not None or isinstance(retries, Mapping):  # (event, context) from Lambda
@@ -139,7 +139,7 @@ def read_settings(env: Mapping[str, str]) -> Settings:
 def _credentials(settings: Settings) -> tuple[str, str]:
     """``consumerKey`` and ``consumerSecret``, from one read of the secret (so both come
     from the same version, even while it is being rotated)."""
-    from tokenprovider.aws_secrets import AWSReadError, read_secretsmanager  # noqa: PLC0415
+    from tokenprovider._aws_secrets import AWSReadError, read_secretsmanager  # noqa: PLC0415
 
     where = f"the secret {settings.secret_name!r} (SECRET_NAME)"
     try:

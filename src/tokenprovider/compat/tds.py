@@ -17,9 +17,10 @@ import os
 import threading
 from typing import TYPE_CHECKING, Any
 
-from tokenprovider import aws, untrusted
+from tokenprovider import _aws as aws
+from tokenprovider import _untrusted as untrusted
 from tokenprovider.caches.memory import MemoryTokenCache
-from tokenprovider.clock import SYSTEM_CLOCK
+from tokenprovider.core.clock import SYSTEM_CLOCK
 from tokenprovider.errors import TDSError, TokenExpiredOnArrivalError, TokenRequestError
 from tokenprovider.providers.tds import (
     MARGIN_GUARD,

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from tokenprovider.config.build import parse_credentials_config
     from tokenprovider.config.loading import InsecureConfigFileWarning
     from tokenprovider.config.registry import ENTRY_POINT_GROUP, register_provider
-    from tokenprovider.provider import TokenProvider
+    from tokenprovider.core.provider import TokenProvider
 
 __all__ = [
     "ENTRY_POINT_GROUP",

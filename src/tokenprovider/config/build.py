@@ -17,19 +17,20 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
-from tokenprovider.config import convert as conversion
-from tokenprovider.config import section_rules as rules
-from tokenprovider.config.params import Parameter, parameters, type_name
-from tokenprovider.config.registry import Registry, registry
-from tokenprovider.config.toml_lines import dotted
-from tokenprovider.errors import ConfigurationError, SecretReferenceError, TokenProviderError
-from tokenprovider.masking import (
+from tokenprovider._masking import (
     REDACTED,
     built_from_configuration,
     is_secret_key,
     redact,
     without_userinfo,
 )
+from tokenprovider._untrusted import quote
+from tokenprovider.config import convert as conversion
+from tokenprovider.config import section_rules as rules
+from tokenprovider.config.params import Parameter, parameters, type_name
+from tokenprovider.config.registry import Registry, registry
+from tokenprovider.config.toml_lines import dotted
+from tokenprovider.errors import ConfigurationError, SecretReferenceError, TokenProviderError
 from tokenprovider.secret_refs import (
     SecretReference,
     is_literal,
@@ -38,11 +39,10 @@ from tokenprovider.secret_refs import (
     literal_value,
     mistyped_prefix,
 )
-from tokenprovider.untrusted import quote
 
 if TYPE_CHECKING:
     from tokenprovider.config.loading import KeyPath, Origin
-    from tokenprovider.provider import TokenProvider
+    from tokenprovider.core.provider import TokenProvider
 
 OriginOf = Callable[["KeyPath"], "Origin | None"]
 E = TypeVar("E", bound=TokenProviderError)
@@ -199,8 +199,8 @@ class _Builder:
         """The cache that ``cache`` and ``cache_key`` describe, or None for the default
         (and in a probe, which checks their form only), for the provider ``name`` (None:
         not known, because the table names none)."""
-        from tokenprovider.cached import CachedTokenProvider  # noqa: PLC0415
-        from tokenprovider.caches import setting  # noqa: PLC0415
+        from tokenprovider.caches import _setting as setting  # noqa: PLC0415
+        from tokenprovider.core.cached import CachedTokenProvider  # noqa: PLC0415
 
         spec, key = section.get("cache"), section.get("cache_key")
         key_path = (*path, "cache_key")
@@ -254,7 +254,7 @@ class _Builder:
                 raise error
             self._record(error, found.path)
         if self._probe and host is None:
-            from tokenprovider.host import Host  # noqa: PLC0415
+            from tokenprovider.core.host import Host  # noqa: PLC0415
 
             # A loopback host; over http unless a scheme is set, so it refuses no token_url.
             scheme = section.get("scheme", "http")
@@ -381,7 +381,7 @@ class _Builder:
         if secret and isinstance(value, str):
             self._literal_secrets.append(value)
         if parameter.name == "region" and isinstance(value, str) and not value.strip():
-            from tokenprovider.aws import REGION_ORDER  # noqa: PLC0415 - light
+            from tokenprovider._aws import REGION_ORDER  # noqa: PLC0415 - light
 
             raise self.error(
                 path,
@@ -440,7 +440,7 @@ class _Builder:
     def _no_region(self, cls: type, path: KeyPath) -> None:
         """``cls`` (whose settings are at ``path``) found no AWS region: in a build, the
         error, naming this table and the command that sets one; in a check, a note."""
-        from tokenprovider import aws  # noqa: PLC0415 - light; boto3 is not imported
+        from tokenprovider import _aws as aws  # noqa: PLC0415 - light; boto3 is not imported
 
         rule = aws.no_region(cls.__name__, f"region = in [{dotted(path)}]")
         command = f"tokenprovider config set {dotted((*path, 'region'))} VALUE"
@@ -473,8 +473,8 @@ def _culprit(message: str, kwargs: Mapping[str, Any], settings: KeyPath, path: K
 
 
 def _is_no_region(exc: Exception) -> bool:
-    """Whether ``exc`` is `tokenprovider.aws.no_region`'s error (no region anywhere)."""
-    from tokenprovider import aws  # noqa: PLC0415 - light; boto3 is not imported
+    """Whether ``exc`` is `tokenprovider._aws.no_region`'s error (no region anywhere)."""
+    from tokenprovider import _aws as aws  # noqa: PLC0415 - light; boto3 is not imported
 
     said = str(aws.no_region("")).partition(";")[0].strip()  # "needs an AWS region ..."
     return isinstance(exc, ConfigurationError) and said in str(exc)

@@ -23,13 +23,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from tokenprovider._masking import is_secret_key
 from tokenprovider.config import section_rules as rules
 from tokenprovider.config.known import KNOWN, SECTION_KEYS, UNKNOWN, KnownKeys
 from tokenprovider.config.loading import KeyPath, LoadedConfig
 from tokenprovider.config.profiles import profile_names, profile_path, section, top_level_problems
 from tokenprovider.config.toml_lines import dotted
 from tokenprovider.errors import ConfigurationError
-from tokenprovider.masking import is_secret_key
 from tokenprovider.secret_refs import literal_problem, mistyped_prefix
 
 

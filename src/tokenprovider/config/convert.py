@@ -60,7 +60,7 @@ def _str(value: Any) -> str:
 
 def _path(value: Any) -> pathlib.Path:
     if isinstance(value, str) and value:
-        from tokenprovider.private_files import expand_user  # noqa: PLC0415
+        from tokenprovider._private_files import expand_user  # noqa: PLC0415
 
         try:
             return expand_user(value)

@@ -1,12 +1,12 @@
 """Showing configuration: secrets masked, as TOML, optionally with each value's origin.
 
-Masking is by setting name (`tokenprovider.masking.is_secret_key`), so a plugin's
+Masking is by setting name (`tokenprovider._masking.is_secret_key`), so a plugin's
 ``api_key`` or ``password`` is hidden too: a literal secret shows as ``<set>``, a secret
 reference as ``<reference env:NAME>`` (where the value comes from, never the value), and
 a URL's user name and password as ``***@``.
 A key that is not a setting (a typo such as ``client_secrt``) may hold anything, so its
 value is masked too and the key is flagged; so is every ``extra_params`` value but those
-of a few public parameters (`tokenprovider.masking.PUBLIC_PARAMETERS`).
+of a few public parameters (`tokenprovider._masking.PUBLIC_PARAMETERS`).
 """
 
 from __future__ import annotations
@@ -15,15 +15,15 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from tokenprovider.config.known import FREE, UNKNOWN, KnownKeys
-from tokenprovider.config.toml_lines import dotted, quoted
-from tokenprovider.masking import (
+from tokenprovider._masking import (
     SET,
     is_public_parameter,
     is_secret_key,
     masked_url,
     without_userinfo,
 )
+from tokenprovider.config.known import FREE, UNKNOWN, KnownKeys
+from tokenprovider.config.toml_lines import dotted, quoted
 from tokenprovider.secret_refs import is_reference
 
 KeyPath = tuple[str, ...]

@@ -1,7 +1,7 @@
 """The small files anyone may put in our way: configuration files and ``file:`` secret
 references, their size limits, and whether one is there.
 
-They are read with `tokenprovider.private_files.read_regular_file` (not ``private``):
+They are read with `tokenprovider._private_files.read_regular_file` (not ``private``):
 checked before they are opened (a device is never opened), opened non-blocking (a FIFO
 cannot hang the read), checked again on the descriptor, and read at most ``limit`` + 1
 bytes. Only regular files are read. Symbolic links are followed: dotfile managers link

@@ -7,6 +7,7 @@ import typing
 from collections.abc import Mapping
 from typing import Any
 
+from tokenprovider._masking import is_secret_key
 from tokenprovider.config import convert as conversion
 from tokenprovider.config import params
 from tokenprovider.config.known import SECTION_KEYS
@@ -14,7 +15,6 @@ from tokenprovider.config.registry import Registry, registry
 from tokenprovider.config.suggest import did_you_mean
 from tokenprovider.config.toml_lines import dotted
 from tokenprovider.errors import ConfigurationError, SecretReferenceError
-from tokenprovider.masking import is_secret_key
 from tokenprovider.secret_refs import SecretReference, is_reference, mistyped_prefix
 
 KeyPath = tuple[str, ...]
@@ -83,7 +83,7 @@ def _member(annotation: Any, key: str, path: KeyPath) -> Any:
 
 
 def _is_provider(cls: type) -> bool:
-    from tokenprovider.provider import TokenProvider  # noqa: PLC0415
+    from tokenprovider.core.provider import TokenProvider  # noqa: PLC0415
 
     return issubclass(cls, TokenProvider)
 

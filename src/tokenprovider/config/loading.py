@@ -14,14 +14,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
+from tokenprovider._masking import is_secret_key
+from tokenprovider._private_files import UnsafeFileError, read_regular_file
 from tokenprovider.config.files import CONFIG_LIMIT, exists
 from tokenprovider.config.locations import CONFIG_ENV, EXPLICIT, ConfigFile, search_path
 from tokenprovider.config.suggest import did_you_mean
 from tokenprovider.config.toml_lines import key_lines, nearest
 from tokenprovider.config.toml_shape import shape_problem
 from tokenprovider.errors import ConfigurationError
-from tokenprovider.masking import is_secret_key
-from tokenprovider.private_files import UnsafeFileError, read_regular_file
 from tokenprovider.secret_refs import is_reference, mistyped_prefix
 
 if sys.version_info >= (3, 11):
@@ -261,7 +261,7 @@ def is_literal_secret(path: KeyPath, value: Any) -> bool:
     if is_reference(value) or mistyped_prefix(value) is not None:
         return False
     if path[-1] == "cache_key":
-        from tokenprovider.caches.setting import cache_key_problem  # noqa: PLC0415
+        from tokenprovider.caches._setting import cache_key_problem  # noqa: PLC0415
 
         return cache_key_problem(value) is not None
     return True

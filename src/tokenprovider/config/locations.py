@@ -9,9 +9,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import NamedTuple
 
+from tokenprovider._private_files import expand_user
 from tokenprovider.config.files import exists
 from tokenprovider.errors import ConfigurationError
-from tokenprovider.private_files import expand_user
 
 APP = "tokenprovider"
 FILE_NAME = "config.toml"

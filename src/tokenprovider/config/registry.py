@@ -20,7 +20,7 @@ from tokenprovider.errors import PluginError
 if TYPE_CHECKING:
     from importlib.metadata import EntryPoint
 
-    from tokenprovider.provider import TokenProvider
+    from tokenprovider.core.provider import TokenProvider
 
 ENTRY_POINT_GROUP = "tokenprovider.providers"
 BUILT_INS = {
@@ -159,7 +159,7 @@ def _load(name: str, source: Source) -> type[TokenProvider]:
 
 
 def _check_class(name: str, description: str, cls: object) -> None:
-    from tokenprovider.provider import TokenProvider  # noqa: PLC0415 - keeps `config show` light
+    from tokenprovider.core.provider import TokenProvider  # noqa: PLC0415 - keeps `config show` light
 
     if not (isinstance(cls, type) and issubclass(cls, TokenProvider)):
         raise PluginError(

@@ -15,7 +15,7 @@ from tokenprovider.config.registry import registry
 from tokenprovider.errors import ConfigurationError
 
 if TYPE_CHECKING:
-    from tokenprovider.provider import TokenProvider
+    from tokenprovider.core.provider import TokenProvider
 
 #: The settings of a credentials table that choose its cache.
 _CACHE_KEYS = ("cache", "cache_key")
@@ -81,7 +81,7 @@ def _cacheable(table: Any) -> bool:
         cls = registry.get(chosen)
     except ConfigurationError:
         return False
-    from tokenprovider.cached import CachedTokenProvider  # noqa: PLC0415 - keeps imports light
+    from tokenprovider.core.cached import CachedTokenProvider  # noqa: PLC0415 - keeps imports light
 
     return (
         cls is not None

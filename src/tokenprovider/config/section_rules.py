@@ -17,7 +17,7 @@ from tokenprovider.config.toml_lines import dotted
 from tokenprovider.errors import ConfigurationError
 
 if TYPE_CHECKING:
-    from tokenprovider.host import Host
+    from tokenprovider.core.host import Host
 
 KeyPath = tuple[str, ...]
 Names = Callable[[], list[str]]
@@ -60,7 +60,7 @@ def host_of(section: Mapping[str, Any], path: KeyPath) -> tuple[Host | None, lis
     """The `Host` that ``domain`` and ``scheme`` of the table at ``path`` name, or the
     problems: no domain, a value that is not a string, or one `Host` refuses. Without a
     domain the scheme is still checked, by `Host`'s own rule."""
-    from tokenprovider.host import Host  # noqa: PLC0415 - light, but only when checking
+    from tokenprovider.core.host import Host  # noqa: PLC0415 - light, but only when checking
 
     scheme = section.get("scheme", "https")
     if not isinstance(scheme, str):

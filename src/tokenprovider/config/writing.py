@@ -14,11 +14,11 @@ import stat
 from pathlib import Path
 from typing import Any
 
+from tokenprovider._private_files import file_kind, write_private
 from tokenprovider.config.files import exists
 from tokenprovider.config.loading import KeyPath, read_toml
 from tokenprovider.config.toml_lines import dotted, has_comments
 from tokenprovider.errors import ConfigurationError
-from tokenprovider.private_files import file_kind, write_private
 
 #: How many symbolic links a write follows before it gives up.
 _MAX_LINKS = 40

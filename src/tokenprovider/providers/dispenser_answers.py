@@ -9,9 +9,9 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from tokenprovider import untrusted
+from tokenprovider import _untrusted as untrusted
+from tokenprovider._masking import redact, secret_forms
 from tokenprovider.errors import MalformedTokenResponseError
-from tokenprovider.masking import redact, secret_forms
 
 #: The fields a token document keeps its token in, in the order they are looked for.
 TOKEN_FIELDS = ("sm_token", "access_token", "token")

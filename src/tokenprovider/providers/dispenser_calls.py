@@ -53,7 +53,7 @@ class Worker(Generic[_T]):
         return (False, None, None) if outcome is None else (True, *outcome)
 
     def __run(self) -> None:
-        from tokenprovider.http_reading import Deadline, deadline_in_force  # noqa: PLC0415
+        from tokenprovider._http_reading import Deadline, deadline_in_force  # noqa: PLC0415
 
         _local.deadline = self.__deadline
         call, self.__call = self.__call, None
@@ -74,14 +74,14 @@ class Worker(Generic[_T]):
 
 def keep_deadlines(client: Any) -> None:
     """Make every connect, send and socket read of ``client`` (a boto3 client) end by the
-    deadline of the worker it runs on, as `tokenprovider.http_reading` does for OAuth: so
+    deadline of the worker it runs on, as `tokenprovider._http_reading` does for OAuth: so
     a call left behind ends at its deadline even when the server drips its headers.
 
     botocore offers no public hook for its connections: this swaps the pool classes of
     its urllib3 session, and does nothing if a botocore release has moved them (the
     worker's bounded wait still holds the caller to the deadline).
     """
-    from tokenprovider.http_reading import deadline_pools  # noqa: PLC0415
+    from tokenprovider._http_reading import deadline_pools  # noqa: PLC0415
 
     session = getattr(getattr(client, "_endpoint", None), "http_session", None)
     pools = getattr(session, "_pool_classes_by_scheme", None)

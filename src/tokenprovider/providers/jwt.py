@@ -9,12 +9,12 @@ import math
 import re
 from datetime import datetime, timezone
 
-from tokenprovider.clock import SYSTEM_CLOCK, Clock
+from tokenprovider._untrusted import UntrustedJSONError, finite_seconds, load_json
+from tokenprovider.core.clock import SYSTEM_CLOCK, Clock
+from tokenprovider.core.host import Host
+from tokenprovider.core.provider import TokenProvider
 from tokenprovider.errors import MalformedTokenError, TokenExpiredError
-from tokenprovider.host import Host
-from tokenprovider.provider import TokenProvider
 from tokenprovider.secret_refs import SecretReference
-from tokenprovider.untrusted import UntrustedJSONError, finite_seconds, load_json
 
 logger = logging.getLogger("tokenprovider")
 

@@ -10,9 +10,19 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import SplitResult, quote_plus, urljoin, urlsplit
 
-from tokenprovider import untrusted
-from tokenprovider.cached import CachedTokenProvider, is_header_safe
-from tokenprovider.clock import Clock
+from tokenprovider import _untrusted as untrusted
+from tokenprovider._masking import (
+    PUBLIC_PARAMETERS,
+    masked_url,
+    redact,
+    secret_forms,
+    warn_about_literal_secret,
+    without_userinfo,
+)
+from tokenprovider._untrusted import MAX_RESPONSE_BYTES
+from tokenprovider.core.cached import CachedTokenProvider, is_header_safe
+from tokenprovider.core.clock import Clock
+from tokenprovider.core.host import Host
 from tokenprovider.errors import (
     ConfigurationError,
     DiscoveryError,
@@ -21,24 +31,14 @@ from tokenprovider.errors import (
     TokenEndpointError,
     TokenRequestError,
 )
-from tokenprovider.host import Host
-from tokenprovider.masking import (
-    PUBLIC_PARAMETERS,
-    masked_url,
-    redact,
-    secret_forms,
-    warn_about_literal_secret,
-    without_userinfo,
-)
 from tokenprovider.retry import RETRY_STATUSES, RetryPolicy
 from tokenprovider.secret_refs import SecretReference, reveal
-from tokenprovider.untrusted import MAX_RESPONSE_BYTES
 
 if TYPE_CHECKING:
     import requests
 
+    from tokenprovider._http_reading import Deadline
     from tokenprovider.caches.base import TokenCache
-    from tokenprovider.http_reading import Deadline
 
 logger = logging.getLogger("tokenprovider")
 
@@ -190,8 +190,8 @@ class OAuthTokenProvider(CachedTokenProvider):
     def _request_token(self) -> tuple[str, float]:
         import requests  # noqa: PLC0415 - loaded on first fetch to keep imports light
 
-        from tokenprovider.http_reading import Deadline, DeadlineAdapter  # noqa: PLC0415
-        from tokenprovider.urllib3_retry import policy_retry  # noqa: PLC0415
+        from tokenprovider._http_reading import Deadline, DeadlineAdapter  # noqa: PLC0415
+        from tokenprovider._urllib3_retry import policy_retry  # noqa: PLC0415
 
         # A secret reference is resolved on the first fetch (then cached for the process).
         secret = self._client_secret
@@ -269,7 +269,7 @@ class OAuthTokenProvider(CachedTokenProvider):
         """
         import requests  # noqa: PLC0415 - already loaded by _request_token
 
-        from tokenprovider.http_reading import (  # noqa: PLC0415
+        from tokenprovider._http_reading import (  # noqa: PLC0415
             ResponseTooLargeError,
             read_capped,
         )

@@ -2,11 +2,11 @@
 
 The dispenser is a Lambda whose ARN is published in SSM Parameter Store under
 ``/service/token-dispenser/<deployment>``. boto3 is imported when the provider is built
-(without it: `MissingExtraError`); the region follows `tokenprovider.aws.resolve_region`.
+(without it: `MissingExtraError`); the region follows `tokenprovider._aws.resolve_region`.
 
 Its answers are untrusted: read bounded in size (``max_response_bytes``) and in time (every
 AWS call runs on a worker thread that the caller waits for until the request's deadline,
-``invoke_timeout``), parsed with `tokenprovider.untrusted`, and quoted in messages only
+``invoke_timeout``), parsed with `tokenprovider._untrusted`, and quoted in messages only
 after every token value they hold has been redacted.
 """
 
@@ -21,9 +21,11 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from tokenprovider import aws, untrusted
-from tokenprovider.cached import CachedTokenProvider
-from tokenprovider.clock import Clock
+from tokenprovider import _aws as aws
+from tokenprovider import _untrusted as untrusted
+from tokenprovider._masking import warn_about_literal_secret
+from tokenprovider.core.cached import CachedTokenProvider
+from tokenprovider.core.clock import Clock
 from tokenprovider.errors import (
     ConfigurationError,
     DiscoveryError,
@@ -32,7 +34,6 @@ from tokenprovider.errors import (
     TokenProviderError,
     TokenRequestError,
 )
-from tokenprovider.masking import warn_about_literal_secret
 from tokenprovider.providers.dispenser_answers import (
     MAX_UNWRAP,
     TOKEN_FIELDS,
@@ -58,7 +59,7 @@ if TYPE_CHECKING:
     import requests
 
     from tokenprovider.caches.base import TokenCache
-    from tokenprovider.host import Host
+    from tokenprovider.core.host import Host
 
 #: The dispenser's rule for client ids.
 CLIENT_ID_PATTERN = re.compile(r"[a-zA-Z0-9]{3,32}")

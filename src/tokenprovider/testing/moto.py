@@ -11,14 +11,14 @@ import urllib.request
 from types import ModuleType
 from typing import Any
 
+from tokenprovider._extras import missing_text, require
 from tokenprovider.errors import MissingExtraError
-from tokenprovider.extras import missing_text, require
 from tokenprovider.testing.running import Running
 
 
 def require_testing(module: str, needed_by: str) -> ModuleType:
     """Import ``module`` (``"moto.server"``, ``"boto3"``...) for a testing helper, as
-    `tokenprovider.extras.require` does, but naming the ``testing`` extra whatever is
+    `tokenprovider._extras.require` does, but naming the ``testing`` extra whatever is
     missing (moto, its server's Flask, boto3): that extra installs all of them."""
     try:
         return require(module, needed_by)

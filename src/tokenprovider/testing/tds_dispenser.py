@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from tokenprovider.clock import SYSTEM_CLOCK, Clock
+from tokenprovider.core.clock import SYSTEM_CLOCK, Clock
 from tokenprovider.testing.lambda_server import LambdaContext, LocalLambdaServer
 from tokenprovider.testing.moto import MotoServer, require_testing
 from tokenprovider.testing.running import Running

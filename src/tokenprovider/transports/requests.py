@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     import requests
 
-    from tokenprovider.host import Host
+    from tokenprovider.core.host import Host
 
 logger = logging.getLogger("tokenprovider")
 _RETRY_MARK = "_tokenprovider_retry"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import abc
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from tokenprovider.auth import AuthHook, retry_with_fresh_token
-from tokenprovider.host import Host
-from tokenprovider.masking import masked_repr
+from tokenprovider._masking import masked_repr
+from tokenprovider.core.host import Host
+from tokenprovider.transports.requests import AuthHook, retry_with_fresh_token
 
 if TYPE_CHECKING:
     import requests

@@ -83,8 +83,8 @@ def cache_from_setting(
 
         return default_cache()
     if kind == "file":
+        from tokenprovider._private_files import expand_user  # noqa: PLC0415
         from tokenprovider.caches.file import FileTokenCache  # noqa: PLC0415
-        from tokenprovider.private_files import expand_user  # noqa: PLC0415
 
         directory = None
         if argument:
@@ -95,7 +95,7 @@ def cache_from_setting(
             if not directory.is_absolute():
                 directory = (base_dir or Path.cwd()) / directory
         return FileTokenCache(directory, key=key)
-    from tokenprovider import aws  # noqa: PLC0415
+    from tokenprovider import _aws as aws  # noqa: PLC0415
     from tokenprovider.caches.dynamodb import DynamoDBTokenCache  # noqa: PLC0415
 
     # Checked now, so that a cache that cannot work is a configuration error, not a

@@ -1,7 +1,7 @@
 """boto3 clients with bounded timeouts and standard retries, the AWS region rule, and
 plain-words AWS errors.
 
-boto3 and botocore are loaded here, through `tokenprovider.extras.require`, only when
+boto3 and botocore are loaded here, through `tokenprovider._extras.require`, only when
 something needs AWS; without them that is a `MissingExtraError` naming the ``aws`` extra.
 Endpoints and credentials follow boto3's own settings (``AWS_ENDPOINT_URL``,
 ``AWS_ENDPOINT_URL_<SERVICE>``, ``AWS_PROFILE``, ...). The region follows one rule,
@@ -16,7 +16,8 @@ import re
 import sys
 from typing import Any
 
-from tokenprovider import extras, untrusted
+from tokenprovider import _extras as extras
+from tokenprovider import _untrusted as untrusted
 from tokenprovider.errors import ConfigurationError
 
 CONNECT_TIMEOUT = 5.0

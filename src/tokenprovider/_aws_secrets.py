@@ -1,6 +1,6 @@
 """Reading secrets from AWS Secrets Manager and SSM Parameter Store (boto3, lazily).
 
-The region is `tokenprovider.aws.resolve_region`'s (these references have no region
+The region is `tokenprovider._aws.resolve_region`'s (these references have no region
 setting of their own); no region, no boto3 or an endpoint holding a password is an
 `AWSReadError` that says so.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tokenprovider import aws
+from tokenprovider import _aws as aws
 from tokenprovider.errors import ConfigurationError
 
 
@@ -39,7 +39,7 @@ def read_secretsmanager(
     region: str | None = None,
 ) -> str:
     """Secret ``name``'s string, or its JSON object's ``field``; ``region`` (if given)
-    comes before `tokenprovider.aws.REGION_ORDER`."""
+    comes before `tokenprovider._aws.REGION_ORDER`."""
     client = _client("secretsmanager", "AWS Secrets Manager", endpoint_url, region)
     try:
         response = client.get_secret_value(SecretId=name)

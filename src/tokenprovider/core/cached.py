@@ -10,8 +10,11 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
+from tokenprovider._untrusted import describe
 from tokenprovider.caches.base import CACHE_RETRY_AFTER, NO_ATTRIBUTES, attributes_problem
-from tokenprovider.clock import SYSTEM_CLOCK, Clock
+from tokenprovider.core.clock import SYSTEM_CLOCK, Clock
+from tokenprovider.core.host import Host
+from tokenprovider.core.provider import TokenProvider
 from tokenprovider.errors import (
     ConfigurationError,
     MalformedTokenResponseError,
@@ -19,9 +22,6 @@ from tokenprovider.errors import (
     TokenProviderError,
     TokenRequestError,
 )
-from tokenprovider.host import Host
-from tokenprovider.provider import TokenProvider
-from tokenprovider.untrusted import describe
 
 if TYPE_CHECKING:
     from tokenprovider.caches.base import CacheEntry, CacheKey, Found, TokenCache

@@ -10,9 +10,9 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
+from tokenprovider._untrusted import UntrustedJSONError, load_json
 from tokenprovider.caches.base import NO_ATTRIBUTES, CacheEntry, CacheKey, attributes_problem
 from tokenprovider.caches.sealing import Sealer, SealError
-from tokenprovider.untrusted import UntrustedJSONError, load_json
 
 FORMAT = "tokenprovider-cache/1"
 #: The most characters a record's ``attributes`` field may hold (JSON text); eight

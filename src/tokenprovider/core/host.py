@@ -5,9 +5,9 @@ from __future__ import annotations
 import ipaddress
 from urllib.parse import urlsplit
 
+from tokenprovider._masking import without_userinfo
+from tokenprovider._untrusted import quote
 from tokenprovider.errors import InvalidHostError
-from tokenprovider.masking import without_userinfo
-from tokenprovider.untrusted import quote
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
