@@ -220,3 +220,33 @@ def test_a_mistyped_prefix_error_holds_no_part_of_the_value() -> None:
         build_provider(section)
 
     assert_no_leak(reachable_text(caught.value), CANARY_SECRET, "vault")
+
+
+class Declared(CachedTokenProvider):
+    _hidden_attributes = frozenset({"_session_key"})
+
+    def __init__(self) -> None:
+        super().__init__("api.example.com")
+        self._session_key = CANARY_SECRET  # hidden by declaration, not by mangling
+        self._password = CANARY_SECRET
+
+    def _request_token(self) -> tuple[str, float]:
+        return self._session_key, time.time() + 60
+
+
+class DeclaredChild(Declared):
+    _hidden_attributes = frozenset({"_child_state"})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._child_state = CANARY_SECRET
+
+
+def test_hidden_attributes_are_declared_along_the_class_hierarchy() -> None:
+    provider = DeclaredChild()
+    shown = visible_attributes(provider)
+    assert "session_key" not in shown
+    assert "child_state" not in shown
+    assert repr(shown["password"]) == "<set>"  # undeclared private: shown as set
+    assert "session_key" not in repr(provider)
+    assert_no_leak(repr(provider), CANARY_SECRET)

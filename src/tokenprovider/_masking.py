@@ -2,7 +2,9 @@
 
 - a public attribute (``name``) is shown;
 - a private attribute (``_name``) is shown only as set or not set;
-- a hidden attribute (``__name``, name-mangled by Python to ``_Class__name``) is not shown.
+- a hidden attribute is not shown: one a class names in its ``_hidden_attributes``
+  (a frozenset of attribute names, gathered along the MRO), and any ``__name`` (which
+  Python mangles to ``_Class__name``: the seed's rule, kept for integrators).
 """
 
 from __future__ import annotations
@@ -46,10 +48,22 @@ NOT_SET = Masked("<not set>")
 REDACTED = "***"
 
 
+#: The class attribute in which a class declares the attributes it keeps out of sight.
+HIDDEN_DECLARATION = "_hidden_attributes"
+
+
 def _hidden_prefixes(cls: type) -> tuple[str, ...]:
     """Name-mangling prefixes of every class in ``cls``'s MRO, plus a bare ``__``."""
     prefixes = {f"_{klass.__name__.lstrip('_')}__" for klass in cls.__mro__}
     return ("__", *sorted(prefixes))
+
+
+def hidden_names(cls: type) -> frozenset[str]:
+    """The attribute names that ``cls`` and its bases declare hidden."""
+    names: set[str] = set()
+    for klass in cls.__mro__:
+        names.update(klass.__dict__.get(HIDDEN_DECLARATION, ()))
+    return frozenset(names)
 
 
 def visible_attributes(obj: Any) -> dict[str, Any]:
@@ -58,10 +72,11 @@ def visible_attributes(obj: Any) -> dict[str, Any]:
     Private attributes are returned under their name without the leading underscore,
     with the value `SET` or `NOT_SET`.
     """
-    hidden = _hidden_prefixes(type(obj))
+    cls = type(obj)
+    prefixes, declared = _hidden_prefixes(cls), hidden_names(cls)
     shown: dict[str, Any] = {}
     for name, value in vars(obj).items():
-        if name.startswith(hidden):
+        if name in declared or name.startswith(prefixes):
             continue
         if name.startswith("_"):
             shown[name[1:]] = NOT_SET if value is None else SET
