@@ -14,6 +14,7 @@ from tokenprovider import CachedTokenProvider, TokenProviderError, TokenRequestE
 from tokenprovider.caches.memory import MemoryTokenCache
 from tokenprovider.errors import ConfigurationError, MalformedTokenResponseError
 from tokenprovider.testing.clock import FakeClock
+from tokenprovider.testing.refresh import wait_for_refresh
 
 
 class CountingProvider(CachedTokenProvider):
@@ -97,22 +98,34 @@ def test_64_threads_make_one_request(fake_clock: FakeClock, expired: bool) -> No
     assert provider.calls == (2 if expired else 1)
 
 
-def test_advisory_refresh_does_not_block_other_callers(fake_clock: FakeClock) -> None:
+def test_advisory_refresh_runs_in_a_worker_and_no_caller_waits(fake_clock: FakeClock) -> None:
     provider = CountingProvider(fake_clock, lifetime=3600)
     assert provider.token == "token-1"
     fake_clock.advance(3600 - 200)  # inside the 300 s advisory window, outside the 10 s skew
     entered, release = hold_fetches(provider)
-    refresher_result: list[str] = []
-    refresher = threading.Thread(target=lambda: refresher_result.append(provider.token))
-    refresher.start()
+    fetched_by: list[str] = []
+    hold = provider.before_return
+    assert hold is not None
+
+    def record_and_hold() -> None:
+        fetched_by.append(threading.current_thread().name)
+        hold()
+
+    provider.before_return = record_and_hold
+    starter_result: list[str] = []
+    starter = threading.Thread(target=lambda: starter_result.append(provider.token))
+    starter.start()
     assert entered.wait(10)
-    # While the refresh is in flight, others get the current token at once.
+    starter.join(10)
+    # The caller that started the refresh did not wait for it, nor do the others.
+    assert not starter.is_alive()
+    assert starter_result == ["token-1"]
     assert [provider.token for _ in range(10)] == ["token-1"] * 10
     release.set()
-    refresher.join(10)
-    assert refresher_result == ["token-2"]
+    wait_for_refresh(provider)
     assert provider.token == "token-2"
     assert provider.calls == 2
+    assert fetched_by == ["tokenprovider-fetch"]
 
 
 def test_mandatory_window_callers_wait_for_fresh_token(fake_clock: FakeClock) -> None:
@@ -163,6 +176,8 @@ def test_five_second_token_is_not_fetched_on_every_call(fake_clock: FakeClock) -
         fake_clock.advance(0.1)  # 2 s in all: before the scaled advisory margin of 2.5 s
     assert provider.calls == 1
     fake_clock.advance(0.6)
+    assert provider.token == "token-1"  # the refresh ahead runs in a worker
+    wait_for_refresh(provider)
     assert provider.token == "token-2"
 
 
@@ -185,18 +200,24 @@ def test_failed_advisory_refresh_keeps_token_and_backs_off(
     provider.fail_with = ConnectionError("endpoint down")
     with caplog.at_level(logging.WARNING, logger="tokenprovider"):
         assert provider.token == "token-1"
+        wait_for_refresh(provider)
     assert provider.calls == 2
     assert "keeping the current token" in caplog.text
     assert [provider.token for _ in range(5)] == ["token-1"] * 5
+    wait_for_refresh(provider)
     assert provider.calls == 2  # backing off: no new attempt yet
     fake_clock.advance(2)
     assert provider.token == "token-1"
+    wait_for_refresh(provider)
     assert provider.calls == 3  # one more attempt, which failed too
     fake_clock.advance(2)
     assert provider.token == "token-1"
+    wait_for_refresh(provider)
     assert provider.calls == 3  # the back-off doubled to 4 s
     provider.fail_with = None
     fake_clock.advance(2)
+    assert provider.token == "token-1"
+    wait_for_refresh(provider)
     assert provider.token == "token-4"
 
 
@@ -341,6 +362,7 @@ def test_advisory_back_off_starts_over_with_each_new_token(fake_clock: FakeClock
     provider.fail_with = ConnectionError("down")
     for _ in range(4):  # four failed advisory attempts: the back-off grows to 16 s
         _ = provider.token
+        wait_for_refresh(provider)
         fake_clock.advance(20)
     provider.fail_with = None
     fake_clock.advance(200)  # expired: a mandatory fetch succeeds
@@ -349,8 +371,10 @@ def test_advisory_back_off_starts_over_with_each_new_token(fake_clock: FakeClock
     provider.fail_with = ConnectionError("down again")
     calls = provider.calls
     assert provider.token == fresh  # first advisory attempt for this token fails
+    wait_for_refresh(provider)
     fake_clock.advance(2)  # the back-off starts again at failure_cooldown, not at 32 s
     assert provider.token == fresh
+    wait_for_refresh(provider)
     assert provider.calls == calls + 2
 
 

@@ -19,6 +19,7 @@ from tokenprovider.errors import MalformedTokenResponseError, TokenEndpointError
 from tokenprovider.retry import RetryPolicy
 from tokenprovider.testing.clock import FakeClock
 from tokenprovider.testing.oauth_server import LocalOAuthServer
+from tokenprovider.testing.refresh import wait_for_refresh
 
 
 def _warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -185,6 +186,8 @@ def test_a_wall_clock_stepped_forward_during_a_fetch_does_not_void_the_token(
     fake_clock.advance(29)  # a 60 s token is refreshed ahead from 30 s before expiry
     assert provider.token == "token-1"
     fake_clock.advance(1)
+    assert provider.token == "token-1"  # refreshed ahead, in a worker
+    wait_for_refresh(provider)
     assert provider.token == "token-2"
 
 
@@ -202,6 +205,7 @@ def test_advisory_back_off_grows_to_at_most_a_minute(fake_clock: FakeClock) -> N
     for second in range(1200):
         calls = provider.calls
         assert provider.token == "token-1"
+        wait_for_refresh(provider)  # an attempt runs in a worker
         if provider.calls != calls:
             attempts_at.append(second)
         fake_clock.advance(1)

@@ -29,6 +29,7 @@ from tokenprovider.errors import CacheError, ConfigurationError
 from tokenprovider.secret_refs import clear_secret_cache
 from tokenprovider.testing.clock import FakeClock
 from tokenprovider.testing.oauth_server import LocalOAuthServer
+from tokenprovider.testing.refresh import wait_for_refresh
 
 LIFETIME = 3600.0
 SPAWN = multiprocessing.get_context("spawn")
@@ -800,12 +801,14 @@ def test_skewed_clocks_fetch_no_more_than_one_clock(
         for name in order:
             before = server.token_requests
             token = providers[name].token
-            skewed_requests += server.token_requests - before
-            issued.setdefault(token, elapsed)
             # Never a token past its real life (minus the mandatory margin).
-            assert elapsed - issued[token] < LIFETIME - 10.0, (name, elapsed)
+            assert elapsed - issued.setdefault(token, elapsed) < LIFETIME - 10.0, (name, elapsed)
+            wait_for_refresh(providers[name])  # a refresh ahead runs in a worker
+            issued.setdefault(providers[name].token, elapsed)
+            skewed_requests += server.token_requests - before
         before = server.token_requests
         baseline.token  # noqa: B018
+        wait_for_refresh(baseline)
         baseline_requests += server.token_requests - before
         for clock in (*clocks.values(), baseline_clock):
             clock.advance(step)

@@ -27,6 +27,15 @@ EXPECTED: dict[str, tuple[str, ...]] = {
         "token sent to another host: no",
         "token requests: 2",
     ),
+    "events_metrics.py": (
+        "  advisory_backoff:OAuthError: 1",
+        "  fetch_started: 3",
+        "  fetch_succeeded: 2",
+        "  invalidated: 1",
+        "  le=0.025: 0",  # the token endpoint takes 50 ms
+        "  le=inf: 3",
+        "token requests: 3",
+    ),
     "custom_provider_plugin.py": (
         "configuration built: SignedTokenProvider (lifetime 600 s)",
         "API calls: 3, distinct tokens sent: 1",

@@ -32,6 +32,7 @@ from tokenprovider import (
 from tokenprovider.providers.oauth import DEFAULT_EXPIRES_IN, WELL_KNOWN_PATHS
 from tokenprovider.testing.clock import FakeClock
 from tokenprovider.testing.oauth_server import LocalOAuthServer
+from tokenprovider.testing.refresh import wait_for_refresh
 
 #: A value placed in malformed bodies; no error message may repeat it.
 BODY_MARKER = "TOKEN-VALUE-5e1d"
@@ -611,6 +612,8 @@ def test_debug_logs_hold_neither_secret_nor_token(server, fake_clock, debug_logs
     echo = token_body(error="invalid_client", error_description=f"bad {CANARY_SECRET}")
     server.respond_next(401, echo)
     assert fetch(debug_provider) == token  # the failed refresh keeps the current token
+    wait_for_refresh(debug_provider)  # it ran in a worker
+    assert fetch(debug_provider) == token
     text = all_log_text(debug_logs)
     assert "discovered token endpoint" in text
     assert "refreshing the token" in text

@@ -53,6 +53,7 @@ from tokenprovider._untrusted import MAX_RESPONSE_BYTES
 from tokenprovider.providers.oauth import MAX_REDIRECTS, WELL_KNOWN_PATHS
 from tokenprovider.testing.clock import FakeClock
 from tokenprovider.testing.oauth_server import LocalOAuthServer
+from tokenprovider.testing.refresh import wait_for_refresh
 
 METADATA_PATH = WELL_KNOWN_PATHS[0]
 USERINFO = "must not contain a user name or password"
@@ -450,6 +451,7 @@ def test_huge_error_description_is_cut_and_escaped(oauth_server, debug_logs):
     body = {"error": "invalid_client" + FORGED, "error_description": description}
     oauth_server.respond_next(401, json.dumps(body).encode())
     assert provider.token == token
+    wait_for_refresh(provider)  # the refresh ahead ran in a worker
     for record in debug_logs.records:
         assert_quoted(record.getMessage())
     assert "forged entry" in all_log_text(debug_logs)  # there, but escaped on its line

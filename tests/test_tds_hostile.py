@@ -43,6 +43,7 @@ from tokenprovider.providers.tds import TDSTokenProvider
 from tokenprovider.testing.clock import FakeClock
 from tokenprovider.testing.http_recorder import RecordingHTTPServer, _BackgroundServer, _Handler
 from tokenprovider.testing.lambda_server import LambdaContext
+from tokenprovider.testing.refresh import wait_for_refresh
 from tokenprovider.testing.tds_dispenser import LocalTokenDispenser, fake_session
 
 CLIENT = "hostileclient"
@@ -590,6 +591,7 @@ def test_server_text_in_log_records_is_escaped(
     clock.advance(3500)  # the advisory refresh fails and is logged
 
     assert provider.token == CANARY_TOKEN
+    wait_for_refresh(provider)  # it ran in a worker
 
     warnings = [r for r in debug_logs.records if r.levelno >= logging.WARNING]
     assert warnings

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     )
     from tokenprovider.core.cached import CachedTokenProvider
     from tokenprovider.core.clock import SYSTEM_CLOCK, Clock, SystemClock
+    from tokenprovider.core.events import TokenEvent
     from tokenprovider.core.host import Host
     from tokenprovider.core.provider import TokenProvider
     from tokenprovider.errors import (
@@ -63,6 +64,7 @@ _HOMES = {
         "TokenCache",
     ),
     "tokenprovider.core.clock": ("SYSTEM_CLOCK", "Clock", "SystemClock"),
+    "tokenprovider.core.events": ("TokenEvent",),
     "tokenprovider.config": ("load_provider", "parse_credentials_config", "register_provider"),
     "tokenprovider.errors": (
         "CacheError",
@@ -117,6 +119,7 @@ __all__ = [
     "TDSTokenProvider",
     "TokenCache",
     "TokenEndpointError",
+    "TokenEvent",
     "TokenExpiredError",
     "TokenExpiredOnArrivalError",
     "TokenProvider",

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import threading
+import weakref
 from collections.abc import Iterator
 
 from tokenprovider.caches.base import CacheEntry, CacheKey, Hold, TokenCache
@@ -22,6 +24,12 @@ class MemoryTokenCache(TokenCache):
 
     def __init__(self) -> None:
         self.__entries: dict[str, CacheEntry] = {}
+        self._forget_locks()
+        _LIVE.add(self)
+
+    def _forget_locks(self) -> None:
+        """Fresh locks: also in a forked child, whose copies may be held by threads of the
+        parent that the child does not have."""
         self.__locks: dict[str, threading.Lock] = {}
         self.__guard = threading.Lock()
 
@@ -46,9 +54,19 @@ class MemoryTokenCache(TokenCache):
             self.__entries.clear()
 
 
+#: Every live memory cache, so a forked child can give each fresh locks.
+_LIVE: weakref.WeakSet[MemoryTokenCache] = weakref.WeakSet()
 _DEFAULT = MemoryTokenCache()
 
 
 def default_cache() -> MemoryTokenCache:
     """The process-wide cache providers use when given none."""
     return _DEFAULT
+
+
+def _forget_locks_in_child() -> None:
+    for cache in list(_LIVE):
+        cache._forget_locks()
+
+
+os.register_at_fork(after_in_child=_forget_locks_in_child)

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import threading
-from collections.abc import Mapping
+import time
+import weakref
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tokenprovider._untrusted import describe
 from tokenprovider.caches.base import CACHE_RETRY_AFTER, NO_ATTRIBUTES, attributes_problem
+from tokenprovider.core import _workers, events
 from tokenprovider.core.clock import SYSTEM_CLOCK, Clock
 from tokenprovider.core.host import Host
 from tokenprovider.core.provider import TokenProvider
@@ -24,6 +28,8 @@ from tokenprovider.errors import (
 )
 
 if TYPE_CHECKING:
+    import concurrent.futures
+
     from tokenprovider.caches.base import CacheEntry, CacheKey, Found, TokenCache
 
 logger = logging.getLogger("tokenprovider")
@@ -88,15 +94,55 @@ class _Failure:
     warned_for: _Snapshot | None = None
 
 
+class _Engine:
+    """A provider's state apart from its token: the locks, who is fetching, the fetch
+    coroutines await, and how the last fetches went."""
+
+    __slots__ = (
+        "__weakref__",
+        "advisory_failures",
+        "failure",
+        "fetch_lock",
+        "fetching_thread",
+        "flight",
+        "generation",
+        "listeners",
+        "reauth_pending",
+        "swap_lock",
+    )
+
+    def __init__(self) -> None:
+        self.failure: _Failure | None = None  # the last failed mandatory fetch
+        self.generation = 0  # fetches finished, successful or not
+        self.advisory_failures = 0
+        self.reauth_pending = False
+        self.listeners = events.Listeners()  # this provider's own
+        self.forget_threads()
+
+    def forget_threads(self) -> None:
+        """Start with fresh locks and no fetch under way (also in a forked child, where
+        the threads that held them do not exist)."""
+        self.fetch_lock = threading.Lock()  # held by whoever fetches (or refreshes ahead)
+        self.swap_lock = threading.Lock()  # held while the snapshot is swapped
+        self.fetching_thread: int | None = None
+        self.flight: concurrent.futures.Future[_Snapshot] | None = None  # awaited by tasks
+
+
+#: The engine of every live provider, so a forked child can give each fresh locks.
+_LIVE: weakref.WeakSet[_Engine] = weakref.WeakSet()
+
+
 class CachedTokenProvider(TokenProvider):
     """Base for providers whose token comes from a dynamic source and expires.
 
     Subclasses implement only `_request_token`. The base class caches the token and:
 
-    - makes exactly one `_request_token` call however many threads need a token at once;
+    - makes exactly one `_request_token` call however many threads, and coroutines
+      awaiting `async_token` (on any number of event loops), need a token at once;
     - refreshes *ahead*: in the advisory window (``refresh_ahead`` seconds before expiry)
-      one caller refreshes while the others keep using the current token; a failed
-      advisory refresh keeps the current token and backs off;
+      the first caller to see it starts a refresh in a worker thread, and every caller
+      keeps using the current token meanwhile; a failed advisory refresh keeps the
+      current token and backs off;
     - in the mandatory window (``clock_skew`` seconds before expiry) callers wait for a
       fresh token; if the fetch fails they keep the token until it expires (with one
       warning), be it this provider's or one another process left in a shared cache;
@@ -113,7 +159,11 @@ class CachedTokenProvider(TokenProvider):
     part by defining `_cache_identity` (and `_cache_secret` if it has credentials);
     without them its tokens stay its own. A provider that learns something with its
     token that it needs to use it (a cookie's name) defines `_token_attributes` and
-    `_attributes_flaw`, and reads them back with `_token_details`.
+    `_attributes_flaw`, and reads them back with `_token_details`. Listeners added with
+    `add_listener` hear what the engine does (`tokenprovider.core.events`).
+
+    The engine's attributes keep Python's name mangling (``__name``) so that they cannot
+    clash with a subclass's own; hidden from display they would be anyway.
     """
 
     clock_skew: float = 10.0
@@ -142,14 +192,28 @@ class CachedTokenProvider(TokenProvider):
         self.__clock = clock or SYSTEM_CLOCK
         self.__now = self.__clock.monotonic
         self.__snapshot = _EMPTY
-        self.__fetch_lock = threading.Lock()
-        self.__swap_lock = threading.Lock()
-        self.__fetching_thread: int | None = None
-        self.__failure: _Failure | None = None
-        self.__generation = 0  # fetches finished, successful or not
-        self.__advisory_failures = 0
-        self.__reauth_pending = False
+        self.__engine = _Engine()
         self.__link = _CacheLink(_checked_cache(cache))
+        _LIVE.add(self.__engine)
+
+    def add_listener(self, listener: events.Listener) -> Callable[[], None]:
+        """Call ``listener`` with each `TokenEvent` of this provider (fetches, cache hits,
+        lease waits, advisory back-offs, 401 invalidations); returns its remover. See
+        `tokenprovider.core.events` for every provider's events at once."""
+        return self.__engine.listeners.add(listener)
+
+    def remove_listener(self, listener: events.Listener) -> None:
+        """Stop calling ``listener`` for this provider's events."""
+        self.__engine.listeners.remove(listener)
+
+    def __emit(self, kind: events.EventKind, **details: Any) -> None:
+        """Hand an event to the listeners, if there are any."""
+        own = self.__engine.listeners
+        if not (own or events.GLOBAL):
+            return
+        event = events.TokenEvent(kind, type(self).__name__, str(self.host), **details)
+        own.emit(event)
+        events.GLOBAL.emit(event)
 
     @property
     def cache(self) -> TokenCache:
@@ -197,7 +261,22 @@ class CachedTokenProvider(TokenProvider):
         return link.key
 
     def _request_token(self) -> tuple[str, float]:
-        """Fetch a new token: return ``(token, expiry as epoch seconds)``."""
+        """Fetch a new token: return ``(token, expiry as epoch seconds)``.
+
+        A subclass implements this, or `_async_request_token` if its source is a
+        coroutine. It is called by one thread at a time, never on an event loop's thread
+        when the caller is a coroutine (that caller awaits a worker thread)."""
+        if _has_coroutine_source(self):
+            import asyncio  # noqa: PLC0415 - only for coroutine sources
+
+            return asyncio.run(self._async_request_token())
+        raise NotImplementedError(f"{type(self).__name__} must implement _request_token()")
+
+    async def _async_request_token(self) -> tuple[str, float]:
+        """`_request_token` written as a coroutine, for a source that is async (an
+        ``httpx.AsyncClient``, say). It runs to completion on an event loop of its own in
+        the thread that fetches, so threads and tasks on any loop still share one fetch;
+        create loop-bound clients inside it, not in ``__init__``."""
         raise NotImplementedError(f"{type(self).__name__} must implement _request_token()")
 
     @property
@@ -207,6 +286,84 @@ class CachedTokenProvider(TokenProvider):
         if self.__now() < snapshot.refresh_at:
             return snapshot.token
         return self.__slow_path().token
+
+    async def async_token(self) -> str:
+        """The cached token, for a coroutine: as `token`, but the event loop never waits
+        on a fetch. Threads and tasks, on any number of loops, share one fetch."""
+        snapshot = self.__snapshot
+        if self.__now() < snapshot.refresh_at:
+            return snapshot.token
+        return (await self.__async_slow_path()).token
+
+    async def _async_header_item(self) -> tuple[str, str]:
+        snapshot = self.__snapshot
+        if self.__now() < snapshot.refresh_at:
+            return snapshot.header
+        return (await self.__async_slow_path()).header
+
+    async def __async_slow_path(self) -> _Snapshot:
+        snapshot = self.__snapshot
+        now = self.__now()
+        if now < snapshot.refresh_at:
+            return snapshot
+        if now < snapshot.mandatory_at:
+            return self.__advisory(snapshot)  # never waits: a worker refreshes
+        if self.__engine.fetching_thread == threading.get_ident():
+            raise self.__own_token_error()  # it would wait for itself
+        from tokenprovider.core._awaiting import outcome  # noqa: PLC0415 - loads asyncio
+
+        return await outcome(self.__flight())
+
+    def __flight(self) -> concurrent.futures.Future[_Snapshot]:
+        """The fetch coroutines wait for: the one under way, or a new one in a worker,
+        which takes its turn with the threads that fetch, as a thread would."""
+        import concurrent.futures  # noqa: PLC0415 - loaded with asyncio already
+
+        engine = self.__engine
+        with engine.swap_lock:
+            flight = engine.flight
+            if flight is not None:
+                return flight
+            flight = engine.flight = concurrent.futures.Future()
+        if not _workers.start(lambda: self.__fly(flight)):
+            with engine.swap_lock:
+                engine.flight = None
+            flight.set_exception(
+                TokenRequestError(
+                    f"{type(self).__name__} could not start a thread to fetch the token "
+                    f"for {self.host} (the interpreter is exiting, or out of threads)"
+                )
+            )
+        return flight
+
+    def __fly(self, flight: concurrent.futures.Future[_Snapshot]) -> None:
+        """In a worker: get the token as a thread would, and hand the outcome over."""
+        try:
+            snapshot = self.__slow_path()
+        except BaseException as exc:  # handed to the coroutines, which raise it
+            self.__land(flight)
+            flight.set_exception(exc)
+        else:
+            self.__land(flight)
+            flight.set_result(snapshot)
+
+    def __land(self, flight: concurrent.futures.Future[_Snapshot]) -> None:
+        """Take ``flight`` off the board before its outcome is known, so a coroutine that
+        finds the token due again starts a new fetch instead of reading this one."""
+        engine = self.__engine
+        with engine.swap_lock:
+            if engine.flight is flight:
+                engine.flight = None
+
+    def _wait_for_fetch(self, timeout: float) -> bool:
+        """Wait until no fetch for this provider is under way (a refresh ahead of expiry
+        runs in a worker); False if one still is after ``timeout`` seconds. For tests:
+        `tokenprovider.testing.wait_for_refresh`."""
+        lock = self.__engine.fetch_lock
+        if not lock.acquire(timeout=timeout):
+            return False
+        lock.release()
+        return True
 
     @property
     def expires_at(self) -> float | None:
@@ -244,43 +401,53 @@ class CachedTokenProvider(TokenProvider):
     def invalidate_cache(self) -> None:
         """Drop the cached token; the next caller fetches a new one (even if a shared
         cache still holds this token)."""
-        with self.__swap_lock:
+        with self.__engine.swap_lock:
             self.__link.rejected = self.__snapshot.token or self.__link.rejected
             self.__snapshot = _EMPTY
 
     def _invalidate_if_current(self, sent_authorization: str) -> None:
-        with self.__swap_lock:
+        with self.__engine.swap_lock:
             snapshot = self.__snapshot
             if snapshot.header[1] != sent_authorization or self.__now() < snapshot.reauth_until:
                 return
             self.__link.rejected = snapshot.token
             self.__snapshot = _EMPTY
-            self.__reauth_pending = True
+            self.__engine.reauth_pending = True
+        self.__emit("invalidated")
 
     def __slow_path(self) -> _Snapshot:
-        if self.__fetching_thread == threading.get_ident():
+        if _has_coroutine_source(self) and _on_a_running_loop():
             raise TokenProviderError(
-                f"{type(self).__name__}._request_token() asked for its own token; "
-                "it must fetch the token without using self.token"
+                f"{type(self).__name__}.token was read on a running event loop, where its "
+                "coroutine source cannot run without blocking the loop: use "
+                "`await provider.async_token()` in a coroutine"
             )
+        if self.__engine.fetching_thread == threading.get_ident():
+            raise self.__own_token_error()
         snapshot = self.__snapshot
         now = self.__now()
         if now < snapshot.refresh_at:
             return snapshot  # refreshed since the caller looked
         if now < snapshot.mandatory_at:
             return self.__advisory(snapshot)
-        generation = self.__generation
+        generation = self.__engine.generation
         # Once refreshing this token has failed, callers keep it while another caller
         # retries, rather than queue behind a fetch that may last until its deadline.
-        if self.__failure is not None and self.__still_valid(snapshot):
-            if not self.__fetch_lock.acquire(blocking=False):
+        if self.__engine.failure is not None and self.__still_valid(snapshot):
+            if not self.__engine.fetch_lock.acquire(blocking=False):
                 return snapshot
         else:
-            self.__fetch_lock.acquire()
+            self.__engine.fetch_lock.acquire()
         try:
             return self.__mandatory(generation)
         finally:
-            self.__fetch_lock.release()
+            self.__engine.fetch_lock.release()
+
+    def __own_token_error(self) -> TokenProviderError:
+        return TokenProviderError(
+            f"{type(self).__name__}._request_token() asked for its own token; "
+            "it must fetch the token without using self.token"
+        )
 
     def __mandatory(self, generation: int) -> _Snapshot:
         """In the mandatory window, holding the fetch lock: one fetch for every caller."""
@@ -288,8 +455,8 @@ class CachedTokenProvider(TokenProvider):
         now = self.__now()
         if now < snapshot.mandatory_at:
             return snapshot  # another caller refreshed while we waited
-        failure = self.__failure
-        if self.__generation != generation:
+        failure = self.__engine.failure
+        if self.__engine.generation != generation:
             # A fetch finished while we waited for the lock: share its outcome, even
             # a token that is already due again, rather than fetching once per waiter.
             if failure is not None:
@@ -303,7 +470,7 @@ class CachedTokenProvider(TokenProvider):
         except Exception as exc:
             warned = None if failure is None else failure.warned_for
             failure = _Failure(exc, self.__now() + self.__cooldown_for(exc), warned)
-            self.__failure = failure
+            self.__engine.failure = failure
             snapshot = self.__fallback(snapshot)
             if self.__still_valid(snapshot):
                 return self.__stale(snapshot, failure)
@@ -313,7 +480,7 @@ class CachedTokenProvider(TokenProvider):
                 f"{type(self).__name__} could not get a token for {self.host}: "
                 f"{type(exc).__name__}: {describe(exc)}"
             ) from exc
-        self.__failure = None
+        self.__engine.failure = None
         return fresh
 
     def __cooldown_for(self, error: Exception) -> float:
@@ -351,7 +518,7 @@ class CachedTokenProvider(TokenProvider):
                     entry.version,
                     entry.attributes,
                 )
-        with self.__swap_lock:
+        with self.__engine.swap_lock:
             current = self.__snapshot  # not ``snapshot`` if it was refused meanwhile
             if (
                 cached is None
@@ -395,22 +562,29 @@ class CachedTokenProvider(TokenProvider):
         return error
 
     def __advisory(self, snapshot: _Snapshot) -> _Snapshot:
-        """In the advisory window: one caller refreshes, nobody waits."""
-        if not self.__fetch_lock.acquire(blocking=False):
-            return snapshot
+        """In the advisory window: a worker thread refreshes, nobody waits."""
+        engine = self.__engine
+        if not engine.fetch_lock.acquire(blocking=False):
+            return snapshot  # a refresh is under way
+        current = self.__snapshot
+        if current is not snapshot or not _workers.start(lambda: self.__refresh(snapshot)):
+            engine.fetch_lock.release()
+            return current if current.token else snapshot
+        return snapshot
+
+    def __refresh(self, snapshot: _Snapshot) -> None:
+        """The advisory refresh, in a worker holding the fetch lock for it."""
         try:
-            if self.__snapshot is not snapshot:
-                return self.__snapshot if self.__snapshot.token else snapshot
-            try:
-                return self.__fetch()
-            except Exception as exc:
-                return self.__back_off(snapshot, exc)
+            self.__fetch()
+        except Exception as exc:
+            self.__back_off(snapshot, exc)
         finally:
-            self.__fetch_lock.release()
+            self.__engine.fetch_lock.release()
 
     def __back_off(self, snapshot: _Snapshot, error: Exception) -> _Snapshot:
-        delay = min(self.failure_cooldown * 2**self.__advisory_failures, MAX_ADVISORY_BACKOFF)
-        self.__advisory_failures += 1
+        engine = self.__engine
+        delay = min(self.failure_cooldown * 2**engine.advisory_failures, MAX_ADVISORY_BACKOFF)
+        engine.advisory_failures += 1
         logger.warning(
             "%s: refreshing the token for %s ahead of expiry failed (%s: %s); "
             "keeping the current token and trying again in %.1fs",
@@ -420,25 +594,26 @@ class CachedTokenProvider(TokenProvider):
             describe(error),
             delay,
         )
+        self.__emit("advisory_backoff", delay=delay, reason=type(error).__name__)
         later = replace(snapshot, refresh_at=min(self.__now() + delay, snapshot.mandatory_at))
-        with self.__swap_lock:
+        with self.__engine.swap_lock:
             if self.__snapshot is snapshot:
                 self.__snapshot = later
         return later
 
     def __fetch(self) -> _Snapshot:
         """Get a token through the cache (holding the fetch lock) and install it."""
-        self.__fetching_thread = threading.get_ident()
+        self.__engine.fetching_thread = threading.get_ident()
         try:
             snapshot = self.__through_cache()
         finally:
-            self.__fetching_thread = None
-            self.__generation += 1
-        with self.__swap_lock:
+            self.__engine.fetching_thread = None
+            self.__engine.generation += 1
+        with self.__engine.swap_lock:
             self.__snapshot = snapshot
-            self.__reauth_pending = False
+            self.__engine.reauth_pending = False
             self.__link.rejected = ""
-        self.__advisory_failures = 0
+        self.__engine.advisory_failures = 0
         return snapshot
 
     def __through_cache(self) -> _Snapshot:
@@ -497,13 +672,19 @@ class CachedTokenProvider(TokenProvider):
             remaining = entry.lifetime - found.waited
         else:
             remaining = min(entry.expires_at, now + entry.lifetime) - now
+        cache = type(self.__link.cache).__name__
         logger.debug(
             "%s: %s token for %s from %s",
             type(self).__name__,
             "fetched a" if found.fetched else "using a cached",
             self.host,
-            type(self.__link.cache).__name__,
+            cache,
         )
+        if not found.fetched:
+            if found.waited is None:
+                self.__emit("cache_hit", cache=cache)
+            else:
+                self.__emit("lease_waited", cache=cache, duration=found.waited)
         return self.__snapshot_for(
             entry.token, now + remaining, entry.lifetime, entry.version, entry.attributes
         )
@@ -551,7 +732,21 @@ class CachedTokenProvider(TokenProvider):
         neither stretch a token's life nor make a good token look expired.
         """
         started_wall, started = self.__clock.time(), self.__now()
-        result = self._request_token()
+        self.__emit("fetch_started")
+        timer = time.perf_counter()  # events report real durations, whatever the clock
+        try:
+            checked = self.__checked(self._request_token(), started_wall, started)
+        except Exception as exc:
+            took = time.perf_counter() - timer
+            self.__emit("fetch_failed", duration=took, reason=type(exc).__name__)
+            raise
+        self.__emit("fetch_succeeded", duration=time.perf_counter() - timer)
+        return checked
+
+    def __checked(
+        self, result: object, started_wall: float, started: float
+    ) -> tuple[str, float, float, Mapping[str, str]]:
+        """What `_request_token` returned, checked, as `__requested` returns it."""
         name = type(self).__name__
         if not isinstance(result, (tuple, list)) or len(result) != 2:
             raise MalformedTokenResponseError(
@@ -611,7 +806,7 @@ class CachedTokenProvider(TokenProvider):
             f"{self._token_source()} gave a token for {self.host} that had already expired "
             f"({hint}); not asking again for {cooldown:.0f}s"
         )
-        last = self.__failure
+        last = self.__engine.failure
         if last is None or not isinstance(last.error, TokenExpiredOnArrivalError):
             logger.warning("%s: %s", type(self).__name__, message)  # once, not per refusal
         return TokenExpiredOnArrivalError(message)
@@ -645,10 +840,24 @@ class CachedTokenProvider(TokenProvider):
             mandatory_at=expires_mono - mandatory,
             expires_mono=expires_mono,
             expires_at=expires_at,
-            reauth_until=now + self.reauth_interval if self.__reauth_pending else -math.inf,
+            reauth_until=now + self.reauth_interval if self.__engine.reauth_pending else -math.inf,
             version=version,
             attributes=attributes,
         )
+
+
+def _has_coroutine_source(provider: CachedTokenProvider) -> bool:
+    return type(provider)._async_request_token is not CachedTokenProvider._async_request_token
+
+
+def _on_a_running_loop() -> bool:
+    import asyncio  # noqa: PLC0415 - only for coroutine sources
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 def _checked_cache(cache: object) -> TokenCache:
@@ -686,3 +895,11 @@ def _seconds(name: str, value: float | None, default: float) -> float:
     ):
         raise ConfigurationError(f"{name} must be a non-negative number of seconds, got {value!r}")
     return float(value)
+
+
+def _forget_threads_in_child() -> None:
+    for engine in list(_LIVE):
+        engine.forget_threads()
+
+
+os.register_at_fork(after_in_child=_forget_threads_in_child)

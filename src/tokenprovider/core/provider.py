@@ -45,6 +45,19 @@ class TokenProvider(abc.ABC):
     def token(self) -> str:
         """The current token, fetched or refreshed as needed."""
 
+    async def async_token(self) -> str:
+        """The current token, for a coroutine: as `token`, but a fetch never blocks the
+        event loop (it runs in a worker thread, shared with every other caller)."""
+        import asyncio  # noqa: PLC0415 - asyncio loads only for async callers
+
+        return await asyncio.to_thread(_read_token, self)
+
+    async def _async_header_item(self) -> tuple[str, str]:
+        """`_header_item` for a coroutine, without blocking the event loop."""
+        import asyncio  # noqa: PLC0415 - asyncio loads only for async callers
+
+        return await asyncio.to_thread(self._header_item)
+
     def invalidate_cache(self) -> None:  # noqa: B027 - a no-op for static tokens
         """Forget any cached token so the next use fetches a new one."""
 
@@ -121,3 +134,7 @@ class TokenProvider(abc.ABC):
             f"{type(self).__name__} cannot be pickled because it holds credentials; "
             "build the provider in each process instead (for example with load_provider())"
         )
+
+
+def _read_token(provider: TokenProvider) -> str:
+    return provider.token

@@ -4,11 +4,11 @@ Every server listens on 127.0.0.1 on a port the OS picks. The pytest fixtures
 (``oauth_server``, ``foreign_server``, ``fake_clock``, ``tds_dispenser``) load automatically
 through the ``pytest11`` entry point once tokenprovider is installed.
 
-`FakeClock`, `LocalOAuthServer`, `RecordingHTTPServer` and `LocalLambdaServer` need only
-the standard library. The AWS helpers load when first used; `MotoServer`,
-`LocalTokenDispenser` and the ``tds_dispenser`` fixture need the ``testing`` extra
-(``pip install 'tokenprovider[testing]'``): without it, starting one raises
-`tokenprovider.errors.MissingExtraError` saying so.
+`FakeClock`, `wait_for_refresh`, `LocalOAuthServer`, `RecordingHTTPServer` and
+`LocalLambdaServer` need only the standard library. The AWS helpers load when first
+used; `MotoServer`, `LocalTokenDispenser` and the ``tds_dispenser`` fixture need the
+``testing`` extra (``pip install 'tokenprovider[testing]'``): without it, starting one
+raises `tokenprovider.errors.MissingExtraError` saying so.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from tokenprovider.testing.clock import FakeClock
 from tokenprovider.testing.http_recorder import RecordedRequest, RecordingHTTPServer
 from tokenprovider.testing.oauth_server import LocalOAuthServer, TokenRequestRecord
+from tokenprovider.testing.refresh import wait_for_refresh
 
 if TYPE_CHECKING:
     from tokenprovider.testing.lambda_server import Invocation, LambdaContext, LocalLambdaServer
@@ -47,6 +48,7 @@ __all__ = [
     "RecordingHTTPServer",
     "TokenDispenserHandler",
     "TokenRequestRecord",
+    "wait_for_refresh",
 ]
 
 

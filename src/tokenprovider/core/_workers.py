@@ -1,0 +1,84 @@
+"""Short-lived worker threads that fetch tokens off the caller's path.
+
+A worker is started for one fetch (a refresh ahead of expiry, or a fetch that coroutines
+await) and ends with it: an idle process runs none. At interpreter exit no new worker
+starts and running ones get up to `EXIT_WAIT` seconds to finish, so none is left running
+while the interpreter shuts down; a forked child forgets the parent's workers, which do
+not exist in it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import threading
+import time
+from collections.abc import Callable
+
+#: How long interpreter exit waits for fetches still under way in workers.
+EXIT_WAIT = 2.0
+#: The name of every worker thread.
+WORKER_NAME = "tokenprovider-fetch"
+
+
+class _Workers:
+    """The workers running in this process, and whether it is exiting."""
+
+    def __init__(self) -> None:
+        self.guard = threading.Lock()
+        self.running: set[threading.Thread] = set()
+        self.closing = False
+
+
+_state = _Workers()
+
+
+def start(work: Callable[[], object]) -> bool:
+    """Run ``work`` in a new worker thread; False if none can start (the interpreter is
+    exiting, or the system refuses a thread), in which case ``work`` does not run."""
+    thread = threading.Thread(target=_run, args=(work,), name=WORKER_NAME, daemon=True)
+    with _state.guard:
+        if _state.closing:
+            return False
+        _state.running.add(thread)
+    try:
+        thread.start()
+    except RuntimeError:  # can't start new thread
+        with _state.guard:
+            _state.running.discard(thread)
+        return False
+    return True
+
+
+def running() -> int:
+    """How many workers are running."""
+    with _state.guard:
+        return len(_state.running)
+
+
+def _run(work: Callable[[], object]) -> None:
+    try:
+        work()
+    finally:
+        with _state.guard:
+            _state.running.discard(threading.current_thread())
+
+
+def _at_exit() -> None:
+    with _state.guard:
+        _state.closing = True
+        workers = list(_state.running)
+    deadline = time.monotonic() + EXIT_WAIT
+    for worker in workers:
+        worker.join(max(0.0, deadline - time.monotonic()))
+
+
+def _in_child() -> None:
+    global _state  # noqa: PLW0603 - the parent's locks may be held by threads the child lacks
+    closing = _state.closing
+    _state = _Workers()
+    _state.closing = closing
+
+
+atexit.register(_at_exit)
+os.register_at_fork(after_in_child=_in_child)
