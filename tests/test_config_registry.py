@@ -7,6 +7,7 @@ global registry never sees them.
 
 from __future__ import annotations
 
+import inspect
 import sys
 import uuid
 from collections.abc import Callable, Iterator
@@ -31,7 +32,12 @@ from tokenprovider import (
     register_provider,
 )
 from tokenprovider.config.build import build_provider
+from tokenprovider.config.params import parameters
+from tokenprovider.config.reference import setting_keys
 from tokenprovider.config.registry import ENTRY_POINT_GROUP, Registry, registry
+from tokenprovider.core.clock import Clock
+from tokenprovider.core.refresh_settings import RefreshSettings, Unpack
+from tokenprovider.providers.tds import TDSTokenProvider
 
 HOST = "api.example.com"
 NAME = "cfgtest_vault"
@@ -481,3 +487,72 @@ def test_custom_group_and_built_ins() -> None:
     assert fresh.get("only") is JWTTokenProvider
     assert fresh.get("oauth") is None
     assert fresh.describe("oauth") == "unknown"
+
+
+# --- the shared refresh settings, declared once ---------------------------------------
+
+
+class TeamTokenProvider(CachedTokenProvider):
+    """A custom provider that passes the shared settings through as ``**settings``."""
+
+    def __init__(self, host: Host | str, team: str, **settings: Unpack[RefreshSettings]) -> None:
+        super().__init__(host, **settings)
+        self.team = team
+
+    def _request_token(self) -> tuple[str, float]:
+        return f"team-{self.team}", self._wall_time() + 600
+
+
+#: How the configuration sees the shared settings, (type, default, configurable), as when
+#: each provider declared them; ``cache`` is no provider setting (it has its section key).
+SHARED = {
+    "clock_skew": (float | None, None, True),
+    "refresh_ahead": (float | None, None, True),
+    "failure_cooldown": (float | None, None, True),
+    "clock": (Clock | None, None, False),
+}
+
+
+@pytest.mark.parametrize(
+    "cls", [CachedTokenProvider, OAuthTokenProvider, TDSTokenProvider, TeamTokenProvider]
+)
+def test_the_refresh_settings_are_declared_once(cls: type[CachedTokenProvider]) -> None:
+    own = inspect.signature(cls.__init__).parameters
+    assert not set(own) & set(RefreshSettings.__annotations__)  # none declared again
+    assert list(own.values())[-1].kind is inspect.Parameter.VAR_KEYWORD
+    found = parameters(cls)
+    assert {
+        name: (p.annotation, p.default, p.configurable)
+        for name, p in found.items()
+        if name in RefreshSettings.__annotations__
+    } == SHARED
+    assert not any(found[name].required for name in SHARED)
+    assert list(found)[-len(SHARED) :] == list(SHARED)  # after the provider's own
+
+
+def test_a_provider_passing_settings_through_is_configured_like_the_built_ins() -> None:
+    register_provider("cfgtest_team")(TeamTokenProvider)
+    try:
+        assert setting_keys(TeamTokenProvider) == {
+            "team",
+            "clock_skew",
+            "refresh_ahead",
+            "failure_cooldown",
+        }
+        section = {"domain": HOST, "cfgtest_team": {"team": "ops", "refresh_ahead": 60}}
+        provider = build_provider(section)
+        assert isinstance(provider, TeamTokenProvider)
+        assert provider.refresh_ahead == 60.0
+        section["cfgtest_team"] = {"team": "ops", "refresh_ahed": 60}
+        with pytest.raises(ConfigurationError, match="refresh_ahead"):  # did you mean
+            build_provider(section)
+    finally:
+        registry.unregister("cfgtest_team")
+
+
+@pytest.mark.parametrize("cls", [OAuthTokenProvider, TDSTokenProvider, TeamTokenProvider])
+def test_an_unknown_keyword_is_still_a_type_error(cls: type[CachedTokenProvider]) -> None:
+    with pytest.raises(
+        TypeError, match=r"__init__\(\) got an unexpected keyword argument 'clock_skw'"
+    ):
+        cls(HOST, "client", clock_skw=1.0)  # type: ignore[call-arg]

@@ -11,7 +11,6 @@ out.
 from __future__ import annotations
 
 import ast
-import inspect
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +20,7 @@ import pytest
 
 import tokenprovider
 import tokenprovider.testing
+from tokenprovider.config.params import signature
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -99,9 +99,11 @@ def mismatches(obj: object, parameters: str) -> list[str]:
     if parsed is None:
         return []
     arguments, partial = parsed
+    real_signature = signature(obj)  # **settings: Unpack[RefreshSettings] as its keys
+    assert real_signature is not None, f"{obj!r} has no signature"
     real = [
         p
-        for p in inspect.signature(obj).parameters.values()  # type: ignore[arg-type]
+        for p in real_signature.parameters.values()
         if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
     ]
     real_by_name = {p.name: p for p in real}

@@ -11,13 +11,23 @@ import pytest
 import requests
 
 from conftest import CANARY_SECRET, all_log_text, assert_no_leak, reachable_text
-from tokenprovider import CachedTokenProvider, OAuthError, OAuthTokenProvider, TokenProviderError
+from tokenprovider import (
+    CachedTokenProvider,
+    JWTTokenProvider,
+    OAuthError,
+    OAuthTokenProvider,
+    SecretReference,
+    TDSTokenProvider,
+    TokenProvider,
+    TokenProviderError,
+)
 from tokenprovider._masking import masked_repr, redact, secret_forms, visible_attributes
 from tokenprovider.config import parse_credentials_config
 from tokenprovider.config.build import build_provider
 from tokenprovider.errors import ConfigurationError, SecretReferenceError
 from tokenprovider.secret_refs import looks_like_reference, mistyped_prefix
 from tokenprovider.testing.oauth_server import LocalOAuthServer
+from tokenprovider.testing.tds_dispenser import LocalTokenDispenser, fake_session
 
 
 @pytest.fixture
@@ -250,3 +260,123 @@ def test_hidden_attributes_are_declared_along_the_class_hierarchy() -> None:
     assert repr(shown["password"]) == "<set>"  # undeclared private: shown as set
     assert "session_key" not in repr(provider)
     assert_no_leak(repr(provider), CANARY_SECRET)
+
+
+# --- what each built-in provider shows: pinned, and declared rather than mangled --------
+
+#: What every cached provider shows first, in this order.
+CACHED_SHOWN = ["host", "clock_skew", "refresh_ahead", "failure_cooldown"]
+SHOWN = {
+    JWTTokenProvider: ["host", "expires_at", "jwt"],
+    OAuthTokenProvider: [
+        *CACHED_SHOWN,
+        "client_id",
+        "client_secret",
+        "token_url",
+        "grant_type",
+        "scopes",
+        "audience",
+        "client_auth",
+        "extra_params",
+        "default_expires_in",
+        "retry",
+        "max_response_bytes",
+    ],
+    TDSTokenProvider: [
+        *CACHED_SHOWN,
+        "client_id",
+        "minimum_alive_secs",
+        "token_dispenser_arn_ssm_key",
+        "lambda_arn",
+        "auth_style",
+        "action",
+        "edl_user",
+        "edl_pass",
+        "cmr_env",
+        "max_response_bytes",
+        "region",
+    ],
+}
+#: A JWT whose signature is the canary (``exp`` 4000000000).
+CANARY_JWT = f"eyJhbGciOiJub25lIn0.eyJleHAiOjQwMDAwMDAwMDB9.{CANARY_SECRET}"
+
+
+def _assert_shown_as_before(provider: TokenProvider, **masked: str) -> None:
+    """The provider shows exactly its pinned attributes, in order, the private ones
+    (``masked``) as set or not set, and no secret."""
+    shown = visible_attributes(provider)
+    assert list(shown) == SHOWN[type(provider)]
+    assert {name: repr(shown[name]) for name in masked} == masked
+    assert repr(provider) == masked_repr(provider) == str(provider)
+    assert repr(provider).startswith(f"{type(provider).__name__}(host=Host(")
+    assert_no_leak(repr(provider), CANARY_SECRET)
+
+
+def _assert_declared_not_mangled(provider: TokenProvider, *mangled: str) -> None:
+    """No attribute of the provider's own class hides by name mangling but ``mangled``."""
+    prefix = f"_{type(provider).__name__}__"
+    assert sorted(name for name in vars(provider) if name.startswith(prefix)) == [
+        prefix + name for name in mangled
+    ]
+
+
+@pytest.mark.parametrize("as_reference", [False, True])
+def test_a_jwt_provider_shows_what_it_did(
+    as_reference: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SECRETS_TEST_JWT", CANARY_JWT)
+    jwt = SecretReference("env:SECRETS_TEST_JWT") if as_reference else CANARY_JWT
+    provider = JWTTokenProvider("api.example.com", jwt)
+    _assert_shown_as_before(provider, jwt="<set>")
+    assert provider.token == CANARY_JWT
+    _assert_shown_as_before(provider, jwt="<set>")
+    _assert_declared_not_mangled(provider)
+
+
+@pytest.mark.parametrize("discover", [False, True])
+def test_an_oauth_provider_shows_what_it_did(
+    canary_server: LocalOAuthServer, discover: bool
+) -> None:
+    provider = OAuthTokenProvider(
+        canary_server.url,
+        "canary",
+        CANARY_SECRET,
+        token_url=None if discover else canary_server.token_url,
+        extra_params={"client_assertion": CANARY_SECRET},
+    )
+    _assert_shown_as_before(provider, client_secret="<set>", extra_params="<set>")
+    token = provider.token
+    _assert_shown_as_before(provider, client_secret="<set>", extra_params="<set>")
+    assert visible_attributes(provider)["token_url"] == (None if discover else provider.token_url)
+    _assert_declared_not_mangled(provider)
+    # Its token endpoint's client holds the revealed secret: its repr shows none of it.
+    client = provider._endpoint
+    assert "secret" not in visible_attributes(client)
+    assert "discovered_url" not in visible_attributes(client)
+    assert_no_leak(repr(client), CANARY_SECRET, token)
+
+
+@pytest.mark.parametrize("action", ["launchpad", "edl"])
+def test_a_tds_provider_shows_what_it_did(
+    tds: LocalTokenDispenser, action: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SECRETS_TEST_EDL_PASS", CANARY_SECRET)
+    edl = {"edl_user": "edluser", "cmr_env": "UAT"} if action == "edl" else {}
+    provider = TDSTokenProvider(
+        "cmr.example.com",
+        "canaryclient",
+        action=action,  # type: ignore[arg-type]
+        edl_pass=SecretReference("env:SECRETS_TEST_EDL_PASS") if edl else None,
+        lambda_arn=tds.arn,
+        boto3_session=fake_session(tds.region),
+        **edl,
+    )
+    edl_pass = "<set>" if edl else "<not set>"
+    _assert_shown_as_before(provider, edl_pass=edl_pass)
+    token = provider.token
+    _assert_shown_as_before(provider, edl_pass=edl_pass)
+    _assert_declared_not_mangled(provider, "cookie_name")  # read by the attaching code
+    # Its dispenser's client holds the session, the token and the revealed password.
+    client = provider._dispenser
+    assert not {"last", "edl_secret", "session"} & set(visible_attributes(client))
+    assert_no_leak(repr(client), CANARY_SECRET, token)

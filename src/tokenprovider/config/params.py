@@ -10,6 +10,7 @@ import collections.abc
 import inspect
 import os
 import pathlib
+import sys
 import types
 import typing
 from typing import Any, NamedTuple
@@ -50,55 +51,93 @@ class Parameter(NamedTuple):
 
 
 def parameters(cls: type, _seen: frozenset[type] = frozenset()) -> dict[str, Parameter]:
-    """The settings ``cls(host, **settings)`` accepts, following ``**kwargs`` up the MRO."""
+    """The settings ``cls(host, **settings)`` accepts, following ``**kwargs`` up the MRO
+    (a ``**settings: Unpack[SomeTypedDict]`` declares its keys: see `signature`)."""
     seen = _seen | {cls}
     found: dict[str, Parameter] = {}
     for klass in cls.__mro__:
         init = klass.__dict__.get("__init__")
         if init is None or klass is object:
             continue
-        more = _own_parameters(init, seen)
-        for parameter in more.values():
-            found.setdefault(parameter.name, parameter)
-        signature = _signature(init)
-        if signature is None or not any(
-            p.kind is inspect.Parameter.VAR_KEYWORD for p in signature.parameters.values()
-        ):
+        declared = signature(init)
+        if declared is None:
+            break
+        namespace = getattr(init, "__globals__", {})
+        for parameter in declared.parameters.values():
+            if parameter.name in _NOT_SETTINGS or parameter.kind in (
+                inspect.Parameter.VAR_POSITIONAL,
+                inspect.Parameter.VAR_KEYWORD,
+                inspect.Parameter.POSITIONAL_ONLY,
+            ):
+                continue
+            annotation = _resolve(parameter.annotation, namespace)
+            found.setdefault(
+                parameter.name,
+                Parameter(
+                    parameter.name,
+                    annotation,
+                    parameter.default,
+                    parameter.default is inspect.Parameter.empty,
+                    configurable(annotation, seen),
+                    SecretReference in members(annotation),
+                ),
+            )
+        if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in declared.parameters.values()):
             break
     return found
 
 
-def _signature(function: Any) -> inspect.Signature | None:
+def signature(function: Any) -> inspect.Signature | None:
+    """The signature of ``function`` (or of a class's constructor) with a ``**name:
+    Unpack[SomeTypedDict]`` replaced by the keys of the `TypedDict`, keyword-only (an
+    optional key defaults to None, which takes the class attribute of that name), as type
+    checkers read it; None if it has none."""
     try:
-        return inspect.signature(function)
+        found = inspect.signature(function)
     except (TypeError, ValueError):
         return None
-
-
-def _own_parameters(init: Any, seen: frozenset[type]) -> dict[str, Parameter]:
-    signature = _signature(init)
-    if signature is None:
-        return {}
-    namespace = getattr(init, "__globals__", {})
-    found = {}
-    for parameter in signature.parameters.values():
-        if parameter.name in _NOT_SETTINGS or parameter.kind in (
-            inspect.Parameter.VAR_POSITIONAL,
-            inspect.Parameter.VAR_KEYWORD,
-            inspect.Parameter.POSITIONAL_ONLY,
-        ):
-            continue
-        annotation = _resolve(parameter.annotation, namespace)
-        required = parameter.default is inspect.Parameter.empty
-        found[parameter.name] = Parameter(
-            parameter.name,
-            annotation,
-            parameter.default,
-            required,
-            configurable(annotation, seen),
-            SecretReference in members(annotation),
+    last = list(found.parameters.values())[-1:]
+    if not last or last[0].kind is not inspect.Parameter.VAR_KEYWORD:
+        return found
+    namespace = getattr(function, "__globals__", None)
+    if namespace is None:  # a class: its constructor's module
+        namespace = getattr(getattr(function, "__init__", None), "__globals__", {})
+    declaration = _unpacked(_resolve(last[0].annotation, namespace))
+    if declaration is None:
+        return found
+    try:
+        hints = typing.get_type_hints(declaration)
+    except Exception:
+        hints = {}
+    others = list(found.parameters.values())[:-1]
+    keys = [
+        inspect.Parameter(
+            name,
+            inspect.Parameter.KEYWORD_ONLY,
+            default=inspect.Parameter.empty if name in declaration.__required_keys__ else None,
+            annotation=hints.get(name, UNRESOLVED),
         )
-    return found
+        for name in declaration.__annotations__
+        if name.isidentifier() and name not in found.parameters
+    ]
+    return found.replace(parameters=[*others, *keys])
+
+
+def _unpacked(annotation: Any) -> Any:
+    """The `TypedDict` in ``Unpack[...]`` (of `typing` or `typing_extensions`), or None."""
+    forms = (getattr(typing, "Unpack", None), getattr(_typing_extensions(), "Unpack", None))
+    if typing.get_origin(annotation) not in [form for form in forms if form is not None]:
+        return None
+    inner = typing.get_args(annotation)[0]
+    is_typeddict = (
+        isinstance(inner, type) and issubclass(inner, dict) and hasattr(inner, "__required_keys__")
+    )  # of typing or typing_extensions, whose TypedDict typing.is_typeddict does not know
+    return inner if is_typeddict else None
+
+
+def _typing_extensions() -> types.ModuleType | None:
+    """`typing_extensions` if loaded: it is, when an annotation uses its `Unpack`."""
+    return sys.modules.get("typing_extensions")
 
 
 def _resolve(annotation: Any, namespace: dict[str, Any]) -> Any:

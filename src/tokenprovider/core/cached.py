@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Any
 from tokenprovider._untrusted import describe
 from tokenprovider.caches.base import CACHE_RETRY_AFTER, NO_ATTRIBUTES, attributes_problem
 from tokenprovider.core import _workers, events
-from tokenprovider.core.clock import SYSTEM_CLOCK, Clock
+from tokenprovider.core.clock import SYSTEM_CLOCK
 from tokenprovider.core.host import Host
 from tokenprovider.core.provider import TokenProvider
+from tokenprovider.core.refresh_settings import RefreshSettings, Unpack, check_names
 from tokenprovider.errors import (
     ConfigurationError,
     MalformedTokenResponseError,
@@ -174,16 +175,12 @@ class CachedTokenProvider(TokenProvider):
     #: says 401 for 403) must not turn every request into a token request.
     reauth_interval: float = 30.0
 
-    def __init__(
-        self,
-        host: Host | str,
-        *,
-        clock_skew: float | None = None,
-        refresh_ahead: float | None = None,
-        failure_cooldown: float | None = None,
-        clock: Clock | None = None,
-        cache: TokenCache | None = None,
-    ) -> None:
+    def __init__(self, host: Host | str, **settings: Unpack[RefreshSettings]) -> None:
+        check_names(type(self), settings)
+        clock_skew = settings.get("clock_skew")
+        refresh_ahead = settings.get("refresh_ahead")
+        failure_cooldown = settings.get("failure_cooldown")
+        clock, cache = settings.get("clock"), settings.get("cache")
         super().__init__(host)
         cls = type(self)
         self.clock_skew = _seconds("clock_skew", clock_skew, cls.clock_skew)

@@ -8,6 +8,7 @@ import logging
 import math
 import re
 from datetime import datetime, timezone
+from typing import ClassVar
 
 from tokenprovider._untrusted import UntrustedJSONError, finite_seconds, load_json
 from tokenprovider.core.clock import SYSTEM_CLOCK, Clock
@@ -33,17 +34,23 @@ class JWTTokenProvider(TokenProvider):
     is first needed; ``expires_at`` is None until then.
     """
 
+    #: Not shown by `repr()` at all (`tokenprovider._masking`): the token, its header, the
+    #: clock and when the expiry is next checked.
+    _hidden_attributes: ClassVar[frozenset[str]] = frozenset(
+        {"_check_from", "_header", "_time", "_token", "_warned"}
+    )
+
     def __init__(
         self, host: Host | str, jwt: str | SecretReference, *, clock: Clock | None = None
     ) -> None:
         super().__init__(host)
-        self.__time = (clock or SYSTEM_CLOCK).time
-        self.__warned = False
+        self._time = (clock or SYSTEM_CLOCK).time
+        self._warned = False
         self.expires_at: float | None = None
         self._jwt: str | SecretReference = jwt
-        self.__token = ""
-        self.__header = ("Authorization", "")
-        self.__check_from = -math.inf  # every use takes the slow path until the JWT is read
+        self._token = ""
+        self._header = ("Authorization", "")
+        self._check_from = -math.inf  # every use takes the slow path until the JWT is read
         if isinstance(jwt, str):
             self.__accept(jwt)
         elif not isinstance(jwt, SecretReference):
@@ -52,39 +59,39 @@ class JWTTokenProvider(TokenProvider):
     def __accept(self, jwt: str) -> None:
         jwt = jwt.strip()
         self.expires_at = _read_exp(jwt, self.host)
-        self._jwt = self.__token = jwt
-        self.__header = ("Authorization", self._format_authorization(jwt))
+        self._jwt = self._token = jwt
+        self._header = ("Authorization", self._format_authorization(jwt))
         exp = math.inf if self.expires_at is None else self.expires_at
-        self.__check_from = exp - EXPIRY_WARNING
+        self._check_from = exp - EXPIRY_WARNING
 
     @property
     def token(self) -> str:
         """The JWT; raises `TokenExpiredError` once its ``exp`` has passed."""
-        if self.__time() >= self.__check_from:
+        if self._time() >= self._check_from:
             self.__check_expiry()
-        return self.__token
+        return self._token
 
     def _header_item(self) -> tuple[str, str]:
-        if self.__time() < self.__check_from:
-            return self.__header
+        if self._time() < self._check_from:
+            return self._header
         self.__check_expiry()
-        return self.__header
+        return self._header
 
     def __check_expiry(self) -> None:
         if isinstance(self._jwt, SecretReference):
             self.__accept(self._jwt.reveal())
-            if self.__time() < self.__check_from:
+            if self._time() < self._check_from:
                 return
         assert self.expires_at is not None
-        left = self.expires_at - self.__time()
+        left = self.expires_at - self._time()
         when = _utc(self.expires_at)
         if left <= 0:
             raise TokenExpiredError(
                 f"the JWT for {self.host} expired at {when} ({_duration(-left)} ago); "
                 "get a new token and update the jwt setting"
             )
-        if not self.__warned:
-            self.__warned = True
+        if not self._warned:
+            self._warned = True
             logger.warning(
                 "the JWT for %s expires at %s (in %s); replace it before then",
                 self.host,

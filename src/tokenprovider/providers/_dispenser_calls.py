@@ -11,7 +11,9 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
+
+from tokenprovider._masking import masked_repr
 
 #: The most bytes asked for in one read of the payload (one socket read at most).
 _READ_CHUNK = 64 * 1024
@@ -33,43 +35,51 @@ class Worker(Generic[_T]):
     late token is never used or shown.
     """
 
+    #: Not shown by `repr()` at all (`tokenprovider._masking`): the call and its outcome.
+    _hidden_attributes: ClassVar[frozenset[str]] = frozenset(
+        {"_abandoned", "_call", "_deadline", "_done", "_lock", "_outcome"}
+    )
+
     def __init__(self, call: Callable[[], _T], deadline: float) -> None:
-        self.__call: Callable[[], _T] | None = call
-        self.__deadline = deadline
-        self.__lock = threading.Lock()
-        self.__done = threading.Event()
-        self.__outcome: tuple[_T | None, BaseException | None] | None = None
-        self.__abandoned = False
+        self._call: Callable[[], _T] | None = call
+        self._deadline = deadline
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self._outcome: tuple[_T | None, BaseException | None] | None = None
+        self._abandoned = False
         self.thread = threading.Thread(target=self.__run, name="tokenprovider-tds", daemon=True)
+
+    def __repr__(self) -> str:
+        return masked_repr(self)
 
     def run(self) -> tuple[bool, _T | None, BaseException | None]:
         """``(finished in time, result, exception)``."""
         self.thread.start()
-        self.__done.wait(max(0.0, self.__deadline - time.monotonic()))
-        with self.__lock:
-            outcome = self.__outcome
-            self.__abandoned = outcome is None
-            self.__outcome = None
+        self._done.wait(max(0.0, self._deadline - time.monotonic()))
+        with self._lock:
+            outcome = self._outcome
+            self._abandoned = outcome is None
+            self._outcome = None
         return (False, None, None) if outcome is None else (True, *outcome)
 
     def __run(self) -> None:
         from tokenprovider._http_reading import Deadline, deadline_in_force  # noqa: PLC0415
 
-        _local.deadline = self.__deadline
-        call, self.__call = self.__call, None
+        _local.deadline = self._deadline
+        call, self._call = self._call, None
         assert call is not None
-        seconds = max(0.0, self.__deadline - time.monotonic())
+        seconds = max(0.0, self._deadline - time.monotonic())
         try:
-            with deadline_in_force(Deadline(self.__deadline, seconds)):
+            with deadline_in_force(Deadline(self._deadline, seconds)):
                 outcome: tuple[_T | None, BaseException | None] = (call(), None)
         except BaseException as exc:  # handed to the caller, or dropped
             outcome = (None, exc)
         del call
-        with self.__lock:
-            if not self.__abandoned:
-                self.__outcome = outcome
+        with self._lock:
+            if not self._abandoned:
+                self._outcome = outcome
         del outcome
-        self.__done.set()
+        self._done.set()
 
 
 def keep_deadlines(client: Any) -> None:
