@@ -237,7 +237,7 @@ def test_losing_the_only_waiter_leaves_the_provider_usable(fake_clock: FakeClock
             with pytest.raises(asyncio.CancelledError):
                 await only
         else:
-            with pytest.raises(TimeoutError):
+            with pytest.raises(asyncio.TimeoutError):
                 await asyncio.wait_for(provider.async_token(), timeout=0.01)
             assert provider.entered.wait(BOUND)
         # The fetch goes on; a new caller joins it rather than starting another.
