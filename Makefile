@@ -20,6 +20,7 @@ lint: $(DEV_INSTALLED)
 
 bench: $(DEV_INSTALLED)
 	$(BIN)/python benchmarks/hot_path.py
+	$(BIN)/python benchmarks/httpx_hot_path.py
 	$(BIN)/python benchmarks/cli_startup.py
 	$(BIN)/python benchmarks/fleet.py
 
@@ -37,7 +38,7 @@ $(INSTALLED): pyproject.toml | $(BIN)/python
 $(DEV_INSTALLED): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check 'pip>=25.1'
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check \
-		-e '.[aws,crypto,testing]' --group dev
+		-e '.[aws,crypto,testing,httpx]' --group dev
 	$(BIN)/python -m compileall -q src >/dev/null
 	touch $@ $(INSTALLED)
 

@@ -28,6 +28,10 @@ from typing import Any
 BLOCKED: list[tuple[str, str]] = []
 #: Mapped host name -> port of its TLS front on 127.0.0.1 (filled in by `serve_hosts`).
 FRONTS: dict[str, int] = {}
+#: Mapped host name -> the loopback address it resolves to, one for each name: a client
+#: may connect to port 443 of the address it resolved, not to the port it was given (anyio,
+#: under httpx.AsyncClient, does), so `_routed` sends that address to the name's front.
+ADDRESSES: dict[str, str] = {}
 
 _real_getaddrinfo = socket.getaddrinfo
 _real_connect = socket.socket.connect
@@ -56,8 +60,8 @@ def _getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
     if isinstance(name, str) and name.lower().rstrip(".") in FRONTS:
         if str(port) not in ("443", "https", "None"):
             raise _block("resolve", f"{name}:{port}")
-        front = FRONTS[name.lower().rstrip(".")]
-        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", front))]
+        address = ADDRESSES[name.lower().rstrip(".")]
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, 443))]
     if name is None or _is_loopback(name):
         return _real_getaddrinfo(host, port, *args, **kwargs)
     raise socket.gaierror(socket.EAI_NONAME, str(_block("resolve", name)))
@@ -68,14 +72,23 @@ def _checked(address: Any) -> None:
         raise _block("connect", address)
 
 
+def _routed(address: Any) -> Any:
+    """A mapped host's address on port 443 -> its TLS front; any other as it is."""
+    if isinstance(address, tuple) and address[1:2] == (443,):
+        for name, mapped in ADDRESSES.items():
+            if address[0] == mapped:
+                return ("127.0.0.1", FRONTS[name])
+    return address
+
+
 def _connect(self: socket.socket, address: Any) -> None:
     _checked(address)
-    _real_connect(self, address)
+    _real_connect(self, _routed(address))
 
 
 def _connect_ex(self: socket.socket, address: Any) -> int:
     _checked(address)
-    return _real_connect_ex(self, address)
+    return _real_connect_ex(self, _routed(address))
 
 
 def _sendto(self: socket.socket, data: Any, *args: Any) -> int:
@@ -144,8 +157,9 @@ def serve_hosts(plan: dict[str, Any]) -> dict[str, Any]:
     backends["api"] = ("127.0.0.1", int(api.url.rpartition(":")[2]))
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(plan["cert"], plan["key"])
-    for name, role in plan["hosts"].items():
+    for number, (name, role) in enumerate(plan["hosts"].items(), start=2):
         FRONTS[name] = TLSFront(context, backends[role]).port
+        ADDRESSES[name] = f"127.0.0.{number}"
     return {"oauth": oauth, "api": api}
 
 

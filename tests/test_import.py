@@ -24,6 +24,24 @@ def test_import_loads_no_optional_dependency() -> None:
     assert loaded.isdisjoint(HEAVY), sorted(loaded.intersection(HEAVY))
 
 
+def test_httpx_loads_only_with_an_httpx_auth() -> None:
+    code = (
+        "import json, sys\n"
+        "from tokenprovider import OAuthTokenProvider\n"
+        "provider = OAuthTokenProvider('api.example.com', 'client', 'a-long-secret',"
+        " token_url='https://login.example.com/token')\n"
+        "provider.session()\n"
+        "before = 'httpx' in sys.modules\n"
+        "auth = provider.httpx_auth()\n"
+        "import httpx\n"
+        "print(json.dumps([before, isinstance(auth, httpx.Auth)]))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert json.loads(result.stdout) == [False, True]
+
+
 def test_import_is_lazy_and_every_public_name_resolves() -> None:
     code = (
         "import json, sys, tokenprovider;"

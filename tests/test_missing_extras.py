@@ -215,3 +215,27 @@ def test_demo_tds_without_moto_names_the_testing_extra_and_exits_3(tmp_path: Pat
     assert result.returncode == 3, result.stderr
     assert "pip install 'tokenprovider[testing]'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_httpx_auth_without_httpx_names_the_httpx_extra(tmp_path: Path) -> None:
+    results = _calls(
+        f"""
+        from tokenprovider import JWTTokenProvider, OAuthTokenProvider
+
+        oauth = OAuthTokenProvider(
+            "api.example.com", "client", {CANARY_SECRET!r}, token_url="https://t.example/"
+        )
+        calls["OAuthTokenProvider.httpx_auth()"] = oauth.httpx_auth
+        jwt = JWTTokenProvider("api.example.com", "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.c2ln")
+        calls["JWTTokenProvider.httpx_auth()"] = jwt.httpx_auth
+        calls["requests still works"] = oauth.session
+        """,
+        without=("httpx",),
+        tmp_path=tmp_path,
+    )
+    assert results.pop("requests still works") == "ok"
+    for name, outcome in results.items():
+        assert outcome.startswith("MissingExtraError: "), (name, outcome)
+        assert "provider.httpx_auth() needs httpx" in outcome, (name, outcome)
+        assert "pip install 'tokenprovider[httpx]'" in outcome, (name, outcome)
+        assert_no_leak(outcome, CANARY_SECRET)

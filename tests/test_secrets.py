@@ -375,7 +375,7 @@ def test_a_tds_provider_shows_what_it_did(
     _assert_shown_as_before(provider, edl_pass=edl_pass)
     token = provider.token
     _assert_shown_as_before(provider, edl_pass=edl_pass)
-    _assert_declared_not_mangled(provider, "cookie_name")  # read by the attaching code
+    _assert_declared_not_mangled(provider)
     # Its dispenser's client holds the session, the token and the revealed password.
     client = provider._dispenser
     assert not {"last", "edl_secret", "session"} & set(visible_attributes(client))

@@ -1,6 +1,6 @@
 """Optional dependencies: import one, or fail with an error that names the extra to install.
 
-`require` is the one way the library loads boto3, botocore, cryptography or moto, so a
+`require` is the one way the library loads boto3, botocore, cryptography, httpx or moto, so a
 missing extra is always a `MissingExtraError` (a `ConfigurationError`, exit code 3 in the
 CLI) saying what to ``pip install``, never a traceback or a silent fallback.
 """
@@ -13,7 +13,13 @@ from types import ModuleType
 from tokenprovider.errors import MissingExtraError
 
 #: The extra that installs each optional top-level module.
-EXTRA_OF = {"boto3": "aws", "botocore": "aws", "cryptography": "crypto", "moto": "testing"}
+EXTRA_OF = {
+    "boto3": "aws",
+    "botocore": "aws",
+    "cryptography": "crypto",
+    "httpx": "httpx",
+    "moto": "testing",
+}
 
 
 def require(module: str, needed_by: str) -> ModuleType:

@@ -382,6 +382,13 @@ class CachedTokenProvider(TokenProvider):
             snapshot = self.__slow_path()
         return snapshot.token, snapshot.expires_at, snapshot.attributes
 
+    async def _async_token_details(self) -> tuple[str, float | None, Mapping[str, str]]:
+        """`_token_details` for a coroutine, without blocking the event loop."""
+        snapshot = self.__snapshot
+        if self.__now() >= snapshot.refresh_at:
+            snapshot = await self.__async_slow_path()
+        return snapshot.token, snapshot.expires_at, snapshot.attributes
+
     def _wall_time(self) -> float:
         """Wall-clock epoch seconds from this provider's clock, for computing expiries."""
         return self.__clock.time()

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import abc
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
+from tokenprovider._extras import require
 from tokenprovider._masking import masked_repr
 from tokenprovider.core.host import Host
-from tokenprovider.transports.requests import AuthHook, retry_with_fresh_token
+from tokenprovider.transports import requests as requests_adapter
+from tokenprovider.transports._rules import Carrier, Credential
+
+__all__ = ["Carrier", "Credential", "TokenProvider"]
 
 if TYPE_CHECKING:
+    import httpx
     import requests
-
-_AUTHORIZATION = "authorization"
 
 
 class TokenProvider(abc.ABC):
@@ -22,19 +25,32 @@ class TokenProvider(abc.ABC):
     ``Authorization`` only on requests to its own `host`, never overrides a header the
     caller set, and on a 401 from its host fetches a fresh token and retries once.
 
+    A provider only gets tokens and says how they travel (`_carrier`, `_credential`); the
+    adapters in `tokenprovider.transports` attach them, following one set of rules.
+
     Attribute display follows one rule everywhere (``repr()``, errors, the CLI): a public
     attribute is shown, a ``_private`` one only as set or not set, and a ``__hidden`` one
     not at all.
     """
 
     host: Host
+    _hidden_attributes: ClassVar[frozenset[str]] = frozenset({"_requests_hook", "_last_credential"})
 
     def __init__(self, host: Host | str) -> None:
         self.host = Host.coerce(host)
-        self.__response_hook: AuthHook = self.__on_response
+        #: The response hook the requests handler registers (one per provider, so that
+        #: registering it allocates nothing).
+        self._requests_hook = requests_adapter.response_hook(self)
+        self._last_credential = _NO_CREDENTIAL  # what `_credential` returned last
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        # A class that says how its tokens travel gets the handler that asks it on each
+        # request; the others keep the fast one for the Authorization header.
+        if cls.requests_auth_handler is requests_adapter.header_handler and (
+            cls._carrier is not TokenProvider._carrier
+        ):
+            cls.requests_auth_handler = requests_adapter.handler
         # Calling a provider *is* its auth handler, without an extra call on the hot path,
         # unless the subclass defines its own __call__.
         if "__call__" not in cls.__dict__:
@@ -61,48 +77,59 @@ class TokenProvider(abc.ABC):
     def invalidate_cache(self) -> None:  # noqa: B027 - a no-op for static tokens
         """Forget any cached token so the next use fetches a new one."""
 
-    def requests_auth_handler(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
-        """Attach the token to ``r`` if it goes to this provider's host; return ``r``."""
-        # The hot path: requests' CaseInsensitiveDict keeps lower-cased names in `_store`;
-        # reading and writing it directly saves most of the cost of attaching a header.
-        try:
-            store = r.headers._store  # type: ignore[attr-defined]
-        except AttributeError:
-            return self.__attach_to_mapping(r)
-        if _AUTHORIZATION in store:
-            return r
-        url = r.url
-        if url is None or not (url.startswith(self.host.prefixes) or self.host.matches(url)):
-            return r
-        store[_AUTHORIZATION] = self._header_item()
-        r.hooks["response"].append(self.__response_hook)  # a duplicate is harmless
-        return r
-
-    def __attach_to_mapping(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
-        """The handler for a request whose headers are a plain mapping."""
-        if any(name.lower() == _AUTHORIZATION for name in r.headers):
-            return r
-        if r.url is None or not self.host.matches(r.url):
-            return r
-        r.headers["Authorization"] = self._authorization()
-        r.hooks["response"].append(self.__response_hook)
-        return r
-
+    #: Attach the token to a `requests.PreparedRequest` going to this provider's host.
+    requests_auth_handler = requests_adapter.header_handler
     __call__ = requests_auth_handler
 
     def session(self) -> requests.Session:
         """A new `requests.Session` with this provider installed as its auth."""
-        import requests  # noqa: PLC0415 - requests loads only when a session is wanted
+        return requests_adapter.session(self)
 
-        session = requests.Session()
-        session.auth = self
-        return session
+    def httpx_auth(self) -> httpx.Auth:
+        """An `httpx.Auth` for `httpx.Client` and `httpx.AsyncClient` that attaches this
+        provider's token by the rules of the requests handler: its host only, never over
+        the caller's own header, and one retry with a fresh token after a 401. Needs the
+        ``httpx`` extra."""
+        require("httpx", needed_by="provider.httpx_auth()")
+        from tokenprovider.transports.httpx import ProviderAuth  # noqa: PLC0415 - loads httpx
+
+        return ProviderAuth(self)
 
     def auth_header(self) -> tuple[str, str]:
         """The header this provider attaches to requests for its host, as ``(name,
         value)``: ``("Authorization", "Bearer ...")`` unless the provider sends its
         token otherwise (a TDS provider with ``auth_style="cookie"`` sends a cookie)."""
-        return self._header_item()
+        credential = self._credential()
+        if credential.kind == "cookie":
+            return ("Cookie", f"{credential.name}={credential.value}")
+        return (credential.name, credential.value)
+
+    # -- how the token travels: read by tokenprovider.transports ---------------------
+
+    def _carrier(self) -> Carrier:
+        """How this provider's token travels, known without fetching it.
+
+        ``"header"`` (the default): in ``Authorization``, as `_header_item` (or, in a
+        coroutine, `_async_header_item`) gives it; the transports read that. ``"cookie"``:
+        a subclass that says so also implements `_credential` and `_async_credential`,
+        which name the cookie, and the transports read those.
+        """
+        return "header"
+
+    def _credential(self) -> Credential:
+        """The current token as a request carries it (fetched or refreshed as needed)."""
+        return self._carried(self._header_item())
+
+    async def _async_credential(self) -> Credential:
+        """`_credential` for a coroutine, without blocking the event loop."""
+        return self._carried(await self._async_header_item())
+
+    def _carried(self, header: tuple[str, str]) -> Credential:
+        """The `Credential` for a `_header_item` (one for each token, not for each use)."""
+        credential = self._last_credential
+        if credential.value is not header[1]:
+            credential = self._last_credential = Credential("header", *header)
+        return credential
 
     def _authorization(self) -> str:
         """The ``Authorization`` header value for the current token."""
@@ -117,14 +144,10 @@ class TokenProvider(abc.ABC):
         return "Bearer " + token
 
     def _invalidate_if_current(self, sent_authorization: str) -> None:
-        """Invalidate the cached token if it is still the one behind ``sent_authorization``."""
+        """Invalidate the cached token if it is still the one behind ``sent_authorization``
+        (a `Credential.value`)."""
         if self._authorization() == sent_authorization:
             self.invalidate_cache()
-
-    def __on_response(self, response: requests.Response, **kwargs: Any) -> requests.Response:
-        if response.status_code != 401:
-            return response
-        return retry_with_fresh_token(self, response, kwargs)
 
     def __repr__(self) -> str:
         return masked_repr(self)
@@ -134,6 +157,9 @@ class TokenProvider(abc.ABC):
             f"{type(self).__name__} cannot be pickled because it holds credentials; "
             "build the provider in each process instead (for example with load_provider())"
         )
+
+
+_NO_CREDENTIAL = Credential("header", "", "")
 
 
 def _read_token(provider: TokenProvider) -> str:

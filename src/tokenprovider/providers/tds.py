@@ -22,6 +22,7 @@ from tokenprovider import _aws as aws
 from tokenprovider import _untrusted as untrusted
 from tokenprovider._masking import warn_about_literal_secret
 from tokenprovider.core.cached import CachedTokenProvider
+from tokenprovider.core.provider import Carrier, Credential
 from tokenprovider.core.refresh_settings import RefreshSettings, Unpack
 from tokenprovider.errors import ConfigurationError
 from tokenprovider.providers._dispenser import LAMBDA_ARN_PATTERN, SSM_PATH, Dispenser
@@ -29,8 +30,6 @@ from tokenprovider.providers._dispenser_answers import cookie_name_flaw
 from tokenprovider.secret_refs import SecretReference, reveal
 
 if TYPE_CHECKING:
-    import requests
-
     from tokenprovider.core.host import Host
 
 __all__ = [
@@ -76,7 +75,7 @@ class TDSTokenProvider(CachedTokenProvider):
 
     #: Not shown by `repr()` at all (`tokenprovider._masking`): the dispenser's client,
     #: which holds the boto3 session, the last token and the revealed EDL password.
-    _hidden_attributes: ClassVar[frozenset[str]] = frozenset({"_dispenser"})
+    _hidden_attributes: ClassVar[frozenset[str]] = frozenset({"_dispenser", "_cookie_name"})
 
     def __init__(
         self,
@@ -151,7 +150,7 @@ class TDSTokenProvider(CachedTokenProvider):
             setting="region= (region = in [credentials.tds])",
         )
         # Still hidden by name mangling: __cookie in the attaching section reads it too.
-        self.__cookie_name = DEFAULT_COOKIE
+        self._cookie_name = DEFAULT_COOKIE
         self._dispenser = Dispenser(
             session,
             region=self.region,
@@ -173,33 +172,31 @@ class TDSTokenProvider(CachedTokenProvider):
     def _format_authorization(self, token: str) -> str:
         return "Bearer " + token if self.auth_style == "bearer" else token
 
-    def requests_auth_handler(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
-        """Attach the token (as a header, or as the dispenser's cookie) to ``r``."""
-        if self.auth_style != "cookie":
-            return super().requests_auth_handler(r)
-        if r.url is None or not self.host.matches(r.url):
-            return r
-        token, _, name = self.__cookie()
-        existing = r.headers.get("Cookie")
-        if existing and any(part.strip().startswith(name + "=") for part in existing.split(";")):
-            return r  # the caller's own cookie wins
-        r.headers["Cookie"] = f"{existing}; {name}={token}" if existing else f"{name}={token}"
-        return r
+    def _carrier(self) -> Carrier:
+        """A cookie with ``auth_style="cookie"``, else the ``Authorization`` header."""
+        return "cookie" if self.auth_style == "cookie" else "header"
 
-    def auth_header(self) -> tuple[str, str]:
-        """``("Cookie", "SMSESSION=...")`` (the dispenser's cookie name) with
-        ``auth_style="cookie"``, else the ``Authorization`` header."""
+    def _credential(self) -> Credential:
+        """The dispenser's cookie (its name came with the token) or the header."""
         if self.auth_style != "cookie":
-            return super().auth_header()
+            return super()._credential()
         token, _, name = self.__cookie()
-        return ("Cookie", f"{name}={token}")
+        # The cookie's value is the raw token, which is also what _format_authorization
+        # gives for this style: what _invalidate_if_current compares after a 401.
+        return Credential("cookie", name, token)
+
+    async def _async_credential(self) -> Credential:
+        if self.auth_style != "cookie":
+            return await super()._async_credential()
+        token, _, attributes = await self._async_token_details()
+        return Credential("cookie", attributes.get(COOKIE_ATTRIBUTE) or self._cookie_name, token)
 
     def __cookie(self) -> tuple[str, float | None, str]:
         """The token, its expiry and the name of the cookie it came with (for a token
         from an entry written before entries carried it: the last name the dispenser
         gave this provider)."""
         token, expires_at, attributes = self._token_details()
-        return token, expires_at, attributes.get(COOKIE_ATTRIBUTE) or self.__cookie_name
+        return token, expires_at, attributes.get(COOKIE_ATTRIBUTE) or self._cookie_name
 
     @property
     def function_arn(self) -> str | None:
@@ -244,7 +241,7 @@ class TDSTokenProvider(CachedTokenProvider):
     def _token_attributes(self) -> Mapping[str, str]:
         """The name of the cookie the dispenser gave with the token (whatever
         ``auth_style``: providers of every style share tokens)."""
-        return {COOKIE_ATTRIBUTE: self.__cookie_name}
+        return {COOKIE_ATTRIBUTE: self._cookie_name}
 
     def _attributes_flaw(self, attributes: Mapping[str, str]) -> str | None:
         """A cached cookie name is checked as the dispenser's is."""
@@ -264,7 +261,7 @@ class TDSTokenProvider(CachedTokenProvider):
     def _request_token(self) -> tuple[str, float]:
         dispensed = self._dispenser.fetch()
         if dispensed.cookie_name is not None:
-            self.__cookie_name = dispensed.cookie_name
+            self._cookie_name = dispensed.cookie_name
         return dispensed.token, dispensed.expires_at
 
 

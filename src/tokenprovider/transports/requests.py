@@ -1,110 +1,180 @@
-"""The 401 handling behind every provider's `requests` auth.
+"""The `requests` adapter: every provider's `requests` auth, following `_rules`.
 
-On a 401 from the provider's own host, the token that was sent is invalidated if it is
-still the current one (so many callers hitting 401 together cause one refresh) and the
-request is sent once more with the fresh token, when its body can be sent again.
+A requests auth is a call on the prepared request (`header_handler`, or `handler` for a
+provider that says how its token travels) plus a response hook for the 401 answer
+(`response_hook`). `requests` itself is imported only by the code that needs it at run
+time, so that ``import tokenprovider`` stays light.
 """
 
 from __future__ import annotations
 
-import logging
-from typing import TYPE_CHECKING, Any, Protocol
+import functools
+from typing import TYPE_CHECKING, Any
+
+from tokenprovider.transports import _rules as rules
+from tokenprovider.transports._rules import AUTHORIZATION, Credential
 
 if TYPE_CHECKING:
     import requests
 
     from tokenprovider.core.host import Host
+    from tokenprovider.core.provider import TokenProvider
 
-logger = logging.getLogger("tokenprovider")
+#: requests' CaseInsensitiveDict keys its `_store` by the lower-cased name.
+_STORE_KEY = "authorization"
 _RETRY_MARK = "_tokenprovider_retry"
 
 
-class AuthHook(Protocol):
-    """A `requests` response hook."""
+def header_handler(
+    provider: TokenProvider, r: requests.PreparedRequest
+) -> requests.PreparedRequest:
+    """Attach the token to ``r`` if it goes to this provider's host; return ``r``.
 
-    def __call__(self, response: requests.Response, **kwargs: Any) -> requests.Response: ...
+    The hot path, for a provider whose token travels in ``Authorization``: the steps of
+    `_rules.wants_token` and `_rules.attach` for that header, with requests' header dict
+    read directly (its `_store`, keyed by the lower-cased name), which saves most of the
+    cost of attaching a header.
+    """
+    try:
+        store = r.headers._store  # type: ignore[attr-defined]
+    except AttributeError:
+        return handler(provider, r)
+    if _STORE_KEY in store:
+        return r  # the caller's own header
+    url = r.url
+    host = provider.host
+    if url is None or not (url.startswith(host.prefixes) or host.matches(url)):
+        return r
+    store[_STORE_KEY] = provider._header_item()
+    r.hooks["response"].append(provider._requests_hook)  # a duplicate is harmless
+    return r
 
 
-class _Refreshable(Protocol):
-    host: Host
+def handler(provider: TokenProvider, r: requests.PreparedRequest) -> requests.PreparedRequest:
+    """Attach the token to ``r`` as the provider's `_credential` says (a header or a
+    cookie) if it goes to this provider's host; return ``r``."""
+    if not hasattr(r, "hooks"):  # not a requests.PreparedRequest: httpx's auth=provider?
+        kind = f"{type(r).__module__}.{type(r).__qualname__}"
+        raise TypeError(
+            f"{type(provider).__name__} is a requests auth, and was given a {kind}; "
+            "with httpx, use auth=provider.httpx_auth()"
+        )
+    if not rules.wants_token(provider, r, CLIENT):
+        return r
+    credential = provider._credential()
+    if not rules.attach(CLIENT, r, credential):
+        return r
+    if credential.kind == "header":
+        r.hooks["response"].append(provider._requests_hook)
+    else:  # a cookie's name is not in the request's headers: the hook is told what was sent
+        r.hooks["response"].append(functools.partial(_on_response, provider, sent=credential))
+    return r
 
-    def _authorization(self) -> str: ...
 
-    def _invalidate_if_current(self, sent_authorization: str) -> None: ...
+def response_hook(provider: TokenProvider) -> functools.partial[requests.Response]:
+    """The response hook `header_handler` registers for ``provider``: the 401 answer."""
+    return functools.partial(_on_response, provider)
 
 
-def retry_with_fresh_token(
-    provider: _Refreshable, response: requests.Response, send_kwargs: dict[str, Any]
+def _on_response(
+    provider: TokenProvider,
+    response: requests.Response,
+    sent: Credential | None = None,
+    **send_kwargs: Any,
 ) -> requests.Response:
-    """Handle a 401 ``response``: refresh the token and resend once, or return it as is."""
+    """Answer a 401 to a request that carried the token (``sent``; None: the
+    ``Authorization`` header it has): resend it once with a fresh token, or return
+    ``response`` as it is (see `_rules.answer_401`)."""
+    if response.status_code != 401:
+        return response
     request = response.request
     if getattr(request, _RETRY_MARK, False):
         return response  # the answer to our own retry: never retry twice
-    sent = request.headers.get("Authorization")
-    if sent is None or request.url is None or not provider.host.matches(request.url):
-        return response
-    # Read the body (it stays available to the caller) and free the connection first,
-    # so nothing leaks if getting a new token raises.
-    response.content  # noqa: B018
-    response.close()
-    provider._invalidate_if_current(sent)
-    fresh = provider._authorization()
-    if fresh == sent:
-        logger.debug("401 from %s; the token did not change, not retrying", provider.host)
-        return response
-    retry = _replayable_copy(request)
+    if sent is None:
+        value = request.headers.get(AUTHORIZATION)
+        if value is None:
+            return response
+        sent = Credential("header", AUTHORIZATION, value)
+    answer = rules.answer_401(provider, sent, response, CLIENT)
+    retry = rules.resolved(answer, provider._credential)
     if retry is None:
-        logger.debug("401 from %s; the request body is a stream, not retrying", provider.host)
         return response
-    retry.headers["Authorization"] = fresh
-    request.headers["Authorization"] = fresh  # requests follows redirects from the original
+    if sent.kind == "header":  # requests follows a redirect of the retry from the original
+        request.headers[AUTHORIZATION] = retry.headers[AUTHORIZATION]
     setattr(retry, _RETRY_MARK, True)
-    _carry_cookies(request, retry, response)
-    logger.debug("401 from %s; retrying once with a fresh token", provider.host)
     second: requests.Response = response.connection.send(retry, **send_kwargs)
     second.history.append(response)
     second.request = retry
     return second
 
 
-def _carry_cookies(
-    request: requests.PreparedRequest, retry: requests.PreparedRequest, response: requests.Response
-) -> None:
-    """Add the cookies the 401 set to ``retry``'s Cookie header (new values win)."""
-    from requests.cookies import (  # noqa: PLC0415 - requests is loaded
-        RequestsCookieJar,
-        extract_cookies_to_jar,
-        get_cookie_header,
-    )
+def session(provider: TokenProvider) -> requests.Session:
+    """A new `requests.Session` with ``provider`` installed as its auth."""
+    import requests  # noqa: PLC0415 - requests loads only when a session is wanted
 
-    if "Set-Cookie" not in response.headers:
-        return
-    fresh = RequestsCookieJar()
-    extract_cookies_to_jar(fresh, request, response.raw)  # type: ignore[no-untyped-call]
-    probe = retry.copy()
-    probe.headers.pop("Cookie", None)  # the jar adds nothing to a request that has one
-    added = get_cookie_header(fresh, probe)  # type: ignore[no-untyped-call]
-    if not added:
-        return
-    pairs = dict(
-        part.split("=", 1)
-        for header in (retry.headers.get("Cookie", ""), added)
-        for part in header.split("; ")
-        if "=" in part
-    )
-    retry.headers["Cookie"] = "; ".join(f"{name}={value}" for name, value in pairs.items())
+    new = requests.Session()
+    new.auth = provider
+    return new
 
 
-def _replayable_copy(request: requests.PreparedRequest) -> requests.PreparedRequest | None:
-    """A copy of ``request`` ready to send again, or None if its body cannot be replayed."""
-    from requests.utils import rewind_body  # noqa: PLC0415 - requests is loaded
+class _Requests:
+    """`_rules.Client` for `requests`: prepared requests and their responses."""
 
-    body = request.body
-    if body is None or isinstance(body, (bytes, str)):
-        return request.copy()
-    position = getattr(request, "_body_position", None)
-    if not isinstance(position, int):
-        return None
-    retry = request.copy()
-    rewind_body(retry)
-    return retry
+    def on_host(self, host: Host, request: requests.PreparedRequest) -> bool:
+        return request.url is not None and host.matches(request.url)
+
+    def header(self, request: requests.PreparedRequest, name: str) -> str | None:
+        headers = request.headers
+        if hasattr(headers, "_store"):  # a CaseInsensitiveDict
+            return headers.get(name)
+        lower = name.lower()  # a plain mapping
+        return next((value for key, value in headers.items() if key.lower() == lower), None)
+
+    def set_header(self, request: requests.PreparedRequest, name: str, value: str) -> None:
+        request.headers[name] = value
+
+    add_header = set_header
+
+    def replayable_copy(self, request: requests.PreparedRequest) -> requests.PreparedRequest | None:
+        from requests.utils import rewind_body  # noqa: PLC0415 - requests is loaded
+
+        body = request.body
+        if body is None or isinstance(body, (bytes, str)):
+            return request.copy()
+        position = getattr(request, "_body_position", None)
+        if not isinstance(position, int):
+            return None
+        retry = request.copy()
+        rewind_body(retry)
+        return retry
+
+    def status(self, response: requests.Response) -> int:
+        return response.status_code
+
+    def request_of(self, response: requests.Response) -> requests.PreparedRequest:
+        return response.request
+
+    def release(self, response: requests.Response) -> None:
+        response.content  # noqa: B018 - read the body: it stays available to the caller
+        response.close()
+
+    def cookies_set(
+        self, response: requests.Response, request: requests.PreparedRequest
+    ) -> str | None:
+        from requests.cookies import (  # noqa: PLC0415 - requests is loaded
+            RequestsCookieJar,
+            extract_cookies_to_jar,
+            get_cookie_header,
+        )
+
+        if "Set-Cookie" not in response.headers:
+            return None
+        fresh = RequestsCookieJar()
+        extract_cookies_to_jar(fresh, response.request, response.raw)  # type: ignore[no-untyped-call]
+        probe = request.copy()
+        probe.headers.pop("Cookie", None)  # the jar adds nothing to a request that has one
+        added: str | None = get_cookie_header(fresh, probe)  # type: ignore[no-untyped-call]
+        return added
+
+
+CLIENT = _Requests()
