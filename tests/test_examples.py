@@ -27,6 +27,13 @@ EXPECTED: dict[str, tuple[str, ...]] = {
         "token sent to another host: no",
         "token requests: 2",
     ),
+    "async_httpx.py": (
+        "100 concurrent requests: {200: 100}",
+        "token requests after them: 1",
+        "after revocation: {200: 100}",
+        "requests retried after a 401: 100",
+        "token requests in all: 2",
+    ),
     "events_metrics.py": (
         "  advisory_backoff:OAuthError: 1",
         "  fetch_started: 3",

@@ -94,3 +94,70 @@ def test_the_package_has_no_import_cycles() -> None:
 def test_the_cycle_finder_finds_a_cycle() -> None:
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
     assert cycles(graph) == [["a", "b", "c"]]
+
+
+#: The layers of docs/architecture.md, outermost first: a module imports only modules of
+#: its own layer or of layers further in (further down this list).
+LAYERS = (
+    ("cli", "compat", "testing", "__main__"),
+    ("config",),
+    ("providers",),
+    ("core",),
+    ("transports", "caches"),
+    (
+        "errors",
+        "retry",
+        "secret_refs",
+        "_aws",
+        "_aws_secrets",
+        "_extras",
+        "_http_reading",
+        "_masking",
+        "_private_files",
+        "_untrusted",
+        "_urllib3_retry",
+    ),
+)
+#: Imports against the direction, each for a reason docs/architecture.md gives.
+AGAINST_THE_DIRECTION = {
+    # TokenProvider's fixed API hands requests to the adapters.
+    ("tokenprovider.core.provider", "tokenprovider.transports.requests"),
+    ("tokenprovider.core.provider", "tokenprovider.transports.httpx"),
+    ("tokenprovider.core.provider", "tokenprovider.transports._rules"),
+    # The cache setting's did-you-mean, and the clock, a leaf, for lease times.
+    ("tokenprovider.caches._setting", "tokenprovider.config.suggest"),
+    ("tokenprovider.caches.dynamodb", "tokenprovider.core.clock"),
+    # References borrow the size limit for secret files and the did-you-mean.
+    ("tokenprovider.secret_refs", "tokenprovider.config.files"),
+    ("tokenprovider.secret_refs", "tokenprovider.config.suggest"),
+}
+
+
+def layer_of(module: str) -> int:
+    """The index in LAYERS of ``module``; the package's own __init__, which imports its
+    names only when they are used, counts as innermost."""
+    if module == "tokenprovider":
+        return len(LAYERS) - 1
+    part = module.split(".")[1]
+    for index, names in enumerate(LAYERS):
+        if part in names:
+            return index
+    raise AssertionError(f"{module} is in no layer of tests/test_layout.py: add it to LAYERS")
+
+
+def test_imports_run_from_the_outside_in() -> None:
+    modules = module_names()
+    against = sorted(
+        (name, target)
+        for name, path in modules.items()
+        for target in imports_of(path, modules)
+        if layer_of(target) < layer_of(name) and (name, target) not in AGAINST_THE_DIRECTION
+    )
+    assert against == []
+
+
+def test_the_transports_import_nothing_of_the_core_at_run_time() -> None:
+    modules = module_names()
+    for name, path in modules.items():
+        if name.startswith("tokenprovider.transports"):
+            assert not {t for t in imports_of(path, modules) if ".core" in t}, name
