@@ -8,18 +8,19 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable
 
 import pytest
 
 from conftest import CANARY_SECRET, assert_no_leak, reachable_text
 from tokenprovider import (
     CachedTokenProvider,
+    JWTTokenProvider,
     OAuthTokenProvider,
     TokenProviderError,
     TokenRequestError,
 )
 from tokenprovider.caches.memory import MemoryTokenCache
+from tokenprovider.core import _workers
 from tokenprovider.testing.clock import FakeClock
 from tokenprovider.testing.oauth_server import LocalOAuthServer
 from tokenprovider.testing.refresh import wait_for_refresh
@@ -242,8 +243,10 @@ def test_losing_the_only_waiter_leaves_the_provider_usable(fake_clock: FakeClock
             assert provider.entered.wait(BOUND)
         # The fetch goes on; a new caller joins it rather than starting another.
         again = asyncio.ensure_future(provider.async_token())
+        await asyncio.sleep(0)  # a turn of the loop: it runs up to its wait for the fetch
+        assert not again.done()  # waiting for the held fetch: the provider is not stuck
         provider.release.set()
-        return await again
+        return await asyncio.wait_for(again, BOUND)
 
     assert asyncio.run(main()) == "token-1"
     assert provider.calls == 1
@@ -289,25 +292,16 @@ def test_a_failed_fetch_raises_in_every_task_and_cools_down(fake_clock: FakeCloc
     assert provider.calls == 1
 
 
-def test_a_coroutine_source_is_not_needed_to_serve_tasks_from_a_warm_cache(
-    fake_clock: FakeClock,
+def test_a_warm_token_costs_tasks_no_worker(
+    fake_clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     provider = GatedSource(fake_clock)
     assert provider.token == "token-1"
-    starts: list[Callable[..., object]] = []
-    original = threading.Thread.start
-
-    def counting_start(self: threading.Thread) -> None:
-        starts.append(self.run)
-        original(self)
-
-    threading.Thread.start = counting_start  # type: ignore[method-assign]
-    try:
-        results = asyncio.run(_gather_tokens(provider, 50))
-    finally:
-        threading.Thread.start = original  # type: ignore[method-assign]
+    started: list[object] = []
+    monkeypatch.setattr(_workers, "start", started.append)
+    results = asyncio.run(_gather_tokens(provider, 50))
     assert results == ["token-1"] * 50
-    assert starts == []  # a warm token costs no thread
+    assert started == []  # served from the snapshot, on the loop
     assert provider.calls == 1
 
 
@@ -397,3 +391,69 @@ def test_a_coroutine_source_that_awaits_its_own_token_is_told_so(fake_clock: Fak
     provider = Recursive(fake_clock)
     with pytest.raises(TokenProviderError, match="asked for its own token"):
         asyncio.run(asyncio.wait_for(provider.async_token(), BOUND))  # not a hang
+
+
+def test_a_failed_refresh_does_not_make_tasks_wait_while_the_token_is_valid(
+    fake_clock: FakeClock,
+) -> None:
+    provider = GatedSource(fake_clock, failure_cooldown=2)
+    assert provider.token == "token-1"
+    fake_clock.advance(3600 - 5)  # the mandatory window: 5 s left
+    provider.fail_with = ConnectionError("endpoint down")
+    assert provider.token == "token-1"  # the fetch failed; the valid token is served
+    assert provider.calls == 2
+    fake_clock.advance(2)  # the cooldown is over: the next caller starts a retry
+    provider.release = threading.Event()  # the retry hangs upstream
+
+    async def main() -> list[str]:
+        return list(await asyncio.gather(*(provider.async_token() for _ in range(10))))
+
+    assert asyncio.run(main()) == ["token-1"] * 10  # nobody waited for the held retry
+    assert provider.entered.wait(BOUND)
+    provider.fail_with = None
+    provider.release.set()
+    wait_for_refresh(provider)
+    assert provider.calls == 3
+    assert asyncio.run(provider.async_token()) == "token-3"
+
+
+def test_within_the_cooldown_a_task_gets_the_error_without_a_worker(
+    fake_clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    provider = GatedSource(fake_clock, failure_cooldown=5)
+    provider.fail_with = ConnectionError("endpoint down")
+    with pytest.raises(TokenRequestError):
+        asyncio.run(provider.async_token())
+    started: list[object] = []
+    monkeypatch.setattr(_workers, "start", started.append)
+    with pytest.raises(TokenRequestError, match="not retrying for another"):
+        asyncio.run(provider.async_token())
+    assert started == []
+    assert provider.calls == 1
+
+
+def test_a_coroutine_sources_warm_token_may_be_read_on_a_loop_into_its_refresh_window(
+    fake_clock: FakeClock,
+) -> None:
+    provider = CoroutineSource(fake_clock)
+    provider.release.set()
+    assert asyncio.run(provider.async_token()) == "token-1"
+    fake_clock.advance(3600 - 200)  # the advisory window: a worker refreshes
+
+    async def main() -> str:
+        return provider.token  # no fetch on this loop, so nothing to refuse
+
+    assert asyncio.run(main()) == "token-1"
+    wait_for_refresh(provider)
+    assert provider.calls == 2
+
+
+def test_a_static_jwt_is_served_to_tasks_without_a_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_thread(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a warm static token went through a thread")
+
+    provider = JWTTokenProvider("api.example.com", "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.c2ln")
+    monkeypatch.setattr(asyncio, "to_thread", no_thread)
+    assert asyncio.run(provider.async_token()) == provider.token
+    header = asyncio.run(provider._async_header_item())
+    assert header == ("Authorization", "Bearer " + provider.token)

@@ -4,6 +4,7 @@ no worker is left running at interpreter exit. Child processes run with a time b
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -94,6 +95,8 @@ def test_an_idle_provider_starts_no_refresh(fake_clock: FakeClock) -> None:
     assert provider.token == "token-1"  # the first caller starts it
     wait_for_refresh(provider)
     assert provider.calls == 2
+    for worker in workers() - before:  # it released the fetch lock: now it ends
+        worker.join(10)
     assert workers() <= before  # the worker ended with its refresh
 
 
@@ -170,3 +173,61 @@ def test_no_refresh_starts_once_the_interpreter_is_exiting() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "token-1 0 1"
+
+
+@pytest.mark.parametrize("where", ["refresh", "flight"])
+def test_a_worker_that_cannot_start_leaves_no_lock_held_nor_fetch_unsettled(
+    fake_clock: FakeClock, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    provider = Source(fake_clock)
+    if where == "refresh":
+        assert provider.token == "token-1"
+        fake_clock.advance(3600 - 200)  # a refresh ahead would start a worker
+
+    def out_of_memory(work: object) -> bool:
+        raise MemoryError
+
+    monkeypatch.setattr(_workers, "start", out_of_memory)
+
+    def read() -> str:
+        return provider.token if where == "refresh" else asyncio.run(provider.async_token())
+
+    with pytest.raises(MemoryError):
+        read()
+    monkeypatch.undo()
+    assert provider._wait_for_fetch(0)  # the fetch lock is free
+    if where == "flight":
+        assert asyncio.run(asyncio.wait_for(provider.async_token(), 10)) == "token-1"
+    else:
+        assert provider.token == "token-1"
+        wait_for_refresh(provider)
+        assert provider.token == "token-2"
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_can_read_a_secret_reference_another_thread_was_reading() -> None:
+    result = run_child(
+        """
+        import os, threading
+        from tokenprovider import secret_refs
+        holding, done = threading.Event(), threading.Event()
+
+        def slow_resolve():  # holds the references' lock, as a slow aws-ssm: read does
+            with secret_refs._lock:
+                holding.set()
+                done.wait(30)
+
+        threading.Thread(target=slow_resolve, daemon=True).start()
+        assert holding.wait(30)
+        os.environ["TP_FORK_SECRET"] = "a-secret-for-the-child"
+        pid = os.fork()
+        if pid == 0:
+            value = secret_refs.SecretReference("env:TP_FORK_SECRET").reveal()
+            os._exit(0 if value == "a-secret-for-the-child" else 3)
+        _, status = os.waitpid(pid, 0)
+        done.set()
+        print(os.waitstatus_to_exitcode(status))
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["0"]

@@ -380,3 +380,18 @@ def test_a_tds_provider_shows_what_it_did(
     client = provider._dispenser
     assert not {"last", "edl_secret", "session"} & set(visible_attributes(client))
     assert_no_leak(repr(client), CANARY_SECRET, token)
+
+
+def test_the_engines_internal_records_do_not_show_the_token_in_their_repr() -> None:
+    from tokenprovider.transports._rules import Credential  # noqa: PLC0415
+
+    class Canary(CachedTokenProvider):
+        def _request_token(self) -> tuple[str, float]:
+            return CANARY_SECRET, time.time() + 3600
+
+    provider = Canary("api.example.com")
+    assert provider.token == CANARY_SECRET
+    engine_state = [value for name, value in vars(provider).items() if "snapshot" in name]
+    assert engine_state  # the snapshot the engine keeps
+    credential = Credential("header", "Authorization", "Bearer " + CANARY_SECRET)
+    assert_no_leak(repr(engine_state) + repr(credential), CANARY_SECRET)

@@ -320,3 +320,33 @@ def test_httpx_header_shortcuts_agree_with_httpx_headers(
         theirs.headers["Authorization"] = "Bearer fresh"
     assert ours.headers.raw == theirs.headers.raw
     assert ours.headers.multi_items() == theirs.headers.multi_items()
+
+
+@pytest.mark.parametrize(
+    ("style", "path"), [("raw", "header"), ("bearer", "header"), ("cookie", "general")]
+)
+def test_a_tds_provider_takes_the_fast_path_unless_its_token_is_a_cookie(
+    monkeypatch: pytest.MonkeyPatch, style: str, path: str
+) -> None:
+    taken: list[str] = []
+    fast, general = requests_adapter.header_handler, requests_adapter.handler
+
+    def spy(name: str, handler: Callable[..., Any]) -> Callable[..., Any]:
+        def called(provider: Any, r: Any) -> Any:
+            taken.append(name)
+            return handler(provider, r)
+
+        return called
+
+    monkeypatch.setattr(requests_adapter, "header_handler", spy("header", fast))
+    monkeypatch.setattr(requests_adapter, "handler", spy("general", general))
+    provider = TDSTokenProvider(
+        "https://cmr.example.com",
+        "client",
+        lambda_arn="arn:aws:lambda:us-west-2:123456789012:function:dispenser",
+        boto3_session=fake_session(REGION),
+        auth_style=style,  # type: ignore[arg-type]
+    )
+    request = requests.Request("GET", "https://other.example.com/").prepare()
+    provider(request)  # another host: no token is needed to decide
+    assert taken == [path]

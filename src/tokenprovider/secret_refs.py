@@ -31,7 +31,15 @@ LITERAL = "literal:"
 _PREFIX_LIKE = re.compile(r"([A-Za-z][A-Za-z0-9-]{1,30}):(?!//)")
 
 _cache: dict[tuple[str, str], str] = {}
-_lock = threading.Lock()
+_lock = threading.Lock()  # held while a reference is resolved (a network call, maybe)
+
+
+def _fresh_lock_in_child() -> None:
+    global _lock  # noqa: PLW0603 - a parent's thread may hold it; the child has no such thread
+    _lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_fresh_lock_in_child)
 
 
 def is_reference(value: object) -> bool:

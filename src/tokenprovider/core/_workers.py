@@ -2,14 +2,15 @@
 
 A worker is started for one fetch (a refresh ahead of expiry, or a fetch that coroutines
 await) and ends with it: an idle process runs none. At interpreter exit no new worker
-starts and running ones get up to `EXIT_WAIT` seconds to finish, so none is left running
-while the interpreter shuts down; a forked child forgets the parent's workers, which do
-not exist in it.
+starts and running ones get up to `EXIT_WAIT` seconds to finish; one still stuck after
+that (a fetch past its own deadline) is a daemon thread the interpreter abandons. A forked
+child forgets the parent's workers, which do not exist in it.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextvars
 import os
 import threading
 import time
@@ -36,17 +37,24 @@ _state = _Workers()
 def start(work: Callable[[], object]) -> bool:
     """Run ``work`` in a new worker thread; False if none can start (the interpreter is
     exiting, or the system refuses a thread), in which case ``work`` does not run."""
-    thread = threading.Thread(target=_run, args=(work,), name=WORKER_NAME, daemon=True)
+    # The worker runs in a copy of the caller's context, so context variables (a request
+    # id in log records, say) reach what it logs.
+    context = contextvars.copy_context()
+    thread = threading.Thread(target=_run, args=(context, work), name=WORKER_NAME, daemon=True)
     with _state.guard:
         if _state.closing:
             return False
         _state.running.add(thread)
+    started = False
     try:
         thread.start()
+        started = True
     except RuntimeError:  # can't start new thread
-        with _state.guard:
-            _state.running.discard(thread)
         return False
+    finally:
+        if not started:
+            with _state.guard:
+                _state.running.discard(thread)
     return True
 
 
@@ -56,9 +64,9 @@ def running() -> int:
         return len(_state.running)
 
 
-def _run(work: Callable[[], object]) -> None:
+def _run(context: contextvars.Context, work: Callable[[], object]) -> None:
     try:
-        work()
+        context.run(work)
     finally:
         with _state.guard:
             _state.running.discard(threading.current_thread())
@@ -70,7 +78,8 @@ def _at_exit() -> None:
         workers = list(_state.running)
     deadline = time.monotonic() + EXIT_WAIT
     for worker in workers:
-        worker.join(max(0.0, deadline - time.monotonic()))
+        if worker.is_alive():
+            worker.join(max(0.0, deadline - time.monotonic()))
 
 
 def _in_child() -> None:

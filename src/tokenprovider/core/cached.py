@@ -56,8 +56,8 @@ _CLOCK_STEP = 1.0
 class _Snapshot:
     """One cached token and the monotonic times at which it must be refreshed."""
 
-    token: str
-    header: tuple[str, str]  # ("Authorization", value), as requests stores it
+    token: str = field(repr=False)
+    header: tuple[str, str] = field(repr=False)  # ("Authorization", value), as requests has it
     refresh_at: float  # before this, the token is served with no further check
     mandatory_at: float  # from this on, callers wait for a fresh token
     expires_mono: float  # from this on, the token is never served
@@ -127,6 +127,7 @@ class _Engine:
         self.swap_lock = threading.Lock()  # held while the snapshot is swapped
         self.fetching_thread: int | None = None
         self.flight: concurrent.futures.Future[_Snapshot] | None = None  # awaited by tasks
+        self.listeners.forget_lock()
 
 
 #: The engine of every live provider, so a forked child can give each fresh locks.
@@ -305,8 +306,19 @@ class CachedTokenProvider(TokenProvider):
             return snapshot
         if now < snapshot.mandatory_at:
             return self.__advisory(snapshot)  # never waits: a worker refreshes
-        if self.__engine.fetching_thread == threading.get_ident():
+        engine = self.__engine
+        if engine.fetching_thread == threading.get_ident():
             raise self.__own_token_error()  # it would wait for itself
+        failure = engine.failure
+        if failure is not None:
+            if self.__still_valid(snapshot):
+                # Refreshing it failed: keep the token while a worker retries, once the
+                # cooldown is over, rather than wait for the retry.
+                if now >= failure.retry_at and not engine.fetch_lock.locked():
+                    self.__flight()
+                return self.__stale(snapshot, failure)
+            if now < failure.retry_at:
+                raise self.__cooldown_error(failure, now)
         from tokenprovider.core._awaiting import outcome  # noqa: PLC0415 - loads asyncio
 
         return await outcome(self.__flight())
@@ -322,15 +334,18 @@ class CachedTokenProvider(TokenProvider):
             if flight is not None:
                 return flight
             flight = engine.flight = concurrent.futures.Future()
-        if not _workers.start(lambda: self.__fly(flight)):
-            with engine.swap_lock:
-                engine.flight = None
-            flight.set_exception(
-                TokenRequestError(
-                    f"{type(self).__name__} could not start a thread to fetch the token "
-                    f"for {self.host} (the interpreter is exiting, or out of threads)"
+        started = False
+        try:
+            started = _workers.start(lambda: self.__fly(flight))
+        finally:
+            if not started:  # nobody would ever settle it
+                self.__land(flight)
+                flight.set_exception(
+                    TokenRequestError(
+                        f"{type(self).__name__} could not start a thread to fetch the token "
+                        f"for {self.host} (the interpreter is exiting, or out of threads)"
+                    )
                 )
-            )
         return flight
 
     def __fly(self, flight: concurrent.futures.Future[_Snapshot]) -> None:
@@ -420,12 +435,6 @@ class CachedTokenProvider(TokenProvider):
         self.__emit("invalidated")
 
     def __slow_path(self) -> _Snapshot:
-        if _has_coroutine_source(self) and _on_a_running_loop():
-            raise TokenProviderError(
-                f"{type(self).__name__}.token was read on a running event loop, where its "
-                "coroutine source cannot run without blocking the loop: use "
-                "`await provider.async_token()` in a coroutine"
-            )
         if self.__engine.fetching_thread == threading.get_ident():
             raise self.__own_token_error()
         snapshot = self.__snapshot
@@ -434,6 +443,12 @@ class CachedTokenProvider(TokenProvider):
             return snapshot  # refreshed since the caller looked
         if now < snapshot.mandatory_at:
             return self.__advisory(snapshot)
+        if _has_coroutine_source(self) and _on_a_running_loop():
+            raise TokenProviderError(
+                f"{type(self).__name__}.token was read on a running event loop, where its "
+                "coroutine source cannot run without blocking the loop: use "
+                "`await provider.async_token()` in a coroutine"
+            )
         generation = self.__engine.generation
         # Once refreshing this token has failed, callers keep it while another caller
         # retries, rather than queue behind a fetch that may last until its deadline.
@@ -571,10 +586,13 @@ class CachedTokenProvider(TokenProvider):
         if not engine.fetch_lock.acquire(blocking=False):
             return snapshot  # a refresh is under way
         current = self.__snapshot
-        if current is not snapshot or not _workers.start(lambda: self.__refresh(snapshot)):
-            engine.fetch_lock.release()
-            return current if current.token else snapshot
-        return snapshot
+        started = False
+        try:
+            started = current is snapshot and _workers.start(lambda: self.__refresh(snapshot))
+        finally:
+            if not started:  # the worker, had it started, would release it
+                engine.fetch_lock.release()
+        return snapshot if started or not current.token else current
 
     def __refresh(self, snapshot: _Snapshot) -> None:
         """The advisory refresh, in a worker holding the fetch lock for it."""

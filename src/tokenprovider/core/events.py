@@ -12,6 +12,7 @@ and host, a failure by its exception's class.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -65,6 +66,10 @@ class Listeners:
         self._listeners: tuple[Listener, ...] = ()
         self._guard = threading.Lock()
 
+    def forget_lock(self) -> None:
+        """A fresh lock, in a forked child (a parent's thread may have held this one)."""
+        self._guard = threading.Lock()
+
     def __bool__(self) -> bool:
         return bool(self._listeners)
 
@@ -91,7 +96,7 @@ class Listeners:
                 listener(event)
             except Exception as exc:  # a metrics bug must not break getting tokens
                 logger.warning(
-                    "tokenprovider: an event listener (%s) raised %s on a %s event; ignored",
+                    "tokenprovider: an event listener (%s) raised %s on event %s; ignored",
                     getattr(listener, "__qualname__", type(listener).__name__),
                     type(exc).__name__,
                     event.kind,
@@ -100,6 +105,7 @@ class Listeners:
 
 #: Listeners of every provider in this process.
 GLOBAL = Listeners()
+os.register_at_fork(after_in_child=GLOBAL.forget_lock)
 
 
 def add_listener(listener: Listener) -> Callable[[], None]:

@@ -77,6 +77,18 @@ class JWTTokenProvider(TokenProvider):
         self.__check_expiry()
         return self._header
 
+    async def async_token(self) -> str:
+        """The JWT, for a coroutine: at once, unless a reference must be read or the
+        expiry checked, which happen off the event loop."""
+        if self._time() < self._check_from:
+            return self._token
+        return await super().async_token()
+
+    async def _async_header_item(self) -> tuple[str, str]:
+        if self._time() < self._check_from:
+            return self._header
+        return await super()._async_header_item()
+
     def __check_expiry(self) -> None:
         if isinstance(self._jwt, SecretReference):
             self.__accept(self._jwt.reveal())

@@ -28,8 +28,11 @@ from tokenprovider.errors import ConfigurationError
 from tokenprovider.providers._dispenser import LAMBDA_ARN_PATTERN, SSM_PATH, Dispenser
 from tokenprovider.providers._dispenser_answers import cookie_name_flaw
 from tokenprovider.secret_refs import SecretReference, reveal
+from tokenprovider.transports import requests as requests_adapter
 
 if TYPE_CHECKING:
+    import requests
+
     from tokenprovider.core.host import Host
 
 __all__ = [
@@ -149,8 +152,7 @@ class TDSTokenProvider(CachedTokenProvider):
             needed_by="TDSTokenProvider",
             setting="region= (region = in [credentials.tds])",
         )
-        # Still hidden by name mangling: __cookie in the attaching section reads it too.
-        self._cookie_name = DEFAULT_COOKIE
+        self._cookie_name = DEFAULT_COOKIE  # until the dispenser names its cookie
         self._dispenser = Dispenser(
             session,
             region=self.region,
@@ -171,6 +173,15 @@ class TDSTokenProvider(CachedTokenProvider):
 
     def _format_authorization(self, token: str) -> str:
         return "Bearer " + token if self.auth_style == "bearer" else token
+
+    def requests_auth_handler(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+        """Attach the token to ``r``: the cookie with ``auth_style="cookie"``, else the
+        ``Authorization`` header by the same fast path as every other provider."""
+        if self.auth_style == "cookie":
+            return requests_adapter.handler(self, r)
+        return requests_adapter.header_handler(self, r)
+
+    __call__ = requests_auth_handler
 
     def _carrier(self) -> Carrier:
         """A cookie with ``auth_style="cookie"``, else the ``Authorization`` header."""

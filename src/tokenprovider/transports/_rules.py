@@ -60,6 +60,9 @@ class Credential(NamedTuple):
     name: str
     value: str
 
+    def __repr__(self) -> str:  # the value is the token: never shown
+        return f"Credential(kind={self.kind!r}, name={self.name!r}, value=<set>)"
+
 
 RequestT = TypeVar("RequestT")
 ResponseT = TypeVar("ResponseT")
@@ -189,7 +192,12 @@ def answer_401(
     provider._invalidate_if_current(sent.value)
     fresh = yield FETCH
     if fresh.value == sent.value:
-        logger.debug("401 from %s; the token did not change, not retrying", provider.host)
+        logger.debug(
+            "401 from %s; the token did not change (a static token, or one fetched after a "
+            "401 moments ago: a 401 that a new token did not cure is not refreshed again "
+            "within reauth_interval), not retrying",
+            provider.host,
+        )
         return None
     retry = client.replayable_copy(request)
     if retry is None:
