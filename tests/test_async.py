@@ -457,3 +457,35 @@ def test_a_static_jwt_is_served_to_tasks_without_a_thread(monkeypatch: pytest.Mo
     assert asyncio.run(provider.async_token()) == provider.token
     header = asyncio.run(provider._async_header_item())
     assert header == ("Authorization", "Bearer " + provider.token)
+
+
+def test_a_source_raising_cancelled_error_is_a_failed_fetch_not_a_cancellation(
+    fake_clock: FakeClock,
+) -> None:
+    provider = GatedSource(fake_clock, failure_cooldown=5)
+    provider.fail_with = asyncio.CancelledError()  # a BaseException, not an Exception
+
+    async def main() -> list[BaseException | str]:
+        return list(
+            await asyncio.gather(
+                *(provider.async_token() for _ in range(10)), return_exceptions=True
+            )
+        )
+
+    outcomes = asyncio.run(main())
+    assert all(isinstance(outcome, TokenRequestError) for outcome in outcomes), outcomes
+    for _ in range(5):
+        with pytest.raises(TokenRequestError):
+            _ = provider.token  # the cooldown holds: no new call to the source
+    assert provider.calls == 1
+
+
+def test_a_refresh_ahead_raising_cancelled_error_backs_off(fake_clock: FakeClock) -> None:
+    provider = GatedSource(fake_clock, failure_cooldown=5)
+    assert provider.token == "token-1"
+    fake_clock.advance(3600 - 200)
+    provider.fail_with = asyncio.CancelledError()
+    for _ in range(20):
+        assert provider.token == "token-1"
+        wait_for_refresh(provider)
+    assert provider.calls == 2  # one failed refresh, then the back-off

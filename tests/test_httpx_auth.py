@@ -10,6 +10,7 @@ anyio's pytest plugin.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import threading
@@ -22,11 +23,12 @@ from urllib.parse import quote
 import anyio
 import httpx
 import pytest
+import requests
 
 from conftest import CANARY_SECRET, all_log_text, assert_no_leak, reachable_text
 from tokenprovider import JWTTokenProvider, OAuthError, OAuthTokenProvider
 from tokenprovider.caches import MemoryTokenCache
-from tokenprovider.testing.http_recorder import RecordingHTTPServer
+from tokenprovider.testing.http_recorder import RecordingHTTPServer, _BackgroundServer, _Handler
 from tokenprovider.testing.oauth_server import LocalOAuthServer
 
 
@@ -440,3 +442,63 @@ def test_the_provider_itself_as_an_httpx_auth_says_to_use_httpx_auth(api: ApiSer
         client.get(api.resource_url)
     assert api.seen == []  # nothing was sent ...
     assert api.token_requests == 0  # ... and no token fetched
+
+
+class EndlessUnauthorized(_BackgroundServer):
+    """The API: the first request gets a 401 whose body never ends (a megabyte announced,
+    one byte sent, then nothing until the test is over); later ones get a 200."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen = 0
+        self.over = threading.Event()
+
+    def handle(self, request: _Handler, body: bytes) -> None:
+        self.seen += 1
+        if self.seen == 1:
+            request.send_response(401)
+            request.send_header("Content-Length", str(1 << 20))
+            request.end_headers()
+            request.wfile.write(b"x")
+            request.wfile.flush()
+            self.over.wait(30)  # drip-fed: nothing more while the test runs
+            request.close_connection = True
+            return
+        request.send_response(200)
+        request.send_header("Content-Length", "2")
+        request.end_headers()
+        request.wfile.write(b"ok")
+
+
+@pytest.mark.parametrize("client", ["requests", "httpx", "httpx-async"])
+def test_a_401_whose_body_never_ends_is_retried_without_reading_it(client: str) -> None:
+    with (
+        LocalOAuthServer(clients={"client": CANARY_SECRET}) as tokens,
+        EndlessUnauthorized() as api,
+    ):
+        provider = OAuthTokenProvider(
+            api.url,
+            "client",
+            CANARY_SECRET,
+            token_url=tokens.token_url,
+            cache=MemoryTokenCache(),
+        )
+        try:
+            # A read timeout of 5 s: reading the 401's body would fail the call.
+            if client == "requests":
+                response_status = requests.get(api.url + "/x", auth=provider, timeout=5).status_code
+            elif client == "httpx":
+                with httpx.Client(auth=provider.httpx_auth(), timeout=5) as sync_client:
+                    response_status = sync_client.get(api.url + "/x").status_code
+            else:
+
+                async def call() -> int:
+                    async with httpx.AsyncClient(auth=provider.httpx_auth(), timeout=5) as c:
+                        return (await c.get(api.url + "/x")).status_code
+
+                response_status = asyncio.run(call())
+        finally:
+            api.over.set()
+        assert response_status == 200
+        assert api.seen == 2
+        assert tokens.token_requests == 2  # the 401 made one refresh, then one retry

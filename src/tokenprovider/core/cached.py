@@ -90,7 +90,7 @@ class _Failure:
     """The last failed mandatory fetch, when the next attempt is allowed, and the token
     whose serving past a failed refresh has been logged (once per token)."""
 
-    error: Exception
+    error: BaseException
     retry_at: float
     warned_for: _Snapshot | None = None
 
@@ -129,6 +129,9 @@ class _Engine:
         self.flight: concurrent.futures.Future[_Snapshot] | None = None  # awaited by tasks
         self.listeners.forget_lock()
 
+
+#: Raised to stop the process, not by a failed fetch: passed on as they are.
+_PROCESS_SIGNALS = (KeyboardInterrupt, SystemExit)
 
 #: The engine of every live provider, so a forked child can give each fresh locks.
 _LIVE: weakref.WeakSet[_Engine] = weakref.WeakSet()
@@ -354,6 +357,11 @@ class CachedTokenProvider(TokenProvider):
             snapshot = self.__slow_path()
         except BaseException as exc:  # handed to the coroutines, which raise it
             self.__land(flight)
+            if not isinstance(exc, Exception):  # the waiters were not cancelled, nor exiting
+                exc = TokenRequestError(
+                    f"{type(self).__name__} could not get a token for {self.host}: "
+                    f"{type(exc).__name__} in the fetch"
+                )
             flight.set_exception(exc)
         else:
             self.__land(flight)
@@ -486,7 +494,9 @@ class CachedTokenProvider(TokenProvider):
             return self.__after_failure(snapshot, failure, now)
         try:
             fresh = self.__fetch()
-        except Exception as exc:
+        except _PROCESS_SIGNALS:
+            raise
+        except BaseException as exc:  # a CancelledError from the source counts as a failure
             warned = None if failure is None else failure.warned_for
             failure = _Failure(exc, self.__now() + self.__cooldown_for(exc), warned)
             self.__engine.failure = failure
@@ -502,7 +512,7 @@ class CachedTokenProvider(TokenProvider):
         self.__engine.failure = None
         return fresh
 
-    def __cooldown_for(self, error: Exception) -> float:
+    def __cooldown_for(self, error: BaseException) -> float:
         if isinstance(error, TokenExpiredOnArrivalError):
             return self.__expired_cooldown()
         return self.failure_cooldown
@@ -598,12 +608,12 @@ class CachedTokenProvider(TokenProvider):
         """The advisory refresh, in a worker holding the fetch lock for it."""
         try:
             self.__fetch()
-        except Exception as exc:
+        except BaseException as exc:  # in a worker: nothing above it to tell but the log
             self.__back_off(snapshot, exc)
         finally:
             self.__engine.fetch_lock.release()
 
-    def __back_off(self, snapshot: _Snapshot, error: Exception) -> _Snapshot:
+    def __back_off(self, snapshot: _Snapshot, error: BaseException) -> _Snapshot:
         engine = self.__engine
         delay = min(self.failure_cooldown * 2**engine.advisory_failures, MAX_ADVISORY_BACKOFF)
         engine.advisory_failures += 1

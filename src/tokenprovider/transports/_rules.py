@@ -118,7 +118,9 @@ class Client(Protocol[RequestT, ResponseT_contra]):
         """The request ``response`` answers (after redirects, the last one)."""
 
     def release(self, response: ResponseT_contra) -> None:
-        """Free ``response``'s connection before the token is fetched again."""
+        """Give up the body of ``response``, a 401 about to be answered by a retry, unread
+        (a hostile server could send an endless or dripping one), and close its
+        connection; the response keeps an empty body."""
 
     def cookies_set(self, response: ResponseT_contra, request: RequestT) -> str | None:
         """The cookies ``response`` set that apply to ``request``, as a ``Cookie`` value."""
@@ -187,10 +189,8 @@ def answer_401(
     request = client.request_of(response)
     if not client.on_host(provider.host, request) or not carries(client, request, sent):
         return None
-    # Free the connection first, so that nothing leaks if getting a new token raises.
-    client.release(response)
     provider._invalidate_if_current(sent.value)
-    fresh = yield FETCH
+    fresh = yield FETCH  # should it raise, the adapter closes ``response``
     if fresh.value == sent.value:
         logger.debug(
             "401 from %s; the token did not change (a static token, or one fetched after a "
@@ -206,6 +206,7 @@ def answer_401(
     # The cookies the 401 set go along (a session nonce, say); the fresh token wins.
     cookies = client.header(retry, COOKIE)
     added = client.cookies_set(response, retry) or ""
+    client.release(response)  # its body is not read: the 401 said all we need
     if fresh.kind == "header":
         client.set_header(retry, fresh.name, fresh.value)
         if added:

@@ -50,6 +50,7 @@ class ProviderAuth(httpx.Auth):
         provider = self._provider
         flow = rules.auth_flow(provider, request, self._client)
         answer: Any = None
+        answered: httpx.Response | None = None  # the last response httpx sent back
         while True:
             try:
                 step = flow.send(answer)
@@ -58,7 +59,10 @@ class ProviderAuth(httpx.Auth):
             if isinstance(step, Fetch):
                 answer = provider._credential()
             else:
-                answer = yield step
+                if answered is not None:  # a retry: the 401 goes unread (see _discard)
+                    answered.close()
+                    _discard(answered)
+                answer = answered = yield step
 
     async def async_auth_flow(
         self, request: httpx.Request
@@ -66,6 +70,7 @@ class ProviderAuth(httpx.Auth):
         provider = self._provider
         flow = rules.auth_flow(provider, request, self._client)
         answer: Any = None
+        answered: httpx.Response | None = None  # the last response httpx sent back
         while True:
             try:
                 step = flow.send(answer)
@@ -81,7 +86,10 @@ class ProviderAuth(httpx.Auth):
                 if answer.value is not header[1]:
                     answer = self._last = Credential("header", *header)
             else:
-                answer = yield step
+                if answered is not None:  # a retry: the 401 goes unread (see _discard)
+                    await answered.aclose()
+                    _discard(answered)
+                answer = answered = yield step
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._provider!r})"
@@ -165,14 +173,21 @@ class _HTTPX:
         return response.request
 
     def release(self, response: httpx.Response) -> None:
-        """Nothing to do: httpx closes the response if the flow raises, and reads it
-        before sending the next request."""
+        """Nothing to do here: the auth's drivers close the 401 (sync or async) before
+        yielding the retry, and httpx closes a response if the flow raises."""
 
     def cookies_set(self, response: httpx.Response, request: httpx.Request) -> str | None:
         probe = httpx.Request(request.method, request.url)
         httpx.Cookies(response.cookies).set_cookie_header(probe)
         value: str | None = probe.headers.get("Cookie")
         return value
+
+
+def _discard(response: httpx.Response) -> None:
+    """Give the closed, unread ``response`` an empty body, so that httpx, which reads a
+    response before it sends the auth flow's next request, reads nothing: a hostile 401
+    could be endless or drip-fed. (httpx keeps a read body in ``_content``.)"""
+    response._content = b""
 
 
 def _origin(url: httpx.URL) -> str:

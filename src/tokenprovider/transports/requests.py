@@ -96,7 +96,11 @@ def _on_response(
             return response
         sent = Credential("header", AUTHORIZATION, value)
     answer = rules.answer_401(provider, sent, response, CLIENT)
-    retry = rules.resolved(answer, provider._credential)
+    try:
+        retry = rules.resolved(answer, provider._credential)
+    except BaseException:
+        response.close()  # getting the new token failed: free the 401's connection
+        raise
     if retry is None:
         return response
     if sent.kind == "header":  # requests follows a redirect of the retry from the original
@@ -155,8 +159,9 @@ class _Requests:
         return response.request
 
     def release(self, response: requests.Response) -> None:
-        response.content  # noqa: B018 - read the body: it stays available to the caller
-        response.close()
+        response.close()  # unread, so requests closes the socket rather than pool it
+        response._content = b""  # what .content gives from now on
+        response._content_consumed = True  # type: ignore[attr-defined]
 
     def cookies_set(
         self, response: requests.Response, request: requests.PreparedRequest
