@@ -284,3 +284,21 @@ def test_memory_cache_repr_and_logs_hold_no_token_or_secret(
     make(server).token  # noqa: B018 - the default cache too
     for text in (repr(private), repr(default_cache()), repr(provider), all_log_text(debug_logs)):
         assert_no_leak(text, token, CANARY_SECRET)
+
+
+def test_expired_entries_are_dropped_as_new_ones_come_in() -> None:
+    from tokenprovider.caches.memory import SWEEP_AT  # noqa: PLC0415
+
+    cache = MemoryTokenCache()
+    now = time.time()
+
+    def fill(count: int, prefix: str, expires_at: float) -> None:
+        for index in range(count):
+            key = cache.key_for({"kind": "sweep-test", "id": f"{prefix}{index}"}, None)
+            cache.fetch(key, lambda e=expires_at: ("tok", e, now), lambda entry, waited: False)
+
+    fill(SWEEP_AT - 1, "expired-", now - 1)  # short-lived identities, all gone stale
+    fill(10, "live-", now + 3600)
+    assert repr(cache) == "MemoryTokenCache(entries=10)"  # the expired ones were dropped
+    fill(5, "more-", now + 3600)
+    assert repr(cache) == "MemoryTokenCache(entries=15)"

@@ -6,6 +6,7 @@ import contextlib
 import functools
 import os
 import threading
+import time
 import weakref
 from collections.abc import Iterator
 
@@ -17,13 +18,16 @@ class MemoryTokenCache(TokenCache):
     `MemoryTokenCache` share one token and one in-flight fetch.
 
     Providers use `default_cache()` unless given another cache; a new instance is a
-    separate store.
+    separate store. Expired tokens are dropped as new ones come in (once the cache holds
+    `SWEEP_AT` entries, and then whenever it has doubled), so a process that makes many
+    short-lived identities does not keep them all.
     """
 
     shared = False
 
     def __init__(self) -> None:
         self.__entries: dict[str, CacheEntry] = {}
+        self.__sweep_at = SWEEP_AT
         self._forget_locks()
         _LIVE.add(self)
 
@@ -45,14 +49,32 @@ class MemoryTokenCache(TokenCache):
         with self.__guard:
             lock = self.__locks.setdefault(key.digest, threading.Lock())
         with lock:
-            store = functools.partial(self.__entries.__setitem__, key.digest)
+            store = functools.partial(self.__store, key.digest)
             yield Hold(self.__entries.get(key.digest), store)
+
+    def __store(self, digest: str, entry: CacheEntry) -> None:
+        self.__entries[digest] = entry
+        if len(self.__entries) >= self.__sweep_at:
+            self.__sweep()
+
+    def __sweep(self) -> None:
+        """Drop the entries that have expired: a provider would never serve them. (Their
+        keys' locks stay: one may be on its way to a caller that has yet to take it.)"""
+        now = time.time()
+        with self.__guard:
+            for digest, entry in list(self.__entries.items()):
+                if entry.expires_at <= now:
+                    del self.__entries[digest]
+            self.__sweep_at = max(SWEEP_AT, 2 * len(self.__entries))
 
     def clear(self) -> None:
         """Forget every entry."""
         with self.__guard:
             self.__entries.clear()
 
+
+#: How many entries a memory cache holds before it first drops the expired ones.
+SWEEP_AT = 256
 
 #: Every live memory cache, so a forked child can give each fresh locks.
 _LIVE: weakref.WeakSet[MemoryTokenCache] = weakref.WeakSet()
