@@ -1,4 +1,8 @@
-"""A real OAuth2 client-credentials authorization server and protected resource on 127.0.0.1."""
+"""A real OAuth2 authorization server and protected resource on 127.0.0.1, for tests.
+
+Client credentials here; the people grants (authorization code with PKCE, device code,
+refresh tokens with rotation) in `_authorization`, `_device` and `_refresh_families`.
+"""
 
 from __future__ import annotations
 
@@ -10,16 +14,23 @@ import threading
 import time
 import urllib.parse
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from ._authorization import AUTHORIZE_PATH, CODE_REUSED, Authorizer, Grant
+from ._device import DEVICE_AUTHORIZATION_PATH, VERIFICATION_PATH, DeviceFlow
+from ._refresh_families import Family, RefreshFamilies
 from .http_recorder import _BackgroundServer, _Handler
 
 WellKnown = Literal["oauth", "openid", "both", "none"]
 ClientAuth = Literal["basic", "post", "none"]
 
 TOKEN_PATH = "/oauth2/token"
+REVOCATION_PATH = "/oauth2/revoke"
+DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+_PEOPLE_GRANTS = ("authorization_code", "refresh_token", DEVICE_GRANT)
+_PEOPLE_PATHS = (AUTHORIZE_PATH, VERIFICATION_PATH, DEVICE_AUTHORIZATION_PATH, REVOCATION_PATH)
 RESOURCE_PATH = "/resource"
 _OAUTH_METADATA = "/.well-known/oauth-authorization-server"
 _OPENID_METADATA = "/.well-known/openid-configuration"
@@ -59,6 +70,7 @@ class _Token:
     scopes: list[str]
     audience: str | None
     expires_at: float
+    family: Family | None = None
 
 
 def _decode_basic(credentials: str) -> tuple[str | None, str | None]:
@@ -83,10 +95,14 @@ def _format_retry_after(seconds: float) -> str:
 
 
 class LocalOAuthServer(_BackgroundServer):
-    """OAuth2 token endpoint (client credentials) plus a protected resource, for tests.
+    """OAuth2 authorization server plus a protected resource, for tests.
 
-    Use ``start()``/``stop()`` or ``with LocalOAuthServer(...) as server:``. The constructor
-    arguments are plain attributes that may be changed while the server runs.
+    Client credentials for ``clients`` (id -> secret); for the people grants, the public
+    clients ``public_clients`` (id -> allowed redirect URIs) and the test ``users``
+    (name -> password). ``clock`` (default `time.monotonic`) dates codes and tokens.
+    Use ``start()``/``stop()`` or ``with LocalOAuthServer(...) as server:``. The
+    client-credentials arguments are plain attributes that may be changed while the server
+    runs; ``public_clients`` and ``users`` may be updated in place.
     """
 
     def __init__(
@@ -97,6 +113,12 @@ class LocalOAuthServer(_BackgroundServer):
         latency: float = 0.0,
         include_expires_in: bool = True,
         well_known: WellKnown = "oauth",
+        public_clients: Mapping[str, Iterable[str]] | None = None,
+        users: Mapping[str, str] | None = None,
+        code_lifetime: float = 60.0,
+        device_code_lifetime: float = 600.0,
+        device_interval: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__()
         if well_known not in _DISCOVERY:
@@ -106,6 +128,13 @@ class LocalOAuthServer(_BackgroundServer):
         self.latency = latency
         self.include_expires_in = include_expires_in
         self.well_known: WellKnown = well_known
+        self.public_clients = {k: list(v) for k, v in (public_clients or {}).items()}
+        self.users = dict(users or {})
+        self.clock = clock
+        self._authorizer = Authorizer(self.public_clients, self.users, clock, code_lifetime)
+        self._device = DeviceFlow(self.users, clock, device_code_lifetime, device_interval)
+        self._families = RefreshFamilies()
+        self._code_families: dict[str, Family] = {}
         self._cond = threading.Condition()
         self._gate = threading.Event()
         self._gate.set()
@@ -162,10 +191,11 @@ class LocalOAuthServer(_BackgroundServer):
         """Invalidate every token issued so far."""
         with self._cond:
             self._tokens.clear()
+            self._families.clear()
 
     def expire_all(self) -> None:
         """Make every token issued so far expired."""
-        now = time.monotonic()
+        now = self.clock()
         with self._cond:
             for token in self._tokens.values():
                 token.expires_at = min(token.expires_at, now)
@@ -210,6 +240,42 @@ class LocalOAuthServer(_BackgroundServer):
             return self._resource_unauthorized
 
     @property
+    def authorization_codes_issued(self) -> int:
+        """Authorization codes issued by the authorization endpoint."""
+        with self._cond:
+            return self._authorizer.codes_issued
+
+    @property
+    def authorization_codes_reused(self) -> int:
+        """Token requests that presented an authorization code already spent."""
+        with self._cond:
+            return self._authorizer.codes_reused
+
+    @property
+    def refresh_tokens_issued(self) -> int:
+        """Refresh tokens issued (first ones and rotations)."""
+        with self._cond:
+            return self._families.issued
+
+    @property
+    def refresh_reuse_detected(self) -> int:
+        """Token requests that presented an already-rotated refresh token."""
+        with self._cond:
+            return self._families.reuse_detected
+
+    @property
+    def families_revoked(self) -> int:
+        """Refresh-token families revoked (by reuse detection or by revocation)."""
+        with self._cond:
+            return self._families.revoked
+
+    @property
+    def device_slow_downs(self) -> int:
+        """``slow_down`` answers sent to device-code polls."""
+        with self._cond:
+            return self._device.slow_downs
+
+    @property
     def token_request_records(self) -> list[TokenRequestRecord]:
         """A copy of all token requests received."""
         with self._cond:
@@ -227,6 +293,9 @@ class LocalOAuthServer(_BackgroundServer):
             self._records.clear()
             self._token_requests = self._tokens_issued = 0
             self._resource_requests = self._resource_unauthorized = 0
+            self._authorizer.codes_issued = self._authorizer.codes_reused = 0
+            self._families.issued = self._families.reuse_detected = self._families.revoked = 0
+            self._device.slow_downs = 0
 
     def wait_for_token_requests(self, n: int, timeout: float = 10.0) -> bool:
         """Block until at least ``n`` token requests arrived; False on timeout."""
@@ -244,6 +313,8 @@ class LocalOAuthServer(_BackgroundServer):
                 self._token_endpoint(request, body)
             else:
                 self._error(request, 405, "invalid_request", "use POST", {"Allow": "POST"})
+        elif url.path in _PEOPLE_PATHS:
+            self._people_route(request, url, body)
         elif url.path == RESOURCE_PATH or url.path.startswith(RESOURCE_PATH + "/"):
             self._resource(request, url.path)
         elif is_get and url.path in _DISCOVERY.get(self.well_known, ()):
@@ -257,13 +328,47 @@ class LocalOAuthServer(_BackgroundServer):
         else:
             request.respond_json(404, {"error": "not_found", "path": url.path})
 
+    def _people_route(self, request: _Handler, url: urllib.parse.SplitResult, body: bytes) -> None:
+        """The endpoints of the people grants."""
+        method = request.command
+        if url.path in (AUTHORIZE_PATH, VERIFICATION_PATH) and method in ("GET", "POST"):
+            with self._cond:
+                if url.path == AUTHORIZE_PATH:
+                    reply = self._authorizer.handle(method, url.query, body)
+                else:
+                    reply = self._device.page(method, url.query, body)
+            status, text, content_type, headers = reply
+            request.respond(status, text, content_type, headers)
+        elif method != "POST":
+            self._error(request, 405, "invalid_request", "method not allowed")
+        elif url.path == REVOCATION_PATH:
+            self._revoke(request, body)
+        else:
+            self._device_authorization(request, body)
+
     def _metadata(self) -> dict[str, object]:
-        return {
+        """RFC 8414 metadata; the people grants are listed once there are public clients."""
+        auth_methods = ["client_secret_basic", "client_secret_post"]
+        metadata: dict[str, object] = {
             "issuer": self.url,
             "token_endpoint": self.token_url,
             "grant_types_supported": ["client_credentials"],
-            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+            "token_endpoint_auth_methods_supported": auth_methods,
         }
+        if self.public_clients:
+            metadata.update(
+                {
+                    "authorization_endpoint": self.url + AUTHORIZE_PATH,
+                    "device_authorization_endpoint": self.url + DEVICE_AUTHORIZATION_PATH,
+                    "revocation_endpoint": self.url + REVOCATION_PATH,
+                    "grant_types_supported": ["client_credentials", *_PEOPLE_GRANTS],
+                    "response_types_supported": ["code"],
+                    "code_challenge_methods_supported": ["S256"],
+                    "token_endpoint_auth_methods_supported": [*auth_methods, "none"],
+                    "revocation_endpoint_auth_methods_supported": [*auth_methods, "none"],
+                }
+            )
+        return metadata
 
     def _token_endpoint(self, request: _Handler, body: bytes) -> None:
         headers = request.header_dict()
@@ -296,6 +401,10 @@ class LocalOAuthServer(_BackgroundServer):
             request.respond(canned.status, canned.body, canned.content_type, dict(canned.headers))
         elif uses_basic and uses_post:
             self._error(request, 400, "invalid_request", "use only one client authentication")
+        elif self._is_public(client_id, uses_basic, secret) and (
+            _first(form, "grant_type") in _PEOPLE_GRANTS
+        ):
+            self._people_grant(request, client_id or "", form)
         elif client_id is None or not self._authenticate(client_id, secret):
             self._error(
                 request,
@@ -311,6 +420,112 @@ class LocalOAuthServer(_BackgroundServer):
         else:
             request.respond_json(200, self._issue(client_id, form), _NO_STORE)
 
+    def _is_public(self, client_id: str | None, uses_basic: bool, secret: str | None) -> bool:
+        return not uses_basic and secret is None and client_id in self.public_clients
+
+    def _people_grant(self, request: _Handler, client_id: str, form: dict[str, list[str]]) -> None:
+        """The authorization_code, refresh_token and device_code grants of a public client."""
+        grant_type = _first(form, "grant_type")
+        with self._cond:
+            if grant_type == "authorization_code":
+                code = _first(form, "code") or ""
+                granted: Grant | Family | str | tuple[str, str] = self._authorizer.redeem(
+                    code, client_id, _first(form, "redirect_uri"), _first(form, "code_verifier")
+                )
+                if granted == CODE_REUSED and code in self._code_families:
+                    # RFC 6749 §4.1.2: revoke what was issued from a code used twice
+                    for token in self._families.revoke(self._code_families.pop(code)):
+                        self._tokens.pop(token, None)
+                if isinstance(granted, Grant):
+                    granted = self._families.start(granted.client_id, granted.user, granted.scopes)
+                    self._code_families[code] = granted
+            elif grant_type == "refresh_token":
+                refresh = _first(form, "refresh_token") or ""
+                family, forget = self._families.rotate(refresh, client_id)
+                for token in forget:
+                    self._tokens.pop(token, None)
+                granted = family or "refresh token is invalid, expired or revoked"
+            else:
+                granted = self._device.poll(_first(form, "device_code"), client_id)
+            if isinstance(granted, Grant):
+                granted = self._families.start(granted.client_id, granted.user, granted.scopes)
+            payload = self._issue_for(granted) if isinstance(granted, Family) else None
+        if payload is not None:
+            request.respond_json(200, payload, _NO_STORE)
+        else:  # answered outside the lock, as the token is
+            error = ("invalid_grant", granted) if isinstance(granted, str) else granted
+            assert isinstance(error, tuple)
+            self._error(request, 400, *error)
+
+    def _issue_for(self, family: Family) -> dict[str, object]:
+        """Access token plus the family's current refresh token (under the lock)."""
+        token = secrets.token_urlsafe(24)
+        lifetime = self.token_lifetime
+        issued = _Token(family.client_id, family.scopes, None, self.clock() + lifetime, family)
+        self._tokens[token] = issued
+        family.access.add(token)
+        self._tokens_issued += 1
+        payload: dict[str, object] = {
+            "access_token": token,
+            "token_type": "Bearer",
+            "expires_in": int(lifetime) if lifetime >= 1 else lifetime,
+            "refresh_token": family.refresh,
+        }
+        if family.scopes:
+            payload["scope"] = " ".join(family.scopes)
+        return payload
+
+    def _client_of(self, request: _Handler, form: dict[str, list[str]]) -> str | None:
+        """The client a revocation or device request authenticates as (public or not)."""
+        scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() == "basic":
+            client_id, secret = _decode_basic(credentials)
+        else:
+            client_id, secret = _first(form, "client_id"), _first(form, "client_secret")
+        if self._is_public(client_id, scheme.lower() == "basic", secret):
+            return client_id
+        if client_id is not None and self._authenticate(client_id, secret):
+            return client_id
+        return None
+
+    def _device_authorization(self, request: _Handler, body: bytes) -> None:
+        form = urllib.parse.parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+        client_id = self._client_of(request, form)
+        if client_id is None or client_id not in self.public_clients:
+            self._error(request, 401, "invalid_client", "unknown public client")
+            return
+        with self._cond:
+            answer = self._device.authorize(client_id, _first(form, "scope"), self.url)
+        if isinstance(answer, str):
+            self._error(request, 400, "invalid_scope", answer)
+        else:
+            request.respond_json(200, answer, _NO_STORE)
+
+    def _revoke(self, request: _Handler, body: bytes) -> None:
+        """RFC 7009: revoke a refresh token (its whole family) or an access token."""
+        form = urllib.parse.parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+        client_id = self._client_of(request, form)
+        token = _first(form, "token")
+        if client_id is None:
+            self._error(request, 401, "invalid_client", "client authentication failed")
+            return
+        if not token:
+            self._error(request, 400, "invalid_request", "missing token")
+            return
+        with self._cond:
+            family = self._families.find(token)
+            access = self._tokens.get(token)
+            if family is None and access is not None and access.client_id == client_id:
+                family = access.family
+                self._tokens.pop(token)
+                if family is not None:
+                    family.access.discard(token)
+                    family = None
+            if family is not None and family.client_id == client_id:
+                for forget in self._families.revoke(family):
+                    self._tokens.pop(forget, None)
+        request.respond(200, b"", "text/plain", _NO_STORE)
+
     def _authenticate(self, client_id: str, secret: str | None) -> bool:
         expected = self.clients.get(client_id)
         if expected is None or secret is None:
@@ -323,7 +538,7 @@ class LocalOAuthServer(_BackgroundServer):
         lifetime = self.token_lifetime
         token = secrets.token_urlsafe(24)
         with self._cond:
-            self._tokens[token] = _Token(client_id, scopes, audience, time.monotonic() + lifetime)
+            self._tokens[token] = _Token(client_id, scopes, audience, self.clock() + lifetime)
             self._tokens_issued += 1
         payload: dict[str, object] = {"access_token": token, "token_type": "Bearer"}
         if self.include_expires_in:
@@ -343,7 +558,7 @@ class LocalOAuthServer(_BackgroundServer):
         scheme, _, token = (authorization or "").partition(" ")
         with self._cond:  # revoke_all() and expire_all() change expires_at under it
             issued = self._tokens.get(token.strip()) if scheme.lower() == "bearer" else None
-            if issued is not None and issued.expires_at <= time.monotonic():
+            if issued is not None and issued.expires_at <= self.clock():
                 return None
             return issued
 
