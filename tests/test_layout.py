@@ -109,6 +109,7 @@ LAYERS = (
         "errors",
         "retry",
         "secret_refs",
+        "_after_fork",
         "_aws",
         "_aws_secrets",
         "_extras",

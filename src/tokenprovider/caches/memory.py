@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import os
 import threading
 import time
-import weakref
 from collections.abc import Iterator
 
+from tokenprovider import _after_fork
 from tokenprovider.caches.base import CacheEntry, CacheKey, Hold, TokenCache
 
 
@@ -28,10 +27,10 @@ class MemoryTokenCache(TokenCache):
     def __init__(self) -> None:
         self.__entries: dict[str, CacheEntry] = {}
         self.__sweep_at = SWEEP_AT
-        self._forget_locks()
-        _LIVE.add(self)
+        self.renew_after_fork()
+        _after_fork.track(self)
 
-    def _forget_locks(self) -> None:
+    def renew_after_fork(self) -> None:
         """Fresh locks: also in a forked child, whose copies may be held by threads of the
         parent that the child does not have."""
         self.__locks: dict[str, threading.Lock] = {}
@@ -76,19 +75,9 @@ class MemoryTokenCache(TokenCache):
 #: How many entries a memory cache holds before it first drops the expired ones.
 SWEEP_AT = 256
 
-#: Every live memory cache, so a forked child can give each fresh locks.
-_LIVE: weakref.WeakSet[MemoryTokenCache] = weakref.WeakSet()
 _DEFAULT = MemoryTokenCache()
 
 
 def default_cache() -> MemoryTokenCache:
     """The process-wide cache providers use when given none."""
     return _DEFAULT
-
-
-def _forget_locks_in_child() -> None:
-    for cache in list(_LIVE):
-        cache._forget_locks()
-
-
-os.register_at_fork(after_in_child=_forget_locks_in_child)

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import threading
 import time
-import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from tokenprovider import _after_fork
 from tokenprovider._untrusted import describe
 from tokenprovider.caches.base import CACHE_RETRY_AFTER, NO_ATTRIBUTES, attributes_problem
 from tokenprovider.core import _workers, events
@@ -118,23 +117,20 @@ class _Engine:
         self.advisory_failures = 0
         self.reauth_pending = False
         self.listeners = events.Listeners()  # this provider's own
-        self.forget_threads()
+        self.renew_after_fork()
+        _after_fork.track(self)
 
-    def forget_threads(self) -> None:
+    def renew_after_fork(self) -> None:
         """Start with fresh locks and no fetch under way (also in a forked child, where
         the threads that held them do not exist)."""
         self.fetch_lock = threading.Lock()  # held by whoever fetches (or refreshes ahead)
         self.swap_lock = threading.Lock()  # held while the snapshot is swapped
         self.fetching_thread: int | None = None
         self.flight: concurrent.futures.Future[_Snapshot] | None = None  # awaited by tasks
-        self.listeners.forget_lock()
 
 
 #: Raised to stop the process, not by a failed fetch: passed on as they are.
 _PROCESS_SIGNALS = (KeyboardInterrupt, SystemExit)
-
-#: The engine of every live provider, so a forked child can give each fresh locks.
-_LIVE: weakref.WeakSet[_Engine] = weakref.WeakSet()
 
 
 class CachedTokenProvider(TokenProvider):
@@ -195,7 +191,6 @@ class CachedTokenProvider(TokenProvider):
         self.__snapshot = _EMPTY
         self.__engine = _Engine()
         self.__link = _CacheLink(_checked_cache(cache))
-        _LIVE.add(self.__engine)
 
     def add_listener(self, listener: events.Listener) -> Callable[[], None]:
         """Call ``listener`` with each `TokenEvent` of this provider (fetches, cache hits,
@@ -927,11 +922,3 @@ def _seconds(name: str, value: float | None, default: float) -> float:
     ):
         raise ConfigurationError(f"{name} must be a non-negative number of seconds, got {value!r}")
     return float(value)
-
-
-def _forget_threads_in_child() -> None:
-    for engine in list(_LIVE):
-        engine.forget_threads()
-
-
-os.register_at_fork(after_in_child=_forget_threads_in_child)

@@ -12,11 +12,12 @@ and host, a failure by its exception's class.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
+
+from tokenprovider import _after_fork
 
 logger = logging.getLogger("tokenprovider")
 
@@ -60,14 +61,15 @@ class TokenEvent:
 class Listeners:
     """A list of listeners that calls each one and survives their failures."""
 
-    __slots__ = ("_guard", "_listeners")
+    __slots__ = ("__weakref__", "_guard", "_listeners")
 
     def __init__(self) -> None:
         self._listeners: tuple[Listener, ...] = ()
-        self._guard = threading.Lock()
+        self.renew_after_fork()
+        _after_fork.track(self)
 
-    def forget_lock(self) -> None:
-        """A fresh lock, in a forked child (a parent's thread may have held this one)."""
+    def renew_after_fork(self) -> None:
+        """A fresh lock (in a forked child, a parent's thread may have held this one)."""
         self._guard = threading.Lock()
 
     def __bool__(self) -> bool:
@@ -105,7 +107,6 @@ class Listeners:
 
 #: Listeners of every provider in this process.
 GLOBAL = Listeners()
-os.register_at_fork(after_in_child=GLOBAL.forget_lock)
 
 
 def add_listener(listener: Listener) -> Callable[[], None]:
