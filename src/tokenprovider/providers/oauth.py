@@ -17,14 +17,13 @@ from tokenprovider.core.cached import CachedTokenProvider
 from tokenprovider.core.host import Host
 from tokenprovider.core.refresh_settings import RefreshSettings, Unpack
 from tokenprovider.errors import ConfigurationError
-from tokenprovider.providers._token_endpoint import (
+from tokenprovider.providers._oauth_metadata import (
     MAX_REDIRECTS,
-    RESERVED_PARAMS,
     WELL_KNOWN_PATHS,
-    TokenEndpoint,
     endpoint_problem,
     is_loopback,
 )
+from tokenprovider.providers._token_endpoint import RESERVED_PARAMS, TokenEndpoint
 from tokenprovider.retry import RetryPolicy
 from tokenprovider.secret_refs import SecretReference, reveal
 

@@ -1,0 +1,151 @@
+"""The HTTP calls of one OAuth request: no redirects, bodies read bounded, failures as text.
+
+`OAuthCalls` is opened for one fetch (a token request, a discovery, a device
+authorization or a revocation): a `requests` session whose every call is retried by the
+`RetryPolicy` and bounded by the fetch's deadline. A call returns an `Answer` (status,
+headers, body read up to the size cap) or a `Failure` whose text is fit to show, never an
+exception of `requests`, which would carry the request with its body and headers.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import quote_plus
+
+from tokenprovider import _untrusted as untrusted
+from tokenprovider._masking import masked_repr
+
+if TYPE_CHECKING:
+    import requests
+
+    from tokenprovider._http_reading import Deadline
+    from tokenprovider.retry import RetryPolicy
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What an HTTP call got: status, reason, headers and the (capped) body."""
+
+    status: int
+    reason: str
+    headers: Mapping[str, str]
+    body: bytes
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why an HTTP call got no answer: ``kind`` is "deadline", "too large",
+    "undecodable" or "failed"; ``detail`` is fit to show (redacted, quoted)."""
+
+    kind: str
+    detail: str
+
+
+class OAuthCalls:
+    """A session for the calls of one fetch, retried by ``retry`` within its deadline,
+    each body capped at ``max_response_bytes``; ``text`` makes server text fit to show
+    (redacted, cut short, escaped). Use as a context manager."""
+
+    def __init__(
+        self, retry: RetryPolicy, max_response_bytes: int, text: Callable[[str], str]
+    ) -> None:
+        import requests  # noqa: PLC0415 - loaded on first fetch to keep imports light
+
+        from tokenprovider._http_reading import Deadline, DeadlineAdapter  # noqa: PLC0415
+        from tokenprovider._urllib3_retry import policy_retry  # noqa: PLC0415
+
+        self.retry = retry
+        self.max_response_bytes = max_response_bytes
+        self.__text = text
+        self.deadline: Deadline = Deadline(retry.start(), retry.deadline, retry.monotonic)
+        self.__session = requests.Session()
+        adapter = DeadlineAdapter(self.deadline, max_retries=policy_retry(retry, self.deadline.at))
+        self.__session.mount("https://", adapter)
+        self.__session.mount("http://", adapter)
+
+    def __enter__(self) -> OAuthCalls:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.__session.close()
+
+    def get(self, url: str, **kwargs: Any) -> Answer | Failure:
+        """One GET without redirects."""
+        return self.__call(self.__session.get, url, **kwargs)
+
+    def post(self, url: str, **kwargs: Any) -> Answer | Failure:
+        """One POST without redirects."""
+        return self.__call(self.__session.post, url, **kwargs)
+
+    def __call(
+        self, send: Callable[..., requests.Response], url: str, **kwargs: Any
+    ) -> Answer | Failure:
+        import requests  # noqa: PLC0415 - already loaded by __init__
+
+        from tokenprovider._http_reading import (  # noqa: PLC0415
+            ResponseTooLargeError,
+            read_capped,
+        )
+
+        deadline = self.deadline
+        timeout = self.retry.call_timeout(deadline.at)
+        try:
+            with send(url, timeout=timeout, allow_redirects=False, stream=True, **kwargs) as r:
+                body = read_capped(r, self.max_response_bytes)
+                return Answer(r.status_code, r.reason or "", r.headers, body)
+        except ResponseTooLargeError:
+            return Failure("too large", f"larger than the {self.max_response_bytes}-byte cap")
+        except requests.RequestException as exc:
+            if deadline.passed:
+                return Failure("deadline", f"the deadline of {deadline.seconds:g}s passed")
+            kind = (
+                "undecodable"
+                if isinstance(exc, requests.exceptions.ContentDecodingError)
+                else "failed"
+            )
+            return Failure(kind, f"{type(exc).__name__}: {self.__text(str(exc))}")
+
+
+class FixedAuthorization:
+    """A `requests` auth that sets a fixed ``Authorization`` value, or none.
+
+    Passing it also stops `requests` from adding credentials from ``~/.netrc``.
+    """
+
+    #: Not shown by `repr()` at all (`tokenprovider._masking`): the client's credentials.
+    _hidden_attributes: ClassVar[frozenset[str]] = frozenset({"_value"})
+
+    def __init__(self, value: str | None) -> None:
+        self._value = value
+
+    def __repr__(self) -> str:
+        return masked_repr(self)
+
+    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+        if self._value is not None:
+            r.headers["Authorization"] = self._value
+        return r
+
+
+def basic_value(client_id: str, secret: str) -> str:
+    """The HTTP Basic credentials of a client: id and secret form-urlencoded first."""
+    pair = f"{quote_plus(client_id)}:{quote_plus(secret)}"
+    return base64.b64encode(pair.encode()).decode("ascii")
+
+
+def json_object(data: bytes) -> tuple[dict[str, Any] | None, str]:
+    """The body as a JSON object, or None and why it is not one (never quoting it)."""
+    try:
+        body = untrusted.load_json(data)
+    except untrusted.UntrustedJSONError as exc:
+        return None, str(exc)
+    return (body, "") if isinstance(body, dict) else (None, "not an object")
