@@ -5,13 +5,25 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 DEV_INSTALLED := $(VENV)/.dev-installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint browser bench clean
 
 demo: $(INSTALLED)
 	$(BIN)/tokenprovider demo
 
-test: lint
+test: lint browser
 	$(BIN)/python -m pytest -q
+
+# The login tests drive a real browser: Debian's chromium and its chromedriver (as root,
+# installed with apt-get when missing; elsewhere those tests say how to get them).
+browser:
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+		if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+			export DEBIAN_FRONTEND=noninteractive; \
+			apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null; \
+		else \
+			echo "make: no chromium here; the browser tests need: apt-get install chromium chromium-driver"; \
+		fi; \
+	fi
 
 lint: $(DEV_INSTALLED)
 	$(BIN)/ruff check .
@@ -38,7 +50,7 @@ $(INSTALLED): pyproject.toml | $(BIN)/python
 $(DEV_INSTALLED): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check 'pip>=25.1'
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check \
-		-e '.[aws,crypto,testing,httpx]' --group dev
+		-e '.[aws,crypto,testing,httpx,keyring]' --group dev
 	$(BIN)/python -m compileall -q src >/dev/null
 	touch $@ $(INSTALLED)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -63,11 +64,29 @@ EXPECTED: dict[str, tuple[str, ...]] = {
         "distinct tokens among them: 1",
         "token requests: 1",
     ),
+    "login_and_call.py": (
+        "first run:",
+        "no login yet: logging in",
+        "logged in as alice",
+        "second run:",
+        "API answered 200",
+        "logins: 1",
+        "token requests: 1",
+    ),
     "metadata_bank_migration.py": (
         "container 2 got the same token from the table: yes",
         "token readable in the table: no (sealed)",
         "token requests: 1",
     ),
+}
+
+#: What a person does for an example, as environment variables: the browser that
+#: `webbrowser` opens is tests/http_person.py, which logs alice in.
+PERSON = {
+    "login_and_call.py": {
+        "BROWSER": f"{sys.executable} {Path(__file__).resolve().parent / 'http_person.py'} %s",
+        "PERSON_PASSWORD": "wonderland",
+    },
 }
 
 _PROXIES = {"http_proxy", "https_proxy", "all_proxy", "no_proxy"}
@@ -113,7 +132,8 @@ def test_example_runs(name: str, tmp_path: Path) -> None:
     work = tmp_path / "work"
     work.mkdir()
 
-    result = run_python(str(EXAMPLES / name), timeout=90, env=clean_env(tmp_path), cwd=work)
+    env = {**clean_env(tmp_path), **PERSON.get(name, {})}
+    result = run_python(str(EXAMPLES / name), timeout=90, env=env, cwd=work)
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stderr == ""  # no warning, no traceback

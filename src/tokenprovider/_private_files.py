@@ -8,6 +8,8 @@ symbolic link (it is never followed), belong to this user and give group and oth
 access. The type is checked before the file is opened (a device is never opened) and
 again on the descriptor, which must be the file that was checked.
 
+A directory for private files passes `directory_problem`.
+
 Writing: `write_private` writes a temporary file (mode 0600) in the same directory,
 flushed to disk, then renamed into place, so a reader sees the old content or the new,
 never part of either, even if the writer is killed.
@@ -16,10 +18,13 @@ never part of either, even if the writer is killed.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import stat
 import tempfile
 from pathlib import Path
+
+logger = logging.getLogger("tokenprovider")
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _SAFE = (
@@ -78,6 +83,30 @@ def file_problem(info: os.stat_result, *, private: bool, limit: int | None = Non
         return f"is open to group or others (mode {stat.S_IMODE(info.st_mode):04o})"
     if limit is not None and info.st_size > limit:
         return f"is larger than {size_text(limit)}, the limit for this file"
+    return None
+
+
+def directory_problem(info: os.stat_result, *, owner: str) -> str | None:
+    """Why a directory whose `os.lstat` is ``info`` must not hold private files such as
+    tokens, or None: it is a symbolic link, not a directory, another user's, or writable by
+    group or others. ``owner`` (``"FileTokenCache"``) names what needs it, for the fix."""
+    if stat.S_ISLNK(info.st_mode):
+        return "it is a symbolic link (give the directory it points to)"
+    if not stat.S_ISDIR(info.st_mode):
+        return "it is not a directory"
+    if not hasattr(os, "geteuid"):
+        return None
+    if info.st_uid != os.geteuid():
+        return (
+            f"it belongs to another user (uid {info.st_uid}); give {owner} a directory of your own"
+        )
+    mode = stat.S_IMODE(info.st_mode)
+    if mode & 0o022:
+        return (
+            f"group or others can write to it (mode {mode:04o}), so they could plant or "
+            "remove token files; remove their write access (chmod go-w) or give "
+            f"{owner} a directory only you can write to"
+        )
     return None
 
 
@@ -206,3 +235,35 @@ def expand_user(text: str) -> Path:
             )
         raise ValueError(f"{head[:40]!r} cannot be expanded: there is no user {head[1:41]!r}")
     return Path(expanded)
+
+
+def make_lock_file(path: Path, owner: str) -> None:
+    """Make ``path`` a private regular file of this user's, replacing anything else
+    there (a symbolic link, a FIFO, another user's file), so filelock can open it
+    without following a link or blocking; ``owner`` names the cache or store in the
+    warning. `OSError` if it cannot be made."""
+    for _ in range(3):
+        try:
+            os.close(open_checked(path, os.O_RDWR | os.O_CREAT, private=True))
+        except UnsafeFileError as exc:
+            logger.warning("%s: replacing the lock file %s, which %s", owner, path, exc.reason)
+            with contextlib.suppress(FileNotFoundError):
+                if file_problem(os.lstat(path), private=True) is not None:
+                    os.unlink(path)  # still the bad file, not one another process just made
+            continue
+        return
+    raise UnsafeFileError(path, "keeps being replaced")
+
+
+def user_directory(kind: str, leaf: str) -> Path | None:
+    """``leaf`` in this user's ``kind`` ("cache" or "data") directory for tokenprovider
+    (platformdirs: ``~/.cache/tokenprovider/LEAF``, ``~/.local/share/tokenprovider/LEAF``
+    on Linux); None when this user has no home directory."""
+    import platformdirs  # noqa: PLC0415 - only callers that need a default load it
+
+    find = platformdirs.user_cache_dir if kind == "cache" else platformdirs.user_data_dir
+    try:
+        directory = Path(find("tokenprovider")) / leaf
+    except RuntimeError:  # newer platformdirs, when there is no home directory
+        return None
+    return directory if directory.is_absolute() else None  # older ones leave the "~"

@@ -101,3 +101,23 @@ class TDSError(TokenRequestError):
         super().__init__(message)
         self.error_type = error_type
         self.status_code = status_code
+
+
+class LoginRequiredError(TokenRequestError):
+    """A person must log in: no usable refresh token is stored for this provider (none
+    yet, or the server refused it). The message names the command to run, such as
+    ``tokenprovider login --profile NAME``; ``command`` holds it."""
+
+    def __init__(self, message: str, *, command: str = "tokenprovider login") -> None:
+        super().__init__(message)
+        self.command = command
+
+
+class LoginError(TokenProviderError):
+    """An interactive login did not complete: the person denied it, it timed out, the
+    redirect did not match (``state``), or the device code expired."""
+
+
+class LoginStoreError(CacheError):
+    """The store of people's logins cannot be used as configured (an unsafe directory,
+    a keyring that does not work, a bad encryption key); the message says what to change."""

@@ -9,17 +9,17 @@ import logging
 import os
 import re
 import secrets
-import stat
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 from tokenprovider._private_files import (
     UnsafeFileError,
+    directory_problem,
     expand_user,
-    file_problem,
-    open_checked,
+    make_lock_file,
     read_regular_file,
+    user_directory,
     write_private,
 )
 from tokenprovider._untrusted import UntrustedJSONError, load_json, quote
@@ -68,13 +68,8 @@ def _given_directory(directory: object) -> Path:
 
 def default_directory() -> Path:
     """The user cache directory for tokens (platformdirs): ``~/.cache/tokenprovider/tokens``."""
-    import platformdirs  # noqa: PLC0415
-
-    try:
-        directory = Path(platformdirs.user_cache_dir("tokenprovider")) / "tokens"
-    except RuntimeError:  # newer platformdirs, when there is no home directory
-        directory = Path("~")
-    if not directory.is_absolute():  # older ones leave the "~" as it was
+    directory = user_directory("cache", "tokens")
+    if directory is None:
         raise CacheError(
             "FileTokenCache has no default directory: HOME is not set and this user has "
             "no home directory; set HOME or XDG_CACHE_HOME, or give it a directory "
@@ -259,7 +254,7 @@ class FileTokenCache(TokenCache):
         if not in_process.acquire(timeout=self.lock_timeout):
             return False
         held.callback(in_process.release)
-        _make_lock_file(path)
+        make_lock_file(path, "FileTokenCache")
         lock = filelock.FileLock(path, mode=0o600, thread_local=False, poll_interval=_LOCK_POLL)
         try:
             lock.acquire(timeout=self.lock_timeout)
@@ -347,49 +342,9 @@ class FileTokenCache(TokenCache):
 def _check_directory(path: Path, info: os.stat_result) -> None:
     """`CacheError` if the directory ``path`` (whose status is ``info``) must not hold
     tokens."""
-    problem = _directory_problem(info)
+    problem = directory_problem(info, owner="FileTokenCache")
     if problem is not None:
         raise CacheError(f"cannot use {path} as the token cache directory: {problem}")
-
-
-def _directory_problem(info: os.stat_result) -> str | None:
-    """Why a directory whose `os.lstat` is ``info`` must not hold tokens, or None."""
-    if stat.S_ISLNK(info.st_mode):
-        return "it is a symbolic link (give the directory it points to)"
-    if not stat.S_ISDIR(info.st_mode):
-        return "it is not a directory"
-    if not hasattr(os, "geteuid"):
-        return None
-    if info.st_uid != os.geteuid():
-        return (
-            f"it belongs to another user (uid {info.st_uid}); "
-            "give FileTokenCache a directory of your own"
-        )
-    mode = stat.S_IMODE(info.st_mode)
-    if mode & 0o022:
-        return (
-            f"group or others can write to it (mode {mode:04o}), so they could plant or "
-            "remove token files; remove their write access (chmod go-w) or give "
-            "FileTokenCache a directory only you can write to"
-        )
-    return None
-
-
-def _make_lock_file(path: Path) -> None:
-    """Make ``path`` a private regular file of this user's, replacing anything else
-    there (a symbolic link, a FIFO, another user's file), so filelock can open it
-    without following a link or blocking. `OSError` if it cannot be made."""
-    for _ in range(3):
-        try:
-            os.close(open_checked(path, os.O_RDWR | os.O_CREAT, private=True))
-        except UnsafeFileError as exc:
-            logger.warning("FileTokenCache: replacing the lock file %s, which %s", path, exc.reason)
-            with contextlib.suppress(FileNotFoundError):
-                if file_problem(os.lstat(path), private=True) is not None:
-                    os.unlink(path)  # still the bad file, not one another process just made
-            continue
-        return
-    raise UnsafeFileError(path, "keeps being replaced")
 
 
 def _salt_in(path: Path) -> bytes | str | None:

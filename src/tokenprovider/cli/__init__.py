@@ -35,6 +35,8 @@ def _handler(args: argparse.Namespace) -> Callable[[argparse.Namespace], int]:
         module, name = "config_commands", f"config_{args.config_command}"
     elif args.command == "cache":
         module, name = "cache_commands", "cache_" + args.cache_command.replace("-", "_")
+    elif args.command in ("login", "logout", "status"):
+        module, name = "login_commands", args.command
     else:
         module, name = "token_commands", args.command
     commands = importlib.import_module(f"tokenprovider.cli.{module}")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from tokenprovider import __version__
 
@@ -158,6 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _profile(header)
     _no_cache(header)
+    _login_commands(command)
     cache = command(
         "cache",
         "set up shared token caches, clear cached tokens",
@@ -207,6 +208,53 @@ def build_parser() -> argparse.ArgumentParser:
     clear_which.add_argument(
         "--all", action="store_true", help="every token in the CLI cache directory"
     )
+    _demo_command(command)
+    return parser
+
+
+def _login_commands(command: Callable[[str, str, str], argparse.ArgumentParser]) -> None:
+    """``login``, ``logout`` and ``status``: a person's login."""
+    login = command(
+        "login",
+        "log a person in (browser or device code) and keep their tokens",
+        "Log in for a profile whose [credentials.oauth] has grant_type "
+        '"authorization_code" (a browser opens on the authorization URL, which is also '
+        'printed) or "device_code" (a code to enter on another device). The refresh token '
+        "is kept in the login store (the OS keyring, or files 0600 under the user data "
+        "directory), which the output names; the profile's commands then renew tokens "
+        "without asking again.",
+    )
+    _profile(login)
+    login.add_argument(
+        "--device",
+        action="store_true",
+        help="use the device code flow (for a machine without a browser)",
+    )
+    login.add_argument(
+        "--no-browser",
+        action="store_true",
+        help="print the authorization URL without opening a browser",
+    )
+    logout = command(
+        "logout",
+        "forget a person's tokens, revoking them at the server",
+        "Forget the profile's stored login; its refresh and access tokens are revoked "
+        "first (RFC 7009) when the server has a revocation endpoint. Exits 1 if the server "
+        "refused to revoke them (they are forgotten here all the same).",
+    )
+    _profile(logout)
+    status = command(
+        "status",
+        "say who is logged in where, the scopes and the expiry",
+        "Show the profile's login: who, the host and client, the scopes, when the access "
+        "token expires, whether a refresh token is kept and where. Never shows a token. "
+        "Exits 1 when nobody is logged in.",
+    )
+    _profile(status)
+
+
+def _demo_command(command: Callable[[str, str, str], argparse.ArgumentParser]) -> None:
+    """``demo``: the library at work on loopback."""
     demo = command(
         "demo",
         "show the library at work against local servers on 127.0.0.1",
@@ -219,4 +267,3 @@ def build_parser() -> argparse.ArgumentParser:
         help="the Token Dispenser flow instead: SSM discovery, invoke, cache, refresh "
         "(moto and a local Lambda endpoint; needs the testing extra)",
     )
-    return parser

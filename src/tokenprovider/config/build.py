@@ -12,6 +12,7 @@ resolving a secret reference, for ``tokenprovider config check``.
 from __future__ import annotations
 
 import contextlib
+import shlex
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -149,6 +150,9 @@ class _Builder:
     def provider(self, section: Any, path: KeyPath) -> tuple[str, TokenProvider]:
         name, provider = self.build(section, path)
         assert provider is not None  # only a check leaves it unbuilt
+        if getattr(provider, "login_command", None) is not None:
+            # A person's login: LoginRequiredError names the command for this profile.
+            provider.login_command = login_command(path)  # type: ignore[attr-defined]
         return name, provider
 
     def build(self, section: Any, path: KeyPath) -> tuple[str, TokenProvider | None]:
@@ -504,6 +508,14 @@ def _retyped(exc: TokenProviderError, message: str) -> TokenProviderError:
         return type(exc)(message)
     except TypeError:
         return ConfigurationError(message)
+
+
+def login_command(path: KeyPath) -> str:
+    """The command that logs a person in for the provider at ``path``:
+    ``tokenprovider login``, with ``--profile NAME`` for ``[profiles.NAME.credentials]``."""
+    if len(path) == 3 and path[0] == "profiles":
+        return f"tokenprovider login --profile {shlex.quote(str(path[1]))}"
+    return "tokenprovider login"
 
 
 def build_provider(

@@ -13,6 +13,7 @@ from tokenprovider.config.loading import load
 from tokenprovider.config.profiles import active_profile, credentials_path, section
 from tokenprovider.config.registry import registry
 from tokenprovider.errors import ConfigurationError
+from tokenprovider.providers._person import PERSON_GRANTS
 
 if TYPE_CHECKING:
     from tokenprovider.core.provider import TokenProvider
@@ -77,6 +78,9 @@ def _cacheable(table: Any) -> bool:
         chosen = named[0] if len(named) == 1 else None
     if not isinstance(chosen, str):
         return False
+    settings = table.get(chosen)
+    if isinstance(settings, Mapping) and settings.get("grant_type") in PERSON_GRANTS:
+        return False  # a person's tokens are shared through the login store
     try:
         cls = registry.get(chosen)
     except ConfigurationError:

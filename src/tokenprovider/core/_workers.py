@@ -3,21 +3,26 @@
 A worker is started for one fetch (a refresh ahead of expiry, or a fetch that coroutines
 await) and ends with it: an idle process runs none. At interpreter exit no new worker
 starts and running ones get up to `EXIT_WAIT` seconds to finish; one still stuck after
-that (a fetch past its own deadline) is a daemon thread the interpreter abandons. A forked
+that (a fetch past its own deadline) is a daemon thread the interpreter abandons, unless it
+is inside `finish_before_exit` (spending a rotating refresh token: the server's answer
+must reach the store), which exit waits for, up to `SPENDING_EXIT_WAIT` seconds. A forked
 child forgets the parent's workers, which do not exist in it.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import contextvars
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 #: How long interpreter exit waits for fetches still under way in workers.
 EXIT_WAIT = 2.0
+#: How long exit waits, beyond `EXIT_WAIT`, for blocks in `finish_before_exit`.
+SPENDING_EXIT_WAIT = 60.0
 #: The name of every worker thread.
 WORKER_NAME = "tokenprovider-fetch"
 
@@ -29,6 +34,8 @@ class _Workers:
         self.guard = threading.Lock()
         self.running: set[threading.Thread] = set()
         self.closing = False
+        self.spending = 0  # blocks inside finish_before_exit
+        self.spent = threading.Condition(self.guard)
 
 
 _state = _Workers()
@@ -64,6 +71,22 @@ def running() -> int:
         return len(_state.running)
 
 
+@contextlib.contextmanager
+def finish_before_exit() -> Iterator[None]:
+    """A block that interpreter exit waits for (up to `SPENDING_EXIT_WAIT` seconds), in
+    whichever thread it runs: what it spends (a single-use refresh token) and what it
+    gets for it (the new one, written to the store) must not be parted by exit."""
+    state = _state
+    with state.guard:
+        state.spending += 1
+    try:
+        yield
+    finally:
+        with state.guard:
+            state.spending -= 1
+            state.spent.notify_all()
+
+
 def _run(context: contextvars.Context, work: Callable[[], object]) -> None:
     try:
         context.run(work)
@@ -80,6 +103,8 @@ def _at_exit() -> None:
     for worker in workers:
         if worker.is_alive():
             worker.join(max(0.0, deadline - time.monotonic()))
+    with _state.guard:
+        _state.spent.wait_for(lambda: _state.spending == 0, SPENDING_EXIT_WAIT)
 
 
 def _in_child() -> None:

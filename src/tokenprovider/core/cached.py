@@ -21,6 +21,7 @@ from tokenprovider.core.provider import TokenProvider
 from tokenprovider.core.refresh_settings import RefreshSettings, Unpack, check_names
 from tokenprovider.errors import (
     ConfigurationError,
+    LoginRequiredError,
     MalformedTokenResponseError,
     TokenExpiredOnArrivalError,
     TokenProviderError,
@@ -508,6 +509,8 @@ class CachedTokenProvider(TokenProvider):
         return fresh
 
     def __cooldown_for(self, error: BaseException) -> float:
+        if isinstance(error, LoginRequiredError):
+            return 0.0  # asking again costs a read of the login store, and finds a new login
         if isinstance(error, TokenExpiredOnArrivalError):
             return self.__expired_cooldown()
         return self.failure_cooldown

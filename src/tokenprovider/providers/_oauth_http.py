@@ -48,10 +48,18 @@ class Failure:
 class OAuthCalls:
     """A session for the calls of one fetch, retried by ``retry`` within its deadline,
     each body capped at ``max_response_bytes``; ``text`` makes server text fit to show
-    (redacted, cut short, escaped). Use as a context manager."""
+    (redacted, cut short, escaped). A call that is not ``repeatable`` (it spends a
+    single-use code or refresh token) is sent again only when it cannot have reached the
+    server: after a failed connection or an error status, never after a failed read.
+    Use as a context manager."""
 
     def __init__(
-        self, retry: RetryPolicy, max_response_bytes: int, text: Callable[[str], str]
+        self,
+        retry: RetryPolicy,
+        max_response_bytes: int,
+        text: Callable[[str], str],
+        *,
+        repeatable: bool = True,
     ) -> None:
         import requests  # noqa: PLC0415 - loaded on first fetch to keep imports light
 
@@ -63,7 +71,10 @@ class OAuthCalls:
         self.__text = text
         self.deadline: Deadline = Deadline(retry.start(), retry.deadline, retry.monotonic)
         self.__session = requests.Session()
-        adapter = DeadlineAdapter(self.deadline, max_retries=policy_retry(retry, self.deadline.at))
+        adapter = DeadlineAdapter(
+            self.deadline,
+            max_retries=policy_retry(retry, self.deadline.at, repeatable=repeatable),
+        )
         self.__session.mount("https://", adapter)
         self.__session.mount("http://", adapter)
 

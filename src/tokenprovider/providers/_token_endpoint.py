@@ -9,8 +9,11 @@ the host's metadata documents (`_oauth_metadata`).
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from tokenprovider import _untrusted as untrusted
@@ -36,7 +39,7 @@ from tokenprovider.providers._oauth_http import (
     basic_value,
     json_object,
 )
-from tokenprovider.providers._oauth_metadata import discover
+from tokenprovider.providers._oauth_metadata import ServerMetadata, discover
 from tokenprovider.retry import RETRY_STATUSES
 
 if TYPE_CHECKING:
@@ -47,29 +50,51 @@ logger = logging.getLogger("tokenprovider")
 
 #: Form fields the token request sets itself: ``extra_params`` may not set them.
 RESERVED_PARAMS = frozenset({"grant_type", "client_id", "client_secret", "scope", "audience"})
+#: Request fields whose values are redacted from any server text quoted in our messages.
+SECRET_FIELDS = frozenset(
+    {"code", "code_verifier", "device_code", "refresh_token", "token", "client_secret"}
+)
 _ERROR_HINTS = {
     "invalid_client": "check client_id and client_secret, and client_auth ('basic' or 'post')",
     "invalid_scope": "check the scopes setting against what the server allows this client",
-    "unauthorized_client": "this client may not use the client_credentials grant; "
+    "unauthorized_client": "this client may not use the {grant} grant; "
     "ask the server's administrator",
-    "unsupported_grant_type": "the server does not support the client_credentials grant",
+    "unsupported_grant_type": "the server does not support the {grant} grant",
     "invalid_request": "check token_url, audience and extra_params",
     "invalid_grant": "the server rejected the grant; check the client's settings",
 }
+
+
+@dataclass(frozen=True)
+class TokenAnswer:
+    """A token response (RFC 6749 §5.1): the access token and its expiry in epoch
+    seconds, and what may come with it: a refresh token, the scopes granted (None when
+    the server did not say: as asked) and an OpenID Connect ID token."""
+
+    access_token: str = field(repr=False)
+    expires_at: float
+    refresh_token: str | None = field(default=None, repr=False)
+    scopes: tuple[str, ...] | None = None
+    id_token: str | None = field(default=None, repr=False)
 
 
 class TokenEndpoint:
     """The token endpoint of one client, with the client's (checked) settings.
 
     The endpoint is ``token_url``, or the one discovered from ``host`` on the first fetch
-    (then kept). Each `fetch` is one token request, retried by ``retry`` within its
-    deadline; answers may hold at most ``max_response_bytes``, and one without
-    ``expires_in`` lives ``default_expires_in`` seconds.
+    (then kept, with the server's other endpoints: `metadata`). Each `fetch` (client
+    credentials) or `grant` (any other grant) is one token request, retried by ``retry``
+    within its deadline; answers may hold at most ``max_response_bytes``, and one without
+    ``expires_in`` lives ``default_expires_in`` seconds. `post` sends a form to another
+    endpoint of the server (device authorization, revocation). Calls run one at a time.
     """
 
-    #: Not shown by `repr()` at all (`tokenprovider._masking`): the revealed client secret,
-    #: and the discovered endpoint (an internal: ``token_url`` shows what was configured).
-    _hidden_attributes: ClassVar[frozenset[str]] = frozenset({"_discovered_url", "_secret"})
+    #: Not shown by `repr()` at all (`tokenprovider._masking`): the revealed client secret
+    #: and the secret values of the request under way, and the discovered metadata (an
+    #: internal: ``token_url`` shows what was configured).
+    _hidden_attributes: ClassVar[frozenset[str]] = frozenset(
+        {"_metadata", "_secret", "_sensitive", "_calling"}
+    )
 
     def __init__(
         self,
@@ -97,38 +122,108 @@ class TokenEndpoint:
         self.default_expires_in = default_expires_in
         self.retry = retry
         self.max_response_bytes = max_response_bytes
-        self._discovered_url: str | None = None
+        self._metadata: ServerMetadata | None = None
         self._secret: str | None = None
+        self._sensitive: tuple[str, ...] = ()
+        self._calling = threading.Lock()
 
     @property
     def url(self) -> str | None:
         """The token endpoint, as configured or discovered (None until discovered)."""
-        return self.token_url or self._discovered_url
+        if self.token_url:
+            return self.token_url
+        return None if self._metadata is None else self._metadata.token_endpoint
 
     def __repr__(self) -> str:
         return masked_repr(self)
 
     def fetch(self, secret: str | None, wall_time: Callable[[], float]) -> tuple[str, float]:
         """A new token and its expiry in epoch seconds, counted from ``wall_time()`` as the
-        request is sent; ``secret`` is the client secret (None: a public client)."""
-        self._secret = secret
-        issued_at = wall_time()
-        with OAuthCalls(self.retry, self.max_response_bytes, self.__text) as calls:
-            url = self.token_url or self.__discover(calls)
+        request is sent, with the client-credentials grant; ``secret`` is the client
+        secret (None: a public client)."""
+        answer = self.grant(self.__form(), secret, wall_time)
+        return answer.access_token, answer.expires_at
+
+    def grant(
+        self,
+        fields: Mapping[str, str],
+        secret: str | None,
+        wall_time: Callable[[], float],
+        *,
+        repeatable: bool = True,
+    ) -> TokenAnswer:
+        """One token request with the grant in ``fields`` (``grant_type`` and its
+        parameters), the client authenticated with ``secret`` (None: a public client).
+        A request that spends something single-use (a code, a rotating refresh token) is
+        not ``repeatable``: it is sent again only if it cannot have reached the server."""
+        with self.__call(fields, secret):
+            issued_at = wall_time()
+            with self.__calls(repeatable) as calls:
+                url = self.token_url or self.__discover(calls).token_endpoint
+                shown = untrusted.quote(url)
+                answer = self.__send(calls, url, fields)
+            if isinstance(answer, Failure):
+                # Raised here, outside any handler: nothing of requests' exception (which
+                # holds the request, its body and headers) is chained to ours.
+                raise self.__fetch_error(answer, shown, "token endpoint") from None
+            return self.__parse(answer, shown, issued_at, str(fields.get("grant_type")))
+
+    def post(
+        self, url: str, fields: Mapping[str, str], secret: str | None, *, what: str
+    ) -> dict[str, Any]:
+        """Send ``fields`` to the server's endpoint ``url`` (``what`` names it in
+        messages, such as "device authorization endpoint"), the client authenticated as
+        for a token request; the JSON object it answers (empty for an empty body). The
+        errors are those of a token request."""
+        with self.__call(fields, secret):
             shown = untrusted.quote(url)
-            answer = calls.post(
-                url,
-                data=self.__form(),
-                headers={"Accept": "application/json"},
-                auth=FixedAuthorization(self.__basic_credentials()),
-            )
-        if isinstance(answer, Failure):
-            # Raised here, outside any handler: nothing of requests' exception (which holds
-            # the request, its body and headers) is chained to ours.
-            raise self.__fetch_error(answer, shown) from None
-        return self.__parse(answer, shown, issued_at)
+            with self.__calls(repeatable=True) as calls:
+                answer = self.__send(calls, url, fields)
+            if isinstance(answer, Failure):
+                raise self.__fetch_error(answer, shown, what) from None
+            if answer.status >= 300:
+                raise self.__error_for(answer, shown, what, str(fields.get("grant_type")))
+            if not answer.body.strip():
+                return {}
+            body, reason = json_object(answer.body)
+            if body is None:
+                raise MalformedTokenResponseError(
+                    f"{what} {shown} answered HTTP {answer.status} with a body that is not a "
+                    f"JSON object ({reason})"
+                )
+            return body
+
+    def metadata(self) -> ServerMetadata:
+        """The server's endpoints from its metadata documents, discovered once, then kept.
+        `DiscoveryError` if the host publishes none."""
+        with self.__call({}, None), self.__calls(repeatable=True) as calls:
+            return self.__discover(calls)
+
+    @contextlib.contextmanager
+    def __call(self, fields: Mapping[str, str], secret: str | None) -> Iterator[None]:
+        """Hold the endpoint for one call, with the call's secrets to redact."""
+        with self._calling:
+            self._secret = secret
+            self._sensitive = tuple(v for k, v in fields.items() if k in SECRET_FIELDS and v)
+            try:
+                yield
+            finally:
+                self._sensitive = ()
+
+    def __send(self, calls: OAuthCalls, url: str, fields: Mapping[str, str]) -> Answer | Failure:
+        """POST ``fields`` to ``url``, the client authenticated."""
+        return calls.post(
+            url,
+            data=self.__authenticated(fields),
+            headers={"Accept": "application/json"},
+            auth=FixedAuthorization(self.__basic_credentials()),
+        )
+
+    def __calls(self, repeatable: bool) -> OAuthCalls:
+        return OAuthCalls(self.retry, self.max_response_bytes, self.__text, repeatable=repeatable)
 
     def __form(self) -> dict[str, str]:
+        """The client-credentials grant's fields."""
         form = {"grant_type": self.grant_type}
         if self.scopes:
             form["scope"] = " ".join(self.scopes)
@@ -136,6 +231,11 @@ class TokenEndpoint:
             form["audience"] = self.audience
         if self._extra_params:
             form.update(self._extra_params)
+        return form
+
+    def __authenticated(self, fields: Mapping[str, str]) -> dict[str, str]:
+        """``fields`` with the client's id (and secret, with ``client_auth="post"``)."""
+        form = dict(fields)
         if self.client_auth == "post" or self._secret is None:
             form["client_id"] = self.client_id
             if self._secret is not None:
@@ -154,6 +254,7 @@ class TokenEndpoint:
         secret = self._secret
         sent = [secret, basic_value(self.client_id, secret)] if secret else []
         sent += [v for k, v in (self._extra_params or {}).items() if k not in PUBLIC_PARAMETERS]
+        sent += self._sensitive
         if not sent:
             return text
         # Also as sent in the Authorization header; longest first, as secret_forms sorts.
@@ -164,21 +265,21 @@ class TokenEndpoint:
         text, so that no cut splits it), then cut short and escaped."""
         return untrusted.quote(self.__redact(text))
 
-    def __fetch_error(self, failure: Failure, shown: str) -> TokenRequestError:
+    def __fetch_error(self, failure: Failure, shown: str, what: str) -> TokenRequestError:
         policy = self.retry
         if failure.kind == "too large":
             return MalformedTokenResponseError(
-                f"token endpoint {shown} answered with a body {failure.detail} "
+                f"{what} {shown} answered with a body {failure.detail} "
                 "(max_response_bytes); check token_url"
             )
         if failure.kind == "undecodable":
             return MalformedTokenResponseError(
-                f"token endpoint {shown} answered with a body that could not be decompressed "
+                f"{what} {shown} answered with a body that could not be decompressed "
                 f"({failure.detail}); check token_url"
             )
         if failure.kind == "deadline":
             return TokenRequestError(
-                f"no answer from the token endpoint {shown} in time: {failure.detail} "
+                f"no answer from the {what} {shown} in time: {failure.detail} "
                 f"(retry deadline; up to {policy.max_attempts} attempts)"
             )
         hint = ""
@@ -188,16 +289,16 @@ class TokenEndpoint:
                 'server on loopback set scheme = "http"'
             )
         return TokenRequestError(
-            f"could not reach the token endpoint {shown} (retried up to "
+            f"could not reach the {what} {shown} (retried up to "
             f"{policy.max_attempts} attempts within {policy.deadline:g}s): {failure.detail}" + hint
         )
 
-    def __discover(self, calls: OAuthCalls) -> str:
-        if self._discovered_url is None:
-            self._discovered_url = discover(self.host, calls).token_endpoint
-        return self._discovered_url
+    def __discover(self, calls: OAuthCalls) -> ServerMetadata:
+        if self._metadata is None:
+            self._metadata = discover(self.host, calls)
+        return self._metadata
 
-    def __parse(self, answer: Answer, url: str, issued_at: float) -> tuple[str, float]:
+    def __parse(self, answer: Answer, url: str, issued_at: float, grant: str) -> TokenAnswer:
         status = answer.status
         if 300 <= status < 400:
             # Never followed: the request carries the client's credentials.
@@ -209,7 +310,7 @@ class TokenEndpoint:
                 status=status,
             )
         if status >= 400:
-            raise self.__error_for(answer, url)
+            raise self.__error_for(answer, url, "token endpoint", grant)
         body, reason = json_object(answer.body)
         if body is None:
             content_type = self.__text(answer.headers.get("Content-Type", "missing"))
@@ -238,7 +339,39 @@ class TokenEndpoint:
                 url,
                 self.__text(repr(token_type)),
             )
-        return access_token, issued_at + self.__expires_in(body.get("expires_in"), url)
+        return TokenAnswer(
+            access_token,
+            issued_at + self.__expires_in(body.get("expires_in"), url),
+            self.__refresh_token(body.get("refresh_token"), url),
+            self.__scopes(body.get("scope"), url),
+            body.get("id_token") if isinstance(body.get("id_token"), str) else None,
+        )
+
+    def __refresh_token(self, value: object, url: str) -> str | None:
+        """The answer's refresh token (None if it has none): it must be sendable."""
+        if value is None:
+            return None
+        if (
+            not isinstance(value, str)
+            or not value
+            or not value.isascii()
+            or not value.isprintable()
+        ):
+            raise MalformedTokenResponseError(
+                f"token endpoint {url} answered with a refresh_token that is not a printable "
+                "ASCII string; check the token endpoint"
+            )
+        return value
+
+    def __scopes(self, value: object, url: str) -> tuple[str, ...] | None:
+        """The scopes granted (RFC 6749 §5.1 ``scope``), None if the answer does not say."""
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise MalformedTokenResponseError(
+                f"token endpoint {url} sent a scope that is not a string; check the token endpoint"
+            )
+        return tuple(self.__text(scope) for scope in value.split())
 
     def __expires_in(self, value: Any, url: str) -> float:
         if value is None:
@@ -257,17 +390,17 @@ class TokenEndpoint:
             )
         return seconds
 
-    def __error_for(self, answer: Answer, url: str) -> TokenEndpointError:
+    def __error_for(self, answer: Answer, url: str, what: str, grant: str) -> TokenEndpointError:
         status = answer.status
         body = json_object(answer.body)[0] or {}
         error = body.get("error")
         transient = status in RETRY_STATUSES
         if status == 429:
-            where = f"token endpoint {url} throttled client {self.client_id!r}"
+            where = f"{what} {url} throttled client {self.client_id!r}"
         elif transient:
-            where = f"token endpoint {url} was unavailable to client {self.client_id!r}"
+            where = f"{what} {url} was unavailable to client {self.client_id!r}"
         else:
-            where = f"token endpoint {url} refused client {self.client_id!r}"
+            where = f"{what} {url} refused client {self.client_id!r}"
         # Retried until the attempts or the deadline ran out: say so, and what may help.
         retried = transient and self.retry.max_attempts > 1
         after = " after retries" if retried else ""
@@ -284,7 +417,8 @@ class TokenEndpoint:
         if description:
             message += f" ({description})"
         message += f" [HTTP {status}]{after}"
-        if hint := _ERROR_HINTS.get(error) or (advice if retried else None):
+        hint = _ERROR_HINTS.get(error, "").format(grant=grant) or (advice if retried else None)
+        if hint:
             message += f"; {hint}"
         return OAuthError(
             message, error=error, error_description=description, error_uri=uri, status=status

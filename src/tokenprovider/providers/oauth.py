@@ -1,13 +1,16 @@
-"""`OAuthTokenProvider`: the OAuth 2.0 client-credentials grant (RFC 6749 §4.4).
+"""`OAuthTokenProvider`: OAuth 2.0 tokens for a service (the client-credentials grant,
+RFC 6749 §4.4) or for a person who logs in (authorization code with PKCE, or a device code).
 
 The provider checks its settings and keeps the token (`CachedTokenProvider`); its
-`TokenEndpoint` (``providers/_token_endpoint.py``) talks to the token endpoint.
+`TokenEndpoint` (``providers/_token_endpoint.py``) talks to the token endpoint, and a
+person's login is a `PersonGrant` (``providers/_person.py``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import ClassVar, Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar, Literal, TextIO
 from urllib.parse import urlsplit
 
 from tokenprovider import _untrusted as untrusted
@@ -23,18 +26,41 @@ from tokenprovider.providers._oauth_metadata import (
     endpoint_problem,
     is_loopback,
 )
+from tokenprovider.providers._person import (
+    PERSON_GRANTS,
+    PersonGrant,
+    redirect_ports,
+    store_setting_problem,
+)
 from tokenprovider.providers._token_endpoint import RESERVED_PARAMS, TokenEndpoint
 from tokenprovider.retry import RetryPolicy
 from tokenprovider.secret_refs import SecretReference, reveal
 
+if TYPE_CHECKING:
+    from tokenprovider.providers._person import LoginStatus, LogoutResult
+
 __all__ = ["DEFAULT_EXPIRES_IN", "MAX_REDIRECTS", "WELL_KNOWN_PATHS", "OAuthTokenProvider"]
+
+#: The grants `OAuthTokenProvider` speaks (``grant_type``).
+GRANT_TYPES = ("client_credentials", *PERSON_GRANTS)
+#: The settings of a person's login, refused with the client-credentials grant.
+_PERSON_SETTINGS = (
+    "authorization_url",
+    "device_authorization_url",
+    "revocation_url",
+    "redirect_port",
+    "login_store_dir",
+    "login_store_key",
+)
 
 #: Lifetime assumed when a token response has no ``expires_in`` (RFC 6749 leaves it optional).
 DEFAULT_EXPIRES_IN = 3600.0
 
 
 class OAuthTokenProvider(CachedTokenProvider):
-    """Gets tokens from an OAuth 2.0 token endpoint with the client-credentials grant.
+    """Gets tokens from an OAuth 2.0 token endpoint: for a service with the
+    client-credentials grant, or for a person who logged in (``grant_type`` is then
+    ``"authorization_code"``, in a browser, or ``"device_code"``; see docs/login.md).
 
     The client authenticates with HTTP Basic (``client_auth="basic"``, id and secret
     form-urlencoded first, RFC 6749 §2.3.1) or in the request body (``"post"``); a client
@@ -46,11 +72,20 @@ class OAuthTokenProvider(CachedTokenProvider):
     ``expires_in`` is taken to live ``default_expires_in`` seconds. Responses (token and
     discovery) may hold at most ``max_response_bytes``, after decompression. Plain http
     is used only with a loopback host configured with scheme ``"http"``.
+
+    A person's tokens are kept in the login store (``login_store``: ``"auto"``, the OS
+    keyring when the ``keyring`` extra works here, else files; ``"keyring"``; or
+    ``"file"``, in ``login_store_dir`` if set; ``login_store_key`` seals the files) and
+    refreshed with the stored refresh token. Getting a token never prompts: with no
+    usable login it raises `LoginRequiredError`; `login` logs in. The authorization,
+    device authorization and revocation endpoints are discovered unless configured;
+    the browser login's loopback redirect uses an ephemeral port unless ``redirect_port``
+    names one or a range (``"8400-8410"``).
     """
 
     #: Not shown by `repr()` at all (`tokenprovider._masking`): the token endpoint's client,
     #: which holds the revealed secret.
-    _hidden_attributes: ClassVar[frozenset[str]] = frozenset({"_endpoint"})
+    _hidden_attributes: ClassVar[frozenset[str]] = frozenset({"_endpoint", "_person"})
 
     def __init__(
         self,
@@ -67,6 +102,13 @@ class OAuthTokenProvider(CachedTokenProvider):
         default_expires_in: float = DEFAULT_EXPIRES_IN,
         retry: RetryPolicy | None = None,
         max_response_bytes: int = MAX_RESPONSE_BYTES,
+        authorization_url: str | None = None,
+        device_authorization_url: str | None = None,
+        revocation_url: str | None = None,
+        redirect_port: int | str | None = None,
+        login_store: str = "auto",
+        login_store_dir: Path | None = None,
+        login_store_key: str | SecretReference | None = None,
         **settings: Unpack[RefreshSettings],
     ) -> None:
         super().__init__(host, **settings)
@@ -74,10 +116,34 @@ class OAuthTokenProvider(CachedTokenProvider):
             raise ConfigurationError("client_id must be a non-empty string")
         if client_secret is not None and not isinstance(client_secret, (str, SecretReference)):
             raise ConfigurationError("client_secret must be a string or a SecretReference")
-        if grant_type != "client_credentials":
+        if grant_type not in GRANT_TYPES:
             raise ConfigurationError(
-                f"grant_type {grant_type!r} is not supported; use 'client_credentials'"
+                f"grant_type {grant_type!r} is not supported; use "
+                + ", ".join(repr(name) for name in GRANT_TYPES[:-1])
+                + f" or {GRANT_TYPES[-1]!r}"
             )
+        urls = {
+            "authorization_url": authorization_url,
+            "device_authorization_url": device_authorization_url,
+            "revocation_url": revocation_url,
+        }
+        person = grant_type in PERSON_GRANTS
+        self.__check_person_settings(
+            person,
+            {
+                **urls,
+                "redirect_port": redirect_port,
+                "login_store_dir": login_store_dir,
+                "login_store_key": login_store_key,
+            },
+            login_store,
+            audience,
+            extra_params,
+        )
+        for name, url in urls.items():
+            problem = url and endpoint_problem(url, self.host, allow_query=False)
+            if problem:
+                raise ConfigurationError(f"{name} {problem}")
         if client_auth not in ("basic", "post"):
             raise ConfigurationError(f"client_auth must be 'basic' or 'post', got {client_auth!r}")
         if token_url is not None:
@@ -137,9 +203,120 @@ class OAuthTokenProvider(CachedTokenProvider):
             retry=self.retry,
             max_response_bytes=max_response_bytes,
         )
+        self.authorization_url = authorization_url
+        self.device_authorization_url = device_authorization_url
+        self.revocation_url = revocation_url
+        self.redirect_port = redirect_port
+        self.login_store = login_store
+        self.login_store_dir = None if login_store_dir is None else Path(login_store_dir)
+        self._login_store_key = login_store_key
+        self._person = (
+            PersonGrant(
+                host=self.host,
+                grant_type=grant_type,
+                endpoint=self._endpoint,
+                secret=self._cache_secret,
+                urls=urls,
+                redirect_ports=redirect_ports(redirect_port),
+                store_setting=(
+                    f"file:{login_store_dir}" if login_store_dir is not None else login_store
+                ),
+                store_key=login_store_key,
+                wall_time=self._wall_time,
+            )
+            if person
+            else None
+        )
 
-    def _cache_identity(self) -> dict[str, object]:
-        """Host, token URL, client id, grant, scopes, audience and extra parameters."""
+    def __check_person_settings(
+        self,
+        person: bool,
+        settings: Mapping[str, object],
+        login_store: object,
+        audience: str | None,
+        extra_params: Mapping[str, str] | None,
+    ) -> None:
+        if not person:
+            given = [name for name, value in settings.items() if value is not None]
+            if login_store != "auto":
+                given.append("login_store")
+            if given:
+                raise ConfigurationError(
+                    f"{', '.join(given)} apply to a person's login: set grant_type to "
+                    "'authorization_code' or 'device_code', or remove them"
+                )
+            return
+        problem = store_setting_problem(login_store)
+        if problem:
+            raise ConfigurationError(problem)
+        if settings["login_store_dir"] is not None and login_store != "file":
+            raise ConfigurationError('login_store_dir needs login_store = "file"')
+        if audience is not None or extra_params:
+            raise ConfigurationError(
+                "audience and extra_params apply to the client_credentials grant only"
+            )
+        if self.cache.shared:
+            raise ConfigurationError(
+                f"a person's tokens are shared through the login store, not a "
+                f"{type(self.cache).__name__}: remove the cache setting"
+            )
+
+    @property
+    def login_command(self) -> str | None:
+        """The command `LoginRequiredError` tells a person to run (None for a service's
+        grant); the configuration sets it to name the profile."""
+        return None if self._person is None else self._person.login_command
+
+    @login_command.setter
+    def login_command(self, command: str) -> None:
+        if self._person is not None:
+            self._person.login_command = command
+
+    def login(
+        self,
+        *,
+        device: bool | None = None,
+        open_browser: bool = True,
+        out: TextIO | None = None,
+    ) -> LoginStatus:
+        """Log a person in and keep their tokens in the login store; what is returned
+        says who, and where the tokens went.
+
+        In a browser (``grant_type="authorization_code"``: the authorization URL is
+        printed to ``out``, default stderr, and opened unless ``open_browser`` is false),
+        or with a device code (``"device_code"``, or ``device=True``: the code and where
+        to enter it are printed). `LoginError` if the login does not complete.
+        """
+        person = self.__person("login")
+        status = person.login(device=device, open_browser=open_browser, out=out)
+        self.invalidate_cache()  # the next token comes from the new login
+        return status
+
+    def logout(self) -> LogoutResult:
+        """Forget the person's stored tokens, revoking them (RFC 7009) first when the
+        server has a revocation endpoint."""
+        result = self.__person("logout").logout()
+        self.invalidate_cache()
+        return result
+
+    def login_status(self) -> LoginStatus | None:
+        """Who is logged in, where the tokens are kept, the scopes and the access
+        token's expiry (None: nobody). Reads the store only; never shows a token."""
+        return self.__person("login_status").status()
+
+    def __person(self, method: str) -> PersonGrant:
+        if self._person is None:
+            raise ConfigurationError(
+                f"{method}() is for a person's login; this provider uses grant_type "
+                f"{self.grant_type!r} (set 'authorization_code' or 'device_code')"
+            )
+        return self._person
+
+    def _cache_identity(self) -> dict[str, object] | None:
+        """Host, token URL, client id, grant, scopes, audience and extra parameters;
+        None for a person's grant, whose tokens the login store shares instead."""
+        if self._person is not None:
+            return None
         return {
             "kind": "oauth",
             "host": self.host.url,
@@ -161,6 +338,8 @@ class OAuthTokenProvider(CachedTokenProvider):
         return None if self._client_secret is None else reveal(self._client_secret)
 
     def _request_token(self) -> tuple[str, float]:
+        if self._person is not None:
+            return self._person.token()
         # A secret reference is resolved on the first fetch (then cached for the process).
         secret = self._client_secret
         return self._endpoint.fetch(None if secret is None else reveal(secret), self._wall_time)

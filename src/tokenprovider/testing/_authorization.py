@@ -151,7 +151,13 @@ class Authorizer:
             f"<p>{html.escape(params['client_id'])} asks for access with scopes "
             f"<code>{html.escape(scope)}</code>.</p>"
         )
-        return page(status, "Sign in", intro + login_form(AUTHORIZE_PATH, params, message))
+        reply = page(status, "Sign in", intro + login_form(AUTHORIZE_PATH, params, message))
+        # Browsers apply form-action to the redirect after the post: allow the client's.
+        target = urllib.parse.urlsplit(params["redirect_uri"])
+        if re.fullmatch(r"[A-Za-z0-9.:\[\]-]+", target.netloc):
+            origin = f"{target.scheme}://{target.netloc}"
+            reply[3]["Content-Security-Policy"] += f" {origin}"
+        return reply
 
     def redeem(
         self, code: str | None, client_id: str, redirect_uri: str | None, verifier: str | None

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import json
 import secrets
 import threading
@@ -134,6 +136,7 @@ class LocalOAuthServer(_BackgroundServer):
         self._authorizer = Authorizer(self.public_clients, self.users, clock, code_lifetime)
         self._device = DeviceFlow(self.users, clock, device_code_lifetime, device_interval)
         self._families = RefreshFamilies()
+        self._signing_key = secrets.token_bytes(32)
         self._code_families: dict[str, Family] = {}
         self._cond = threading.Condition()
         self._gate = threading.Event()
@@ -473,7 +476,28 @@ class LocalOAuthServer(_BackgroundServer):
         }
         if family.scopes:
             payload["scope"] = " ".join(family.scopes)
+        if "openid" in family.scopes:
+            payload["id_token"] = self._id_token(family, lifetime)
         return payload
+
+    def _id_token(self, family: Family, lifetime: float) -> str:
+        """An OpenID Connect ID token naming the user (HS256, with this server's own key)."""
+
+        def part(data: bytes) -> str:
+            return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+        now = int(time.time())
+        claims = {
+            "iss": self.url,
+            "sub": family.user,
+            "preferred_username": family.user,
+            "aud": family.client_id,
+            "iat": now,
+            "exp": now + int(max(lifetime, 1)),
+        }
+        signed = part(b'{"alg":"HS256","typ":"JWT"}') + "." + part(json.dumps(claims).encode())
+        signature = hmac.new(self._signing_key, signed.encode(), hashlib.sha256).digest()
+        return signed + "." + part(signature)
 
     def _client_of(self, request: _Handler, form: dict[str, list[str]]) -> str | None:
         """The client a revocation or device request authenticates as (public or not)."""

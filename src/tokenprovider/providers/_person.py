@@ -1,0 +1,393 @@
+"""A person's login: tokens got in a browser or with a device code, kept in the login
+store, and refreshed with rotating refresh tokens that no two processes ever spend twice.
+
+`PersonGrant` is what `OAuthTokenProvider` delegates to for the ``authorization_code`` and
+``device_code`` grants. Getting a token never prompts: without a usable refresh token it
+raises `LoginRequiredError`; only `login` (the caller's explicit request, such as
+``tokenprovider login``) opens a browser or prints a device code.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar, TextIO
+
+from tokenprovider import _untrusted as untrusted
+from tokenprovider._masking import masked_repr
+from tokenprovider.core import _workers
+from tokenprovider.errors import (
+    ConfigurationError,
+    DiscoveryError,
+    LoginRequiredError,
+    OAuthError,
+)
+
+if TYPE_CHECKING:
+    from tokenprovider.caches.logins import LoginKey, LoginStore, StoredLogin
+    from tokenprovider.core.host import Host
+    from tokenprovider.providers._token_endpoint import TokenAnswer, TokenEndpoint
+
+logger = logging.getLogger("tokenprovider")
+
+#: The grants a person logs in with (``grant_type``), and the one each login uses.
+PERSON_GRANTS = ("authorization_code", "device_code")
+#: What ``login_store`` accepts, for messages and docs.
+STORE_SETTINGS = '"auto", "keyring" or "file"'
+#: The claims that name the person, in the order they are looked for in an ID token.
+_ACCOUNT_CLAIMS = ("preferred_username", "email", "upn", "sub")
+_ACCOUNT_LIMIT = 120
+
+
+@dataclass(frozen=True)
+class LoginStatus:
+    """Who is logged in where (`OAuthTokenProvider.login_status`): never a token.
+
+    ``account`` is who logged in, as the server's ID token names them (None when it sent
+    none); ``expires_at`` is the access token's expiry (epoch seconds); ``refreshable``
+    whether a refresh token is kept; ``where`` the store that keeps them.
+    """
+
+    account: str | None
+    client_id: str
+    host: str
+    token_endpoint: str
+    scopes: tuple[str, ...]
+    expires_at: float | None
+    refreshable: bool
+    where: str
+
+
+@dataclass(frozen=True)
+class LogoutResult:
+    """What `OAuthTokenProvider.logout` did: whether a login was forgotten, whether the
+    server revoked its tokens (None: nothing to revoke, or no revocation endpoint), and a
+    sentence saying so."""
+
+    forgotten: bool
+    revoked: bool | None
+    message: str
+
+
+def store_setting_problem(setting: object) -> str | None:
+    """Why ``setting`` cannot be a ``login_store`` value, or None."""
+    if isinstance(setting, str) and setting in ("auto", "keyring", "file"):
+        return None
+    return f"login_store must be {STORE_SETTINGS}, got {setting!r}"
+
+
+def redirect_ports(setting: object) -> tuple[int, ...] | None:
+    """``redirect_port`` as the ports to try: None (an ephemeral one), a port, or a range
+    ``"8400-8410"``. `ConfigurationError` for anything else."""
+    if setting is None:
+        return None
+    low = high = None
+    if isinstance(setting, int) and not isinstance(setting, bool):
+        low = high = setting
+    elif isinstance(setting, str):
+        first, dash, last = setting.partition("-")
+        if first.strip().isdigit() and (not dash or last.strip().isdigit()):
+            low = int(first)
+            high = int(last) if dash else low
+    if low is None or high is None or not 1024 <= low <= high <= 65535 or high - low > 1000:
+        raise ConfigurationError(
+            "redirect_port must be a port from 1024 to 65535 or a range such as "
+            f'"8400-8410" (at most 1001 ports), got {setting!r}'
+        )
+    return tuple(range(low, high + 1))
+
+
+class PersonGrant:
+    """The login of one person for one provider: its key in the store, the store, and
+    the flows that log in, refresh, log out and tell the status.
+
+    ``endpoint`` is the provider's token endpoint client; ``urls`` the configured
+    ``authorization_url``, ``device_authorization_url`` and ``revocation_url`` (None:
+    discovered). The store is chosen on first use (``login_store``, sealed with
+    ``login_store_key``).
+    """
+
+    #: Not shown by `repr()` at all: the endpoint client (which holds the secret), the
+    #: store, and the access token last served.
+    _hidden_attributes: ClassVar[frozenset[str]] = frozenset(
+        {"_endpoint", "_store", "_served", "_secret"}
+    )
+
+    def __init__(
+        self,
+        *,
+        host: Host,
+        grant_type: str,
+        endpoint: TokenEndpoint,
+        secret: Callable[[], str | None],
+        urls: Mapping[str, str | None],
+        redirect_ports: tuple[int, ...] | None,
+        store_setting: str,
+        store_key: object,
+        wall_time: Callable[[], float],
+    ) -> None:
+        self.host = host
+        self.grant_type = grant_type
+        self.urls = dict(urls)
+        self.redirect_ports = redirect_ports
+        self.store_setting = store_setting
+        self._endpoint = endpoint
+        self._secret = secret
+        self._store_key = store_key
+        self._store: LoginStore | None = None
+        self._served: str | None = None  # the access token this process last got from here
+        self.__wall_time = wall_time
+        #: The command `LoginRequiredError` names (the configuration sets the profile).
+        self.login_command = "tokenprovider login"
+
+    def __repr__(self) -> str:
+        return masked_repr(self)
+
+    # -- the store ------------------------------------------------------------------------
+
+    def store(self) -> LoginStore:
+        """The login store (chosen on first use)."""
+        if self._store is None:
+            from tokenprovider.caches.logins import login_store  # noqa: PLC0415
+
+            key = self._store_key
+            self._store = login_store(self.store_setting, key=key)  # type: ignore[arg-type]
+        return self._store
+
+    def key(self) -> LoginKey:
+        """Where this provider's login is kept: host, token endpoint, client and scopes."""
+        from tokenprovider.caches.logins import LoginKey  # noqa: PLC0415
+
+        endpoint = self._endpoint
+        token_endpoint = endpoint.token_url or f"discovered from {self.host.url}"
+        return LoginKey(self.host.url, token_endpoint, endpoint.client_id, endpoint.scopes)
+
+    # -- getting a token ------------------------------------------------------------------
+
+    def token(self) -> tuple[str, float]:
+        """A token and its expiry (epoch seconds), from the store or by spending the
+        stored refresh token; `LoginRequiredError` when neither can give one."""
+        key = self.key()
+        with self.store().hold(key) as held:
+            login = held.current  # read under the lock: what another process wrote counts
+            now = self.__wall_time()
+            if login is not None and _fresh(login, now) and login.access_token != self._served:
+                # Another process (or `login`) stored a token since this one was served.
+                assert login.access_token is not None
+                assert login.expires_at is not None
+                self._served = login.access_token
+                return login.access_token, login.expires_at
+            if login is None or not login.refresh_token:
+                raise self.__login_required(key, "no login is stored" if login is None else None)
+            refresh_token = login.refresh_token
+            # From the request to the store write, exit waits: a rotated refresh token
+            # the server has answered with must not be lost with the process.
+            with _workers.finish_before_exit():
+                try:
+                    answer = self._endpoint.grant(
+                        {"grant_type": "refresh_token", "refresh_token": refresh_token},
+                        self._secret(),
+                        self.__wall_time,
+                        repeatable=False,
+                    )
+                except OAuthError as exc:
+                    if exc.error != "invalid_grant":
+                        raise
+                    held.forget_refresh_token(refresh_token)
+                    reason = "the server refused the stored refresh token (invalid_grant)"
+                    raise self.__login_required(key, reason) from None
+                held.save(self.__stored(answer, login))
+        self._served = answer.access_token
+        return answer.access_token, answer.expires_at
+
+    def __stored(self, answer: TokenAnswer, before: StoredLogin | None) -> StoredLogin:
+        """What to keep after ``answer``: a new refresh token replaces the old one; the
+        old one is kept when the server sent none (it did not rotate)."""
+        from tokenprovider.caches.logins import StoredLogin  # noqa: PLC0415
+
+        refresh = answer.refresh_token or (before.refresh_token if before else None)
+        scopes = answer.scopes
+        if scopes is None:
+            scopes = before.scopes if before else self._endpoint.scopes
+        account = _account(answer.id_token) or (before.account if before else None)
+        return StoredLogin(
+            refresh_token=refresh,
+            access_token=answer.access_token,
+            expires_at=answer.expires_at,
+            scopes=scopes,
+            account=account,
+            saved_at=self.__wall_time(),
+        )
+
+    def __login_required(self, key: LoginKey, reason: str | None) -> LoginRequiredError:
+        why = reason or "the stored login has no refresh token and its access token expired"
+        return LoginRequiredError(
+            f"{key.label}: {why}. Log in with: {self.login_command}",
+            command=self.login_command,
+        )
+
+    # -- logging in and out ---------------------------------------------------------------
+
+    def login(self, *, device: bool | None, open_browser: bool, out: TextIO | None) -> LoginStatus:
+        """Log the person in (a browser, or a device code), store the tokens, and say
+        where they went. ``device`` None: the configured grant's flow."""
+        out = out or sys.stderr
+        use_device = self.grant_type == "device_code" if device is None else device
+        secret = self._secret()
+        store = self.store()  # before the person logs in: a store that cannot work fails now
+        if use_device:
+            from tokenprovider.providers._device_login import device_login  # noqa: PLC0415
+
+            answer = device_login(
+                self._endpoint,
+                self.__endpoint_url("device_authorization"),
+                self._endpoint.scopes,
+                secret,
+                out=out,
+                wall_time=self.__wall_time,
+            )
+        else:
+            answer = self.__browser_login(secret, open_browser, out)
+        key = self.key()
+        with store.hold(key) as held:
+            held.save(self.__stored(answer, None))
+        self._served = None
+        status = self.status()
+        assert status is not None
+        return status
+
+    def __browser_login(self, secret: str | None, open_browser: bool, out: TextIO) -> TokenAnswer:
+        from tokenprovider.providers._browser_login import browser_login  # noqa: PLC0415
+
+        code = browser_login(
+            self.__endpoint_url("authorization"),
+            self._endpoint.client_id,
+            self._endpoint.scopes,
+            out=out,
+            ports=self.redirect_ports,
+            open_browser=open_browser,
+        )
+        with _workers.finish_before_exit():
+            return self._endpoint.grant(
+                {
+                    "grant_type": "authorization_code",
+                    "code": code.code,
+                    "redirect_uri": code.redirect_uri,
+                    "code_verifier": code.verifier,
+                },
+                secret,
+                self.__wall_time,
+                repeatable=False,
+            )
+
+    def logout(self) -> LogoutResult:
+        """Forget the stored login, revoking its tokens first where the server can."""
+        store = self.store()
+        key = self.key()
+        with store.hold(key) as held:
+            login = held.current
+            if login is None:
+                return LogoutResult(
+                    False, None, f"not logged in: no login is stored for {key.label}"
+                )
+            revoked, detail = self.__revoke(login)
+            held.forget()
+        self._served = None
+        return LogoutResult(True, revoked, f"logged out of {key.label}; {detail}")
+
+    def __revoke(self, login: StoredLogin) -> tuple[bool | None, str]:
+        url = self.__published("revocation")
+        if not isinstance(url, str):
+            why = url or "the server publishes no revocation endpoint"
+            return None, (
+                f"{why}, so its tokens were forgotten here but not revoked (they lapse when "
+                "they expire; set revocation_url if the server has one)"
+            )
+        tokens = [("refresh_token", login.refresh_token), ("access_token", login.access_token)]
+        try:
+            for hint, token in tokens:
+                if token:
+                    self._endpoint.post(
+                        url,
+                        {"token": token, "token_type_hint": hint},
+                        self._secret(),
+                        what="revocation endpoint",
+                    )
+        except Exception as exc:  # forgotten here all the same: say what the server said
+            logger.warning("could not revoke the tokens at logout: %s", exc)
+            return False, f"the server did not revoke its tokens ({exc}); they were forgotten here"
+        return True, "the server revoked its tokens"
+
+    def status(self) -> LoginStatus | None:
+        """Who is logged in where (None: nobody); reads the store only."""
+        store = self.store()
+        key = self.key()
+        login = store.load(key)
+        if login is None:
+            return None
+        return LoginStatus(
+            account=login.account,
+            client_id=key.client_id,
+            host=key.host,
+            token_endpoint=key.token_endpoint,
+            scopes=login.scopes,
+            expires_at=login.expires_at,
+            refreshable=bool(login.refresh_token),
+            where=store.where(key),
+        )
+
+    def __endpoint_url(self, name: str) -> str:
+        """The ``NAME_url`` setting, else the server's published ``NAME_endpoint``;
+        `ConfigurationError` if there is neither."""
+        found = self.__published(name)
+        if isinstance(found, str):
+            return found
+        raise ConfigurationError(
+            f"{self.host}: {found or 'the server publishes no ' + name + '_endpoint'}; "
+            f"set {name}_url to the server's {name.replace('_', ' ')} endpoint"
+        )
+
+    def __published(self, name: str) -> str | DiscoveryError | None:
+        """The ``NAME_url`` setting, else the server's published ``NAME_endpoint``
+        (discovered once); None if the metadata names none, or why there is none."""
+        configured = self.urls.get(f"{name}_url")
+        if configured:
+            return configured
+        try:
+            metadata = self._endpoint.metadata()
+        except DiscoveryError as exc:
+            return exc
+        found: str | None = getattr(metadata, f"{name}_endpoint")
+        return found
+
+
+def _fresh(login: StoredLogin, now: float) -> bool:
+    """Whether ``login``'s access token is unexpired, with a minute (or a tenth of its
+    life) to spare."""
+    if not login.access_token or login.expires_at is None:
+        return False
+    life = max(0.0, login.expires_at - login.saved_at)
+    return login.expires_at - now > min(60.0, life / 10)
+
+
+def _account(id_token: str | None) -> str | None:
+    """Who an ID token names, for display only (the token is not verified: nothing is
+    decided on it); None if it is not a readable JWT."""
+    if not id_token or id_token.count(".") != 2 or len(id_token) > 16384:
+        return None
+    payload = id_token.split(".")[1]
+    try:
+        claims = untrusted.load_json(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (binascii.Error, ValueError):
+        return None
+    if not isinstance(claims, dict):
+        return None
+    for claim in _ACCOUNT_CLAIMS:
+        value = claims.get(claim)
+        if isinstance(value, str) and value.strip():
+            return untrusted.quote(value.strip(), _ACCOUNT_LIMIT)
+    return None
