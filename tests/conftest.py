@@ -23,6 +23,10 @@ import ddb_workers
 from tokenprovider.caches import default_cache
 from tokenprovider.testing.lambda_server import LambdaContext
 from tokenprovider.testing.moto import MotoServer
+
+# No test, and no program a test starts, may write into this machine's real OS keyring
+# (the login store's default): they see the "no keyring" backend unless they choose one.
+os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
 from tokenprovider.testing.tds_dispenser import LocalTokenDispenser
 
 

@@ -241,7 +241,7 @@ def test_expired_token_from_the_server(
     with pytest.raises(LoginError) as caught:
         login(server, clock, out, person)
     assert str(caught.value) == EXPIRED
-    assert "tokenprovider login --device" in str(caught.value)
+    assert "log in again" in str(caught.value)
     assert server.token_requests == 1
     assert person.slept == [5]
 

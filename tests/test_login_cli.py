@@ -1,5 +1,6 @@
 """``tokenprovider login``, ``logout`` and ``status``, run as a person would, against the
-local server: the browser is tests/http_person.py, opened through the BROWSER variable."""
+local server: the browser, opened through the BROWSER variable, is tests/http_person.py
+(the login form submitted over HTTP), and once a real headless Chromium."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 import os
 import pty
 import re
+import shlex
 import subprocess
 import sys
 import threading
@@ -16,11 +18,13 @@ from pathlib import Path
 import pytest
 import requests
 
+from browser_support import require_browser
 from conftest import assert_no_leak, cli_sandbox
 from login_support import CALLBACK, PASSWORD, approve
 from tokenprovider.testing import LocalOAuthServer
 
 PERSON = Path(__file__).resolve().parent / "http_person.py"
+OPENER = Path(__file__).resolve().parent / "browser_opener.py"
 
 
 @pytest.fixture
@@ -97,11 +101,13 @@ def test_login_status_token_logout_as_a_person_runs_them(
     sandbox = Sandbox(tmp_path, server)
     before = sandbox.run("status", "--profile", "work")
     assert before.returncode == 1
-    assert "Not logged in. Log in with: tokenprovider login --profile work" in before.stdout
+    login = f"tokenprovider --config {sandbox.config} login --profile work"
+    assert f"Not logged in (no login is kept in {sandbox.store}/" in before.stdout
+    assert f"Log in with: {login}" in before.stdout
 
     asked = sandbox.run("token", "--profile", "work")
     assert asked.returncode == 1
-    assert "tokenprovider login --profile work" in asked.stderr
+    assert f"Log in with: {login}" in asked.stderr  # a command that works as it is
     assert not sandbox.record.exists()  # the token path never opens a browser
 
     logged_in = sandbox.run("login", "--profile", "work")  # no terminal on stdin
@@ -128,6 +134,18 @@ def test_login_status_token_logout_as_a_person_runs_them(
     refresh_secrets = [s for s in secrets if s != token.stdout.strip()]
     for run in (before, asked, logged_in, status, header):
         assert_no_leak(run.stdout + run.stderr, *refresh_secrets)
+
+    cleared = sandbox.run("cache", "clear", "--profile", "work")
+    assert cleared.returncode == 0, cleared.stderr
+    assert "is a person's login, kept in" in cleared.stdout
+    assert "tokenprovider logout" in cleared.stdout
+
+    closed = sandbox.start("status", "--profile", "work")
+    assert closed.stdout is not None
+    closed.stdout.close()  # the reader went away, as `| head -0` does
+    _, err = closed.communicate(timeout=60)
+    assert closed.returncode == 141
+    assert "Traceback" not in err
 
     logged_out = sandbox.run("logout", "--profile", "work")
     assert logged_out.returncode == 0, logged_out.stderr
@@ -205,7 +223,7 @@ def test_token_on_a_terminal_still_never_prompts(
         os.close(terminal)
         os.close(controller)
     assert asked.returncode == 1
-    assert "tokenprovider login --profile work" in asked.stderr
+    assert f"tokenprovider --config {sandbox.config} login --profile work" in asked.stderr
     assert not sandbox.record.exists()
     assert server.authorization_codes_issued == 0
 
@@ -225,3 +243,18 @@ def test_login_for_a_service_profile_is_refused(tmp_path: Path, server: LocalOAu
     assert refused.returncode == 3
     assert "needs no login" in refused.stderr
     assert "grant_type" in refused.stderr
+
+
+def test_login_in_a_real_browser_through_the_cli(tmp_path: Path, server: LocalOAuthServer) -> None:
+    require_browser()
+    sandbox = Sandbox(tmp_path, server)
+    page = tmp_path / "page.txt"
+    opener = [sys.executable, str(OPENER), str(page), "alice", PASSWORD]
+    sandbox.env["BROWSER"] = " ".join(map(shlex.quote, opener)) + " %s"
+    logged_in = sandbox.run("login", "--profile", "work")
+    assert logged_in.returncode == 0, logged_in.stderr
+    assert "Logged in as alice" in logged_in.stdout
+    assert "You are logged in. You can close this window." in page.read_text(encoding="utf-8")
+    token = sandbox.run("token", "--profile", "work")
+    assert token.returncode == 0, token.stderr
+    assert server.token_requests == 1  # the code, exchanged once; token read the store

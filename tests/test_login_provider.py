@@ -1,7 +1,8 @@
 """A person's login through OAuthTokenProvider, over real sockets to the local server.
 
-The person is scripted over HTTP here (tests/login_support.py); tests/test_login_browser.py
-drives a real Chromium. The store is a file store in a temporary directory.
+The person is scripted over HTTP here (tests/login_support.py); tests/test_loopback_login.py,
+tests/test_device_login.py and tests/test_login_cli.py drive a real Chromium. The store is
+a file store in a temporary directory.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import keyring
 import pytest
 import requests
 
+import login_store_workers
 from conftest import all_log_text, assert_no_leak, reachable_text
 from login_support import CALLBACK, PASSWORD, Instructions, approve_in_thread
 from tokenprovider import (
@@ -24,6 +27,7 @@ from tokenprovider import (
     LoginRequiredError,
     OAuthTokenProvider,
     RetryPolicy,
+    parse_credentials_config,
 )
 from tokenprovider.caches.logins import FileLoginStore, StoredLogin
 from tokenprovider.testing import LocalOAuthServer
@@ -80,8 +84,8 @@ def test_without_a_login_a_token_call_asks_for_one(
     provider = person(server, store_dir)
     with pytest.raises(LoginRequiredError) as info:
         _ = provider.token
-    assert "tokenprovider login" in str(info.value)
-    assert info.value.command == "tokenprovider login"
+    assert "Log in by calling provider.login()" in str(info.value)  # built in code
+    assert info.value.command is None
     assert server.token_requests == 0
 
 
@@ -169,20 +173,24 @@ def test_refused_refresh_token_is_forgotten_and_login_is_required(
     assert_no_leak(text, before.refresh_token, spent.json()["refresh_token"])
 
 
-def test_a_refresh_token_rotated_meanwhile_is_kept(
+def test_a_token_another_process_rotated_meanwhile_is_used_not_spent_again(
     server: LocalOAuthServer, store_dir: Path
 ) -> None:
-    provider = person(server, store_dir)
-    log_in(provider)
-    login = stored(provider)
-    assert login is not None
-    person_grant = provider._person
-    assert person_grant is not None
-    with person_grant.store().hold(person_grant.key()) as held:
-        held.forget_refresh_token("not-the-stored-one")  # what a refused, older token does
-    kept = stored(provider)
-    assert kept is not None
-    assert kept.refresh_token == login.refresh_token
+    mine = person(server, store_dir)
+    log_in(mine)
+    _ = mine.token  # both processes hold the same access token
+    other = person(server, store_dir)
+    _ = other.token
+    other.invalidate_cache()
+    _ = other.token  # the other process refreshes: the refresh token rotates
+    rotated = stored(other)
+    assert rotated is not None
+    refreshes = server.refresh_tokens_issued
+    mine.invalidate_cache()
+    assert resource(server, mine) == 200  # adopts the other's token: no request
+    assert server.refresh_tokens_issued == refreshes
+    assert stored(mine) == rotated
+    assert server.refresh_reuse_detected == 0
 
 
 def test_logout_revokes_and_forgets(server: LocalOAuthServer, store_dir: Path) -> None:
@@ -271,7 +279,7 @@ def test_httpx_adapter_sends_a_persons_token(server: LocalOAuthServer, store_dir
         ({"redirect_port": "8400-9999"}, "redirect_port"),
         ({"redirect_port": "84x0"}, "redirect_port"),
         ({"login_store": "vault"}, "login_store"),
-        ({"audience": "api"}, "audience"),
+        ({"extra_params": {"prompt": "login"}}, "extra_params"),
         ({"grant_type": "password"}, "grant_type"),
         ({"authorization_url": "http://login.example.com/authorize"}, "authorization_url"),
         ({"cache": "file"}, "cache"),
@@ -300,18 +308,25 @@ def test_login_methods_are_for_people_only(server: LocalOAuthServer) -> None:
         service.login()
 
 
-def test_store_errors_do_not_leak_and_are_ours(
+def test_an_unsafe_store_is_our_error_and_leaks_nothing(
     server: LocalOAuthServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
+    store_dir = tmp_path / "logins"
+    provider = person(server, store_dir)
+    log_in(provider)
+    login = stored(provider)
+    assert login is not None
+    assert login.refresh_token
     target = tmp_path / "elsewhere"
-    target.mkdir(mode=0o700)
-    link = tmp_path / "link"
-    link.symlink_to(target)
-    provider = person(server, link)
+    store_dir.rename(target)
+    store_dir.symlink_to(target)  # the store directory swapped for a link
+    provider.invalidate_cache()
     with pytest.raises(ConfigurationError) as info:
         _ = provider.token
-    assert "link" in str(info.value)
+    assert "symbolic link" in str(info.value)
+    text = reachable_text(info.value) + all_log_text(caplog)
+    assert_no_leak(text, login.refresh_token, str(login.access_token))
 
 
 def test_stored_login_from_another_store_key_is_not_used(
@@ -349,3 +364,77 @@ def test_an_endpoint_neither_configured_nor_published_is_named(store_dir: Path) 
             provider.login(out=Instructions())
         assert "set device_authorization_url" in str(info.value)
         assert bare.token_requests == 0
+
+
+def test_configuration_refuses_a_store_path_in_login_store(tmp_path: Path) -> None:
+    config = {
+        "credentials": {
+            "domain": "api.example.com",
+            "oauth": {
+                "client_id": "cli",
+                "grant_type": "authorization_code",
+                "token_url": "https://login.example.com/oauth2/token",
+                "login_store": f"file:{tmp_path}",  # a directory, not a secret reference
+            },
+        }
+    }
+    with pytest.raises(ConfigurationError) as info:
+        parse_credentials_config(config)
+    message = str(info.value)
+    assert "login_store" in message
+    assert "'auto'" in message  # the choices, not an attempt to read a file
+    assert "secret reference" not in message
+
+
+def test_a_literal_login_store_key_is_refused_when_built(tmp_path: Path) -> None:
+    config = {
+        "credentials": {
+            "domain": "api.example.com",
+            "oauth": {
+                "client_id": "cli",
+                "grant_type": "authorization_code",
+                "token_url": "https://login.example.com/oauth2/token",
+                "login_store": "file",
+                "login_store_dir": str(tmp_path),
+                "login_store_key": "bm90IGEga2V5IGluIGNvbmZpZ3VyYXRpb24=",
+            },
+        }
+    }
+    with pytest.raises(ConfigurationError) as info:
+        parse_credentials_config(config)
+    assert "login_store_key must be a secret reference" in str(info.value)
+    assert "bm90IGEga2V5" not in str(info.value)
+
+
+def test_logout_with_auto_also_ends_a_login_kept_in_the_files(
+    server: LocalOAuthServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    files = person(server, tmp_path, login_store="file", login_store_dir=None)
+    log_in(files)  # logged in where the keyring did not work (files, the default directory)
+    kept = stored(files)
+    assert kept is not None
+    previous = keyring.get_keyring()
+    keyring_dir = tmp_path / "keyring"
+    keyring_dir.mkdir()
+    monkeypatch.setenv(login_store_workers.KEYRING_DIR, str(keyring_dir))
+    keyring.set_keyring(login_store_workers.DirectoryKeyring())
+    try:
+        auto = person(server, tmp_path, login_store="auto", login_store_dir=None)
+        assert "keyring" in auto.login_location()  # here the keyring works
+        result = auto.logout()
+    finally:
+        keyring.set_keyring(previous)
+    assert result.forgotten
+    assert result.revoked is True
+    assert stored(files) is None
+    again = requests.post(
+        server.token_url,
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": kept.refresh_token,
+            "client_id": "cli",
+        },
+        timeout=10,
+    )
+    assert again.status_code == 400  # revoked at the server

@@ -7,6 +7,7 @@ waits on a timer."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import logging
 import multiprocessing
@@ -160,7 +161,10 @@ def test_each_key_field_changes_the_digest(other: LoginKey) -> None:
 
 def test_the_label_names_client_endpoint_host_and_scopes() -> None:
     label = LoginKey("https://api.example.com", "https://idp/token", "cli", ("b", "a")).label
-    assert label == "client 'cli' at https://idp/token for https://api.example.com (scopes: a b)"
+    assert label == (
+        "client 'cli' of the token endpoint https://idp/token "
+        "for https://api.example.com (scopes: a b)"
+    )
 
 
 def test_the_label_escapes_control_characters_of_a_discovered_endpoint() -> None:
@@ -501,7 +505,7 @@ def test_sealed_tokens_cannot_be_moved_to_another_key(
 
 
 def test_derive_is_refused_and_says_why() -> None:
-    with pytest.raises(LoginStoreError, match="public") as caught:
+    with pytest.raises(LoginStoreError, match="client secret") as caught:
         login_store("file", key="derive")
     assert "secret reference" in str(caught.value)
 
@@ -716,6 +720,21 @@ def test_forget_refresh_token_drops_only_the_refused_token(store: FileLoginStore
         held.forget_refresh_token("CANARY-7f3a-some-older-token")  # already rotated
         assert held.current == a_login()
     assert store.load(KEY) == a_login()
+    with store.hold(KEY) as held:
+        held.forget_refresh_token(REFRESH)
+        kept = held.current
+    # The refused refresh token is gone; the access token stays until it expires.
+    assert kept == dataclasses.replace(a_login(), refresh_token=None)
+    assert store.load(KEY) == kept
+    with store.hold(KEY) as held:  # refused again (as from a stale copy): nothing to drop
+        held.forget_refresh_token(REFRESH)
+    assert store.load(KEY) == kept
+
+
+def test_forget_refresh_token_without_an_access_token_drops_the_login(
+    store: FileLoginStore,
+) -> None:
+    save(store, a_login(access_token=None, expires_at=None))
     with store.hold(KEY) as held:
         held.forget_refresh_token(REFRESH)
         assert held.current is None

@@ -208,15 +208,29 @@ def _write(path: Path, data: bytes, overwrite: bool) -> bool:
             os.fsync(file.fileno())
         if overwrite:
             os.replace(temporary, path)
-            return True
-        try:
-            os.link(temporary, path)
-        except FileExistsError:
-            return False
+        else:
+            try:
+                os.link(temporary, path)
+            except FileExistsError:
+                return False
+        _sync_directory(path.parent)
         return True
     finally:
         with contextlib.suppress(OSError):
             os.unlink(temporary)  # already renamed, or linked and no longer needed
+
+
+def _sync_directory(directory: Path) -> None:
+    """Make a rename in ``directory`` durable (a power cut after it must not bring the
+    old file back: for a rotated refresh token, the spent one); best effort."""
+    if not hasattr(os, "O_DIRECTORY"):
+        return
+    with contextlib.suppress(OSError):
+        descriptor = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | _NOFOLLOW)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
 
 
 def expand_user(text: str) -> Path:

@@ -106,9 +106,10 @@ class TDSError(TokenRequestError):
 class LoginRequiredError(TokenRequestError):
     """A person must log in: no usable refresh token is stored for this provider (none
     yet, or the server refused it). The message names the command to run, such as
-    ``tokenprovider login --profile NAME``; ``command`` holds it."""
+    ``tokenprovider login --profile NAME``; ``command`` holds it (None for a provider
+    built in code, which logs in with ``provider.login()``)."""
 
-    def __init__(self, message: str, *, command: str = "tokenprovider login") -> None:
+    def __init__(self, message: str, *, command: str | None = None) -> None:
         super().__init__(message)
         self.command = command
 

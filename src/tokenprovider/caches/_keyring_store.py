@@ -27,6 +27,8 @@ SERVICE = "tokenprovider"
 #: How long the round trip of a test entry may take (a locked keyring may wait for a
 #: password prompt nobody answers).
 PROBE_TIMEOUT = 10.0
+#: The size of the probe's test entry: that of a large stored login (two long JWTs).
+PROBE_BYTES = 12 * 1024
 #: Backends that store nothing: the one keyring falls back to, and the one that disables it.
 _STORES_NOTHING = frozenset({"keyring.backends.fail", "keyring.backends.null"})
 
@@ -125,7 +127,9 @@ def _problem(backend: KeyringBackend) -> str | None:
 def _round_trip(backend: KeyringBackend) -> str | None:
     """Store, read back and delete a test entry; why that failed, or None."""
     name = f"probe-{secrets.token_hex(8)}"
-    value = secrets.token_urlsafe(16)
+    # As large as a stored login may be: a backend that keeps only short secrets (the
+    # Windows Credential Manager's 2560 bytes) cannot hold one, and files are used.
+    value = secrets.token_urlsafe(PROBE_BYTES)
     step = "storing"
     try:
         backend.set_password(SERVICE, name, value)

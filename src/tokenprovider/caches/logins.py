@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -94,7 +95,8 @@ class LoginKey:
         """The key in words, for messages (it holds no secret)."""
         scopes = " ".join(self.canonical_scopes) or "none"
         return (
-            f"client {quote(self.client_id, 100)!r} at {quote(self.token_endpoint, 200)} "
+            f"client {quote(self.client_id, 100)!r} of the token endpoint "
+            f"{quote(self.token_endpoint, 200)} "
             f"for {quote(self.host, 200)} (scopes: {quote(scopes, 200)})"
         )
 
@@ -139,15 +141,23 @@ class HeldLogin:
         self.current = login
 
     def forget_refresh_token(self, refused: str) -> None:
-        """Drop the stored login if its refresh token is still ``refused`` (the one the
-        server refused); one another process has rotated in meanwhile is kept."""
+        """Drop the stored refresh token if it is still ``refused`` (the one the server
+        refused), keeping the access token until it expires; one another process has
+        rotated in meanwhile is kept. `LoginStoreError` if that cannot be written."""
         self.__check()
         stored = self.__store.load(self.__key)
         token = None if stored is None else stored.refresh_token
-        if token is not None and hmac.compare_digest(token.encode(), refused.encode()):
-            self.__store._delete(self.__key)
-            stored = None
-            logger.info("%s: forgot the refused login for %s", self.__store.name, self.__key.label)
+        refused_now = token is not None and hmac.compare_digest(token.encode(), refused.encode())
+        if stored is not None and refused_now:
+            if stored.access_token:
+                stored = dataclasses.replace(stored, refresh_token=None)
+                self.__store._save(self.__key, stored)
+            else:
+                self.__store._delete(self.__key)
+                stored = None
+            logger.info(
+                "%s: forgot the refused refresh token for %s", self.__store.name, self.__key.label
+            )
         self.current = stored
 
     def forget(self) -> bool:
@@ -684,9 +694,11 @@ def _encryption(key: str | bytes | SecretReference | None) -> Encryption | None:
         return None
     if key == DERIVE:
         raise LoginStoreError(
-            f'{SETTING}\'s key cannot be "{DERIVE}": a key is derived from a client secret, '
-            "and the clients people log in with are public (they have none); give a secret "
-            "reference to 32 base64-encoded bytes (make them with: openssl rand -base64 32)"
+            f'{SETTING}\'s key cannot be "{DERIVE}": the token caches derive theirs from a '
+            "client secret, which most clients people log in with do not have (and which "
+            "would not keep a person's tokens from another user of the same client); give a "
+            "secret reference to 32 base64-encoded bytes (make them with: openssl rand "
+            "-base64 32)"
         )
     if isinstance(key, (bytes, SecretReference)) or is_reference(key):
         return Encryption(key, owner=SETTING)

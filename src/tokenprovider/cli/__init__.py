@@ -14,7 +14,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import os
+import signal
 import sys
+import threading
 import traceback
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -61,9 +64,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.debug = getattr(args, "debug", False)
     if args.debug:
         logging.basicConfig(level=logging.DEBUG)
+    if threading.current_thread() is threading.main_thread():
+        # SIGTERM (docker stop, systemd, a cancelled CI job) ends the command as Ctrl-C
+        # does: with exit handlers, which let a refresh token being spent reach the store.
+        signal.signal(signal.SIGTERM, _terminated)
     try:
         with _library_warnings(shown_as_lines=not args.debug):
-            return _handler(args)(args)
+            code = _handler(args)(args)
+        sys.stdout.flush()  # here, where a reader that went away is handled
+        return code
     except TokenProviderError as exc:
         if args.debug:
             traceback.print_exc()
@@ -71,6 +80,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_CONFIG if isinstance(exc, ConfigurationError) else EXIT_AUTH_FAILED
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # the reader went away (tokenprovider status | head -1)
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+
+
+def _terminated(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 @contextlib.contextmanager

@@ -47,6 +47,12 @@ def cache_clear(args: argparse.Namespace) -> int:
         out(f"nothing to clear: {profile} ({found.provider_name}) fetches no token")
         return EXIT_OK
     cache = provider.cache
+    if getattr(provider, "login_command", None) is not None:
+        out(
+            f"nothing to clear: {profile} is a person's login, kept in "
+            f"{provider.login_location()}; tokenprovider logout forgets it"  # type: ignore[attr-defined]
+        )
+        return EXIT_OK
     if not isinstance(cache, FileTokenCache):
         if not cache.shared:
             out(f"nothing to clear: {profile} keeps its token in memory only")

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from tokenprovider.cli.output import EXIT_AUTH_FAILED, EXIT_OK, out
 from tokenprovider.errors import ConfigurationError
+from tokenprovider.providers._person import PERSON_GRANTS
 
 if TYPE_CHECKING:
     from tokenprovider.config.resolve import Resolved
@@ -25,7 +26,7 @@ def _person(args: argparse.Namespace) -> Resolved:
     from tokenprovider.config.resolve import resolve  # noqa: PLC0415
 
     found = resolve(args.profile, config_file=args.config)
-    if getattr(found.provider, "login_command", None) is None:
+    if getattr(found.provider, "grant_type", None) not in PERSON_GRANTS:
         raise ConfigurationError(
             f"profile {found.profile or 'default'!r} uses {type(found.provider).__name__}"
             + _grant_of(found.provider)
@@ -67,7 +68,8 @@ def status(args: argparse.Namespace) -> int:
     provider: Any = found.provider
     current: LoginStatus | None = provider.login_status()
     if current is None:
-        out(f"Not logged in. Log in with: {provider.login_command}")
+        out(f"Not logged in (no login is kept in {provider.login_location()}).")
+        out(f"Log in with: {provider.login_command}")
         return EXIT_AUTH_FAILED
     lines = [
         ("profile", found.profile or "default"),
@@ -91,7 +93,10 @@ def _expiry(expires_at: float | None, refreshable: bool) -> str:
 
     if expires_at is None:
         return "none kept"
-    when = datetime.fromtimestamp(expires_at, tz=timezone.utc).isoformat(timespec="seconds")
+    try:
+        when = datetime.fromtimestamp(expires_at, tz=timezone.utc).isoformat(timespec="seconds")
+    except (ValueError, OverflowError, OSError):
+        return f"expires at {expires_at:.0f} (epoch seconds)"
     left = expires_at - time.time()
     if left <= 0:
         after = "renewed on next use" if refreshable else "log in again"

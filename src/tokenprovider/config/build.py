@@ -12,11 +12,11 @@ resolving a secret reference, for ``tokenprovider config check``.
 from __future__ import annotations
 
 import contextlib
-import shlex
+import typing
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeVar
 
 from tokenprovider._masking import (
     REDACTED,
@@ -150,9 +150,6 @@ class _Builder:
     def provider(self, section: Any, path: KeyPath) -> tuple[str, TokenProvider]:
         name, provider = self.build(section, path)
         assert provider is not None  # only a check leaves it unbuilt
-        if getattr(provider, "login_command", None) is not None:
-            # A person's login: LoginRequiredError names the command for this profile.
-            provider.login_command = login_command(path)  # type: ignore[attr-defined]
         return name, provider
 
     def build(self, section: Any, path: KeyPath) -> tuple[str, TokenProvider | None]:
@@ -364,7 +361,8 @@ class _Builder:
         if not parameter.configurable:
             raise self.error(path, "cannot be set in configuration (only in code)")
         secret = parameter.accepts_secret or is_secret_key(parameter.name)
-        if is_reference(value):
+        # A choice among fixed words (``login_store = "file"``) is never a reference.
+        if is_reference(value) and typing.get_origin(parameter.annotation) is not Literal:
             origin = self._origin_of(path)
             reference = SecretReference(
                 value, base_dir=origin.directory if origin else None, setting=self.where(path)
@@ -508,14 +506,6 @@ def _retyped(exc: TokenProviderError, message: str) -> TokenProviderError:
         return type(exc)(message)
     except TypeError:
         return ConfigurationError(message)
-
-
-def login_command(path: KeyPath) -> str:
-    """The command that logs a person in for the provider at ``path``:
-    ``tokenprovider login``, with ``--profile NAME`` for ``[profiles.NAME.credentials]``."""
-    if len(path) == 3 and path[0] == "profiles":
-        return f"tokenprovider login --profile {shlex.quote(str(path[1]))}"
-    return "tokenprovider login"
 
 
 def build_provider(

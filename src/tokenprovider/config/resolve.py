@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import shlex
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from tokenprovider.config.build import build_named
 from tokenprovider.config.known import SECTION_KEYS
-from tokenprovider.config.loading import load
+from tokenprovider.config.loading import KeyPath, load
 from tokenprovider.config.profiles import active_profile, credentials_path, section
 from tokenprovider.config.registry import registry
 from tokenprovider.errors import ConfigurationError
@@ -63,7 +64,23 @@ def resolve(
         loaded.origin,
         cwd=Path(cwd) if cwd is not None else Path.cwd(),
     )
+    if getattr(provider, "grant_type", None) in PERSON_GRANTS:
+        # LoginRequiredError names the command that logs in for this very configuration.
+        provider.login_command = login_command(path, config_file)  # type: ignore[attr-defined]
     return Resolved(provider, provider_name, name)
+
+
+def login_command(path: KeyPath, config_file: str | os.PathLike[str] | None = None) -> str:
+    """The command that logs a person in for the provider at ``path``:
+    ``tokenprovider login``, with ``--config FILE`` when one was given and
+    ``--profile NAME`` for ``[profiles.NAME.credentials]``."""
+    words = ["tokenprovider"]
+    if config_file is not None:
+        words += ["--config", shlex.quote(os.fspath(config_file))]
+    words.append("login")
+    if len(path) == 3 and path[0] == "profiles":
+        words += ["--profile", shlex.quote(str(path[1]))]
+    return " ".join(words)
 
 
 def _cacheable(table: Any) -> bool:

@@ -12,12 +12,16 @@ child forgets the parent's workers, which do not exist in it.
 from __future__ import annotations
 
 import atexit
+import concurrent.futures
 import contextlib
 import contextvars
 import os
 import threading
 import time
 from collections.abc import Callable, Iterator
+from typing import TypeVar
+
+T = TypeVar("T")
 
 #: How long interpreter exit waits for fetches still under way in workers.
 EXIT_WAIT = 2.0
@@ -76,14 +80,41 @@ def finish_before_exit() -> Iterator[None]:
     """A block that interpreter exit waits for (up to `SPENDING_EXIT_WAIT` seconds), in
     whichever thread it runs: what it spends (a single-use refresh token) and what it
     gets for it (the new one, written to the store) must not be parted by exit."""
-    state = _state
-    with state.guard:
-        state.spending += 1
+    _spending(+1)
     try:
         yield
     finally:
-        with state.guard:
-            state.spending -= 1
+        _spending(-1)
+
+
+def run_to_end(work: Callable[[], T]) -> T:
+    """``work``'s result, computed in a worker thread that exit waits for (as
+    `finish_before_exit` does): when the caller's wait is interrupted (Ctrl-C, or a
+    signal handler raising `SystemExit`), the work still runs to its end. Run in the
+    caller's thread when no worker can start."""
+    outcome: concurrent.futures.Future[T] = concurrent.futures.Future()
+
+    def run() -> None:
+        try:
+            outcome.set_result(work())
+        except BaseException as exc:  # handed to the caller, whatever it is
+            outcome.set_exception(exc)
+        finally:
+            _spending(-1)
+
+    _spending(+1)  # before the worker starts: exit must not slip in between
+    if not start(run):
+        _spending(-1)
+        with finish_before_exit():
+            return work()
+    return outcome.result()
+
+
+def _spending(change: int) -> None:
+    state = _state
+    with state.guard:
+        state.spending += change
+        if not state.spending:
             state.spent.notify_all()
 
 

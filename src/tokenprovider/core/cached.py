@@ -509,8 +509,10 @@ class CachedTokenProvider(TokenProvider):
         return fresh
 
     def __cooldown_for(self, error: BaseException) -> float:
-        if isinstance(error, LoginRequiredError):
-            return 0.0  # asking again costs a read of the login store, and finds a new login
+        if isinstance(error, LoginRequiredError) and not self.__still_valid(self.__snapshot):
+            # With no token to serve meanwhile, ask the login store again at once: a login
+            # in another terminal is picked up by the next call.
+            return 0.0
         if isinstance(error, TokenExpiredOnArrivalError):
             return self.__expired_cooldown()
         return self.failure_cooldown

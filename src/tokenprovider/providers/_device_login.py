@@ -50,12 +50,12 @@ MAX_DEVICE_CODE = 2048
 MAX_USER_CODE = 64
 MAX_URI = 2048
 
-EXPIRED = "the code expired before the login was approved; run `tokenprovider login --device` again"
-DENIED = "the login was denied; run `tokenprovider login --device` again to retry"
+EXPIRED = "the code expired before the login was approved; log in again"
+DENIED = "the login was denied; log in again to retry"
 LOST = (
     "the token endpoint no longer knows the device code: the answer to an earlier poll "
     "was lost on the way (the server was unreachable), so the login cannot complete; "
-    "run `tokenprovider login --device` again"
+    "log in again"
 )
 
 
@@ -82,11 +82,12 @@ def device_login(
     wall_time: Callable[[], float],
     monotonic: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    audience: str | None = None,
 ) -> TokenAnswer:
     """Log a person in with the device authorization grant: the tokens the server issues
     once they approve.
 
-    Asks ``device_authorization_endpoint`` for a code (with ``scopes``, the client
+    Asks ``device_authorization_endpoint`` for a code (with ``scopes`` and ``audience``, the client
     authenticated by ``endpoint`` with ``secret``; None for a public client), writes to
     ``out`` where to enter it and flushes, then polls the token endpoint every interval
     (``sleep``), slower after each ``slow_down``. A poll that gets no answer is tried
@@ -96,6 +97,8 @@ def device_login(
     """
     started = monotonic()
     fields = {"scope": " ".join(scopes)} if scopes else {}
+    if audience:
+        fields["audience"] = audience
     what = "device authorization endpoint"
     body = endpoint.post(device_authorization_endpoint, fields, secret, what=what)
     where = f"{what} {untrusted.quote(device_authorization_endpoint)}"
@@ -133,7 +136,7 @@ def _poll(
     interval = authorization.interval
     lost = False  # the last poll got no answer: it may have spent the device code
     while True:
-        sleep(interval)
+        sleep(max(0.0, min(interval, expires_at - monotonic())))
         if monotonic() >= expires_at:
             raise LoginError(EXPIRED)
         try:
@@ -145,7 +148,7 @@ def _poll(
             failure = str(exc)
         lost = step == "no answer"
         if step == "slow_down":
-            interval += SLOW_DOWN_STEP
+            interval = min(interval + SLOW_DOWN_STEP, MAX_INTERVAL)
             logger.debug("device login: slow_down, now polling every %gs", interval)
         elif step != "pending":
             logger.info(
@@ -251,7 +254,8 @@ def _checked(body: Mapping[str, Any], where: str, secret: str | None) -> DeviceA
         raise refused(
             "interval",
             body["interval"],
-            f"is not a number of seconds from 0 to {MAX_INTERVAL:g}: {shown(body['interval'])}",
+            f"is not a number of seconds above 0 and at most {MAX_INTERVAL:g}: "
+            f"{shown(body['interval'])}",
         )
     assert isinstance(uri, str)  # _uri_problem refuses anything else
     return DeviceAuthorization(

@@ -39,7 +39,7 @@ CONNECTION_SECONDS = 5.0
 _MAX_CONNECTIONS = 16
 #: Server text (``error``, ``error_description``) shown or quoted is cut to this.
 _TEXT_LIMIT = 200
-_AGAIN = "run `tokenprovider login` again"
+_AGAIN = "log in again"
 _CLOSE = "You can close this window."
 _HEADERS = (
     "Content-Type: text/html; charset=utf-8",
@@ -116,7 +116,7 @@ class LoopbackListener:
                 if now >= deadline:
                     raise LoginError(
                         f"no redirect arrived within {timeout:g}s; {_AGAIN}, or "
-                        "`tokenprovider login --device` on a machine without a browser"
+                        "use the device flow (`--device`) on a machine without a browser"
                     )
                 wake = min([deadline, *(c.deadline for c in clients.values())])
                 for key, _ in selector.select(wake - now):
@@ -268,8 +268,13 @@ def _accept(
     except OSError:
         return
     if len(clients) >= _MAX_CONNECTIONS:
-        sock.close()
-        return
+        # Full: make room by dropping the oldest connection that has sent nothing (idle
+        # ones, which browsers open and other local programs could hoard), else refuse.
+        idle = [client for client in clients.values() if not client.head]
+        if not idle:
+            sock.close()
+            return
+        _drop(selector, clients, min(idle, key=lambda client: client.deadline))
     sock.setblocking(False)
     clients[sock] = _Connection(sock, time.monotonic() + CONNECTION_SECONDS)
     selector.register(sock, selectors.EVENT_READ, clients[sock])

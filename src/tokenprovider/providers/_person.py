@@ -11,26 +11,31 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
+import dataclasses
 import logging
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, TextIO
+from urllib.parse import urlsplit
 
 from tokenprovider import _untrusted as untrusted
-from tokenprovider._masking import masked_repr
+from tokenprovider._masking import masked_repr, masked_url
 from tokenprovider.core import _workers
 from tokenprovider.errors import (
     ConfigurationError,
     DiscoveryError,
     LoginRequiredError,
+    LoginStoreError,
     OAuthError,
 )
 
 if TYPE_CHECKING:
-    from tokenprovider.caches.logins import LoginKey, LoginStore, StoredLogin
+    from tokenprovider.caches.logins import HeldLogin, LoginKey, LoginStore, StoredLogin
     from tokenprovider.core.host import Host
     from tokenprovider.providers._token_endpoint import TokenAnswer, TokenEndpoint
+    from tokenprovider.secret_refs import SecretReference
 
 logger = logging.getLogger("tokenprovider")
 
@@ -114,7 +119,7 @@ class PersonGrant:
     #: Not shown by `repr()` at all: the endpoint client (which holds the secret), the
     #: store, and the access token last served.
     _hidden_attributes: ClassVar[frozenset[str]] = frozenset(
-        {"_endpoint", "_store", "_served", "_secret"}
+        {"_endpoint", "_store", "_served", "_secret", "_unsaved"}
     )
 
     def __init__(
@@ -127,7 +132,8 @@ class PersonGrant:
         urls: Mapping[str, str | None],
         redirect_ports: tuple[int, ...] | None,
         store_setting: str,
-        store_key: object,
+        store_key: str | SecretReference | None,
+        audience: str | None,
         wall_time: Callable[[], float],
     ) -> None:
         self.host = host
@@ -139,10 +145,13 @@ class PersonGrant:
         self._secret = secret
         self._store_key = store_key
         self._store: LoginStore | None = None
+        self.audience = audience
         self._served: str | None = None  # the access token this process last got from here
+        self._unsaved: StoredLogin | None = None  # a rotated login the store refused
         self.__wall_time = wall_time
-        #: The command `LoginRequiredError` names (the configuration sets the profile).
-        self.login_command = "tokenprovider login"
+        #: The command `LoginRequiredError` names: the configuration sets it for its
+        #: profile; None for a provider built in code (which calls `login`).
+        self.login_command: str | None = None
 
     def __repr__(self) -> str:
         return masked_repr(self)
@@ -154,8 +163,7 @@ class PersonGrant:
         if self._store is None:
             from tokenprovider.caches.logins import login_store  # noqa: PLC0415
 
-            key = self._store_key
-            self._store = login_store(self.store_setting, key=key)  # type: ignore[arg-type]
+            self._store = login_store(self.store_setting, key=self._store_key)
         return self._store
 
     def key(self) -> LoginKey:
@@ -170,10 +178,23 @@ class PersonGrant:
 
     def token(self) -> tuple[str, float]:
         """A token and its expiry (epoch seconds), from the store or by spending the
-        stored refresh token; `LoginRequiredError` when neither can give one."""
+        stored refresh token; `LoginRequiredError` when neither can give one.
+
+        The exchange runs to its end in a worker thread that interpreter exit waits
+        for: a Ctrl-C (or exit) stops only the caller's wait, so a refresh token the
+        server has answered for is always stored.
+        """
+        return _workers.run_to_end(self.__token)
+
+    def __token(self) -> tuple[str, float]:
         key = self.key()
         with self.store().hold(key) as held:
             login = held.current  # read under the lock: what another process wrote counts
+            if login is None and self._unsaved is not None:
+                login = self._unsaved  # rotated here, but the store refused it: retry
+                self.__save(held, key, login)
+            elif login is not None:
+                self._unsaved = None
             now = self.__wall_time()
             if login is not None and _fresh(login, now) and login.access_token != self._served:
                 # Another process (or `login`) stored a token since this one was served.
@@ -183,26 +204,57 @@ class PersonGrant:
                 return login.access_token, login.expires_at
             if login is None or not login.refresh_token:
                 raise self.__login_required(key, "no login is stored" if login is None else None)
-            refresh_token = login.refresh_token
-            # From the request to the store write, exit waits: a rotated refresh token
-            # the server has answered with must not be lost with the process.
-            with _workers.finish_before_exit():
-                try:
-                    answer = self._endpoint.grant(
-                        {"grant_type": "refresh_token", "refresh_token": refresh_token},
-                        self._secret(),
-                        self.__wall_time,
-                        repeatable=False,
-                    )
-                except OAuthError as exc:
-                    if exc.error != "invalid_grant":
-                        raise
-                    held.forget_refresh_token(refresh_token)
-                    reason = "the server refused the stored refresh token (invalid_grant)"
-                    raise self.__login_required(key, reason) from None
-                held.save(self.__stored(answer, login))
+            answer = self.__refresh(held, key, login, login.refresh_token)
         self._served = answer.access_token
         return answer.access_token, answer.expires_at
+
+    def __refresh(
+        self, held: HeldLogin, key: LoginKey, login: StoredLogin, refresh_token: str
+    ) -> TokenAnswer:
+        """Spend ``refresh_token`` and store what the server answered, even when the
+        answer is not usable otherwise (its new refresh token is the live one now)."""
+        rotated: list[str] = []
+        try:
+            answer = self._endpoint.grant(
+                {"grant_type": "refresh_token", "refresh_token": refresh_token},
+                self._secret(),
+                self.__wall_time,
+                repeatable=False,
+                keep_refresh_token=rotated.append,
+            )
+        except OAuthError as exc:
+            if exc.error != "invalid_grant":
+                raise
+            held.forget_refresh_token(refresh_token)
+            reason = "the server refused the stored refresh token (invalid_grant)"
+            raise self.__login_required(key, reason) from None
+        except BaseException:
+            if rotated:  # the rest of the answer was unusable: keep its refresh token
+                kept = dataclasses.replace(
+                    login, refresh_token=rotated[-1], access_token=None, expires_at=None
+                )
+                self.__save(held, key, kept)
+            raise
+        self.__save(held, key, self.__stored(answer, login))
+        return answer
+
+    def __save(self, held: HeldLogin, key: LoginKey, login: StoredLogin) -> None:
+        """Store ``login``; if the store refuses it, keep it in this process (and take
+        the spent login out of the store, so no other process spends it again)."""
+        try:
+            held.save(login)
+        except LoginStoreError as exc:
+            self._unsaved = login
+            with contextlib.suppress(LoginStoreError):
+                held.forget()
+            logger.error(
+                "could not store the renewed login for %s (%s); this process keeps it, "
+                "but other processes, and later runs, will need a new login",
+                key.label,
+                exc,
+            )
+        else:
+            self._unsaved = None
 
     def __stored(self, answer: TokenAnswer, before: StoredLogin | None) -> StoredLogin:
         """What to keep after ``answer``: a new refresh token replaces the old one; the
@@ -224,11 +276,10 @@ class PersonGrant:
         )
 
     def __login_required(self, key: LoginKey, reason: str | None) -> LoginRequiredError:
-        why = reason or "the stored login has no refresh token and its access token expired"
-        return LoginRequiredError(
-            f"{key.label}: {why}. Log in with: {self.login_command}",
-            command=self.login_command,
-        )
+        why = reason or "the stored login has no refresh token to renew its access token"
+        command = self.login_command
+        how = f"Log in with: {command}" if command else "Log in by calling provider.login()"
+        return LoginRequiredError(f"{key.label}: {why}. {how}", command=command)
 
     # -- logging in and out ---------------------------------------------------------------
 
@@ -249,16 +300,17 @@ class PersonGrant:
                 secret,
                 out=out,
                 wall_time=self.__wall_time,
+                audience=self.audience,
             )
         else:
             answer = self.__browser_login(secret, open_browser, out)
         key = self.key()
+        saved = self.__stored(answer, None)
         with store.hold(key) as held:
-            held.save(self.__stored(answer, None))
+            held.save(saved)  # a login the store cannot keep fails here, loudly
         self._served = None
-        status = self.status()
-        assert status is not None
-        return status
+        self._unsaved = None
+        return self.__status(key, saved)
 
     def __browser_login(self, secret: str | None, open_browser: bool, out: TextIO) -> TokenAnswer:
         from tokenprovider.providers._browser_login import browser_login  # noqa: PLC0415
@@ -270,6 +322,7 @@ class PersonGrant:
             out=out,
             ports=self.redirect_ports,
             open_browser=open_browser,
+            extra_params={"audience": self.audience} if self.audience else None,
         )
         with _workers.finish_before_exit():
             return self._endpoint.grant(
@@ -285,21 +338,48 @@ class PersonGrant:
             )
 
     def logout(self) -> LogoutResult:
-        """Forget the stored login, revoking its tokens first where the server can."""
-        store = self.store()
+        """Forget the stored login, revoking its tokens first where the server can.
+
+        With ``login_store="auto"``, a login kept in the files while the keyring did not
+        work here (another session, say) is revoked and forgotten too.
+        """
         key = self.key()
+        results = [self.__logout_from(store, key) for store in self.__stores()]
+        self._served = None
+        self._unsaved = None
+        done = [result for result in results if result is not None]
+        if not done:
+            where = self.store().where(key)
+            return LogoutResult(False, None, f"not logged in: no login is kept in {where}")
+        revoked = False if any(r is False for r, _ in done) else done[0][0]
+        detail = "; ".join(text for _, text in done)
+        return LogoutResult(True, revoked, f"logged out of {key.label}; {detail}")
+
+    def __stores(self) -> list[LoginStore]:
+        """The store in use, and with ``"auto"`` choosing the keyring, the files too."""
+        store = self.store()
+        if self.store_setting != "auto" or store.kind == "file":
+            return [store]
+        from tokenprovider.caches.logins import login_store  # noqa: PLC0415
+
+        return [store, login_store("file", key=self._store_key)]
+
+    def __logout_from(self, store: LoginStore, key: LoginKey) -> tuple[bool | None, str] | None:
         with store.hold(key) as held:
             login = held.current
             if login is None:
-                return LogoutResult(
-                    False, None, f"not logged in: no login is stored for {key.label}"
-                )
+                return None
             revoked, detail = self.__revoke(login)
             held.forget()
-        self._served = None
-        return LogoutResult(True, revoked, f"logged out of {key.label}; {detail}")
+        return revoked, detail
+
+    def where(self) -> str:
+        """Where this login is (or would be) kept, in words."""
+        return self.store().where(self.key())
 
     def __revoke(self, login: StoredLogin) -> tuple[bool | None, str]:
+        """Revoke the login's tokens: the refresh token decides (RFC 7009 §2.1 revokes
+        its access tokens with it); the access token is revoked too where the server can."""
         url = self.__published("revocation")
         if not isinstance(url, str):
             why = url or "the server publishes no revocation endpoint"
@@ -308,36 +388,41 @@ class PersonGrant:
                 "they expire; set revocation_url if the server has one)"
             )
         tokens = [("refresh_token", login.refresh_token), ("access_token", login.access_token)]
-        try:
-            for hint, token in tokens:
-                if token:
-                    self._endpoint.post(
-                        url,
-                        {"token": token, "token_type_hint": hint},
-                        self._secret(),
-                        what="revocation endpoint",
+        for hint, token in tokens:
+            if not token:
+                continue
+            try:
+                self._endpoint.post(
+                    url,
+                    {"token": token, "token_type_hint": hint},
+                    self._secret(),
+                    what="revocation endpoint",
+                )
+            except Exception as exc:  # forgotten here all the same: say what the server said
+                if hint == "refresh_token" or not login.refresh_token:
+                    logger.warning("could not revoke the tokens at logout: %s", exc)
+                    return False, (
+                        f"the server did not revoke its tokens ({exc}); they were forgotten here"
                     )
-        except Exception as exc:  # forgotten here all the same: say what the server said
-            logger.warning("could not revoke the tokens at logout: %s", exc)
-            return False, f"the server did not revoke its tokens ({exc}); they were forgotten here"
+                logger.info("the access token was not revoked at logout: %s", exc)
         return True, "the server revoked its tokens"
 
     def status(self) -> LoginStatus | None:
         """Who is logged in where (None: nobody); reads the store only."""
-        store = self.store()
         key = self.key()
-        login = store.load(key)
-        if login is None:
-            return None
+        login = self.store().load(key) or self._unsaved
+        return None if login is None else self.__status(key, login)
+
+    def __status(self, key: LoginKey, login: StoredLogin) -> LoginStatus:
         return LoginStatus(
-            account=login.account,
+            account=None if login.account is None else untrusted.quote(login.account, 120),
             client_id=key.client_id,
             host=key.host,
-            token_endpoint=key.token_endpoint,
-            scopes=login.scopes,
+            token_endpoint=self._endpoint.url or key.token_endpoint,
+            scopes=tuple(untrusted.quote(scope, 120) for scope in login.scopes),
             expires_at=login.expires_at,
             refreshable=bool(login.refresh_token),
-            where=store.where(key),
+            where=self.store().where(key),
         )
 
     def __endpoint_url(self, name: str) -> str:
@@ -353,25 +438,58 @@ class PersonGrant:
 
     def __published(self, name: str) -> str | DiscoveryError | None:
         """The ``NAME_url`` setting, else the server's published ``NAME_endpoint``
-        (discovered once); None if the metadata names none, or why there is none."""
+        (discovered once); None if the metadata names none, or why there is none.
+
+        The endpoints that receive a token or a code (device authorization, revocation)
+        must be on the token endpoint's origin; endpoints are taken from the metadata only
+        when it names the token endpoint this provider uses.
+        """
         configured = self.urls.get(f"{name}_url")
-        if configured:
-            return configured
-        try:
-            metadata = self._endpoint.metadata()
-        except DiscoveryError as exc:
-            return exc
-        found: str | None = getattr(metadata, f"{name}_endpoint")
-        return found
+        token_url = self._endpoint.token_url
+        if configured and (name == "authorization" or token_url):
+            found: str | None = configured
+        else:
+            try:
+                metadata = self._endpoint.metadata()
+            except DiscoveryError as exc:
+                return exc
+            token_url = token_url or metadata.token_endpoint
+            if configured:
+                found = configured
+            elif metadata.token_endpoint != token_url:
+                return DiscoveryError(
+                    f"the server's metadata ({untrusted.quote(metadata.where)}) names another "
+                    f"token endpoint than token_url, so its {name}_endpoint is not used"
+                )
+            else:
+                found = getattr(metadata, f"{name}_endpoint")
+        if found is None or name == "authorization" or _origin(found) == _origin(token_url):
+            return found
+        setting = f"{name}_url" if configured else f"the published {name}_endpoint"
+        raise ConfigurationError(
+            f"{setting} ({untrusted.quote(masked_url(found))}) is not on the token "
+            f"endpoint's origin ({untrusted.quote(_origin(token_url))}): it would receive "
+            "this login's tokens, so it must be the same server"
+        )
 
 
 def _fresh(login: StoredLogin, now: float) -> bool:
     """Whether ``login``'s access token is unexpired, with a minute (or a tenth of its
-    life) to spare."""
+    life, and at least two seconds) to spare."""
     if not login.access_token or login.expires_at is None:
         return False
     life = max(0.0, login.expires_at - login.saved_at)
-    return login.expires_at - now > min(60.0, life / 10)
+    return login.expires_at - now > max(2.0, min(60.0, life / 10))
+
+
+def _origin(url: str | None) -> str:
+    """``scheme://host:port`` of ``url`` (lower-cased), for comparing servers."""
+    parts = urlsplit(url or "")
+    try:
+        port = parts.port or {"https": 443, "http": 80}.get(parts.scheme, 0)
+    except ValueError:
+        port = -1
+    return f"{parts.scheme.lower()}://{(parts.hostname or '').lower()}:{port}"
 
 
 def _account(id_token: str | None) -> str | None:

@@ -50,6 +50,8 @@ logger = logging.getLogger("tokenprovider")
 
 #: Form fields the token request sets itself: ``extra_params`` may not set them.
 RESERVED_PARAMS = frozenset({"grant_type", "client_id", "client_secret", "scope", "audience"})
+#: The longest lifetime taken from ``expires_in`` (ten years); a longer one is cut to it.
+MAX_EXPIRES_IN = 10 * 365 * 86400.0
 #: Request fields whose values are redacted from any server text quoted in our messages.
 SECRET_FIELDS = frozenset(
     {"code", "code_verifier", "device_code", "refresh_token", "token", "client_secret"}
@@ -151,11 +153,15 @@ class TokenEndpoint:
         wall_time: Callable[[], float],
         *,
         repeatable: bool = True,
+        keep_refresh_token: Callable[[str], None] | None = None,
     ) -> TokenAnswer:
         """One token request with the grant in ``fields`` (``grant_type`` and its
         parameters), the client authenticated with ``secret`` (None: a public client).
         A request that spends something single-use (a code, a rotating refresh token) is
-        not ``repeatable``: it is sent again only if it cannot have reached the server."""
+        not ``repeatable``: it is not sent again after a failed read, when the server may
+        have acted on it. ``keep_refresh_token`` gets a successful answer's refresh token
+        before the rest of the answer is checked: it is the live one even if the rest
+        turns out unusable."""
         with self.__call(fields, secret):
             issued_at = wall_time()
             with self.__calls(repeatable) as calls:
@@ -166,7 +172,8 @@ class TokenEndpoint:
                 # Raised here, outside any handler: nothing of requests' exception (which
                 # holds the request, its body and headers) is chained to ours.
                 raise self.__fetch_error(answer, shown, "token endpoint") from None
-            return self.__parse(answer, shown, issued_at, str(fields.get("grant_type")))
+            grant = str(fields.get("grant_type"))
+            return self.__parse(answer, shown, issued_at, grant, keep_refresh_token)
 
     def post(
         self, url: str, fields: Mapping[str, str], secret: str | None, *, what: str
@@ -298,7 +305,14 @@ class TokenEndpoint:
             self._metadata = discover(self.host, calls)
         return self._metadata
 
-    def __parse(self, answer: Answer, url: str, issued_at: float, grant: str) -> TokenAnswer:
+    def __parse(
+        self,
+        answer: Answer,
+        url: str,
+        issued_at: float,
+        grant: str,
+        keep_refresh_token: Callable[[str], None] | None = None,
+    ) -> TokenAnswer:
         status = answer.status
         if 300 <= status < 400:
             # Never followed: the request carries the client's credentials.
@@ -318,6 +332,9 @@ class TokenEndpoint:
                 f"token endpoint {url} answered HTTP {status} with a body that is not a JSON "
                 f"object ({reason}; Content-Type {content_type}); check token_url"
             )
+        refresh_token = self.__refresh_token(body.get("refresh_token"), url)
+        if refresh_token is not None and keep_refresh_token is not None:
+            keep_refresh_token(refresh_token)
         access_token = body.get("access_token")
         if not isinstance(access_token, str) or not access_token:
             raise MalformedTokenResponseError(
@@ -342,7 +359,7 @@ class TokenEndpoint:
         return TokenAnswer(
             access_token,
             issued_at + self.__expires_in(body.get("expires_in"), url),
-            self.__refresh_token(body.get("refresh_token"), url),
+            refresh_token,
             self.__scopes(body.get("scope"), url),
             body.get("id_token") if isinstance(body.get("id_token"), str) else None,
         )
@@ -388,7 +405,7 @@ class TokenEndpoint:
                 f"token endpoint {url} sent expires_in={self.__text(repr(value))}; "
                 "expected a number of seconds"
             )
-        return seconds
+        return min(seconds, MAX_EXPIRES_IN)
 
     def __error_for(self, answer: Answer, url: str, what: str, grant: str) -> TokenEndpointError:
         status = answer.status

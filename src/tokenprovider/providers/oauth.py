@@ -34,7 +34,7 @@ from tokenprovider.providers._person import (
 )
 from tokenprovider.providers._token_endpoint import RESERVED_PARAMS, TokenEndpoint
 from tokenprovider.retry import RetryPolicy
-from tokenprovider.secret_refs import SecretReference, reveal
+from tokenprovider.secret_refs import SecretReference, is_reference, reveal
 
 if TYPE_CHECKING:
     from tokenprovider.providers._person import LoginStatus, LogoutResult
@@ -106,7 +106,7 @@ class OAuthTokenProvider(CachedTokenProvider):
         device_authorization_url: str | None = None,
         revocation_url: str | None = None,
         redirect_port: int | str | None = None,
-        login_store: str = "auto",
+        login_store: Literal["auto", "keyring", "file"] = "auto",
         login_store_dir: Path | None = None,
         login_store_key: str | SecretReference | None = None,
         **settings: Unpack[RefreshSettings],
@@ -141,7 +141,10 @@ class OAuthTokenProvider(CachedTokenProvider):
             extra_params,
         )
         for name, url in urls.items():
-            problem = url and endpoint_problem(url, self.host, allow_query=False)
+            # An authorization URL may have a query (Azure AD B2C names its policy there):
+            # it is opened in a browser and carries no secret.
+            query = name == "authorization_url"
+            problem = url and endpoint_problem(url, self.host, allow_query=query)
             if problem:
                 raise ConfigurationError(f"{name} {problem}")
         if client_auth not in ("basic", "post"):
@@ -222,6 +225,7 @@ class OAuthTokenProvider(CachedTokenProvider):
                     f"file:{login_store_dir}" if login_store_dir is not None else login_store
                 ),
                 store_key=login_store_key,
+                audience=audience,
                 wall_time=self._wall_time,
             )
             if person
@@ -251,10 +255,18 @@ class OAuthTokenProvider(CachedTokenProvider):
             raise ConfigurationError(problem)
         if settings["login_store_dir"] is not None and login_store != "file":
             raise ConfigurationError('login_store_dir needs login_store = "file"')
-        if audience is not None or extra_params:
+        key = settings["login_store_key"]
+        if key is not None and not (
+            isinstance(key, (SecretReference, bytes))
+            or (isinstance(key, str) and is_reference(key))
+        ):
             raise ConfigurationError(
-                "audience and extra_params apply to the client_credentials grant only"
+                "login_store_key must be a secret reference (env:, file:, aws-secretsmanager:, "
+                "aws-ssm:) to 32 base64-encoded bytes (make them with: openssl rand -base64 32); "
+                "a literal key does not belong in code or configuration"
             )
+        if extra_params:
+            raise ConfigurationError("extra_params apply to the client_credentials grant only")
         if self.cache.shared:
             raise ConfigurationError(
                 f"a person's tokens are shared through the login store, not a "
@@ -263,12 +275,13 @@ class OAuthTokenProvider(CachedTokenProvider):
 
     @property
     def login_command(self) -> str | None:
-        """The command `LoginRequiredError` tells a person to run (None for a service's
-        grant); the configuration sets it to name the profile."""
+        """The command `LoginRequiredError` tells a person to run: the configuration sets
+        it for its profile (``tokenprovider login --profile NAME``); None for a provider
+        built in code, or for a service's grant."""
         return None if self._person is None else self._person.login_command
 
     @login_command.setter
-    def login_command(self, command: str) -> None:
+    def login_command(self, command: str | None) -> None:
         if self._person is not None:
             self._person.login_command = command
 
@@ -303,6 +316,11 @@ class OAuthTokenProvider(CachedTokenProvider):
         """Who is logged in, where the tokens are kept, the scopes and the access
         token's expiry (None: nobody). Reads the store only; never shows a token."""
         return self.__person("login_status").status()
+
+    def login_location(self) -> str:
+        """Where the person's login is (or would be) kept, in words: a file, or the OS
+        keyring; for ``tokenprovider status`` and ``login``."""
+        return self.__person("login_location").where()
 
     def __person(self, method: str) -> PersonGrant:
         if self._person is None:
