@@ -8,6 +8,7 @@ through `multiprocessing` queues.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from tokenprovider import OAuthTokenProvider
@@ -68,3 +69,23 @@ def fetch_token_until_killed(
     it holds the lease."""
     provider = build_provider(server_url, token_url, secret, lease_seconds=lease_seconds)
     provider.token  # noqa: B018 - blocks in the token request until killed
+
+
+def token_and_warnings(
+    server_url: str, token_url: str, secret: str, results: Any, cache: dict[str, Any]
+) -> None:
+    """One token through a provider whose `DynamoDBTokenCache` has ``cache`` settings;
+    puts ``(outcome, token or error, warnings logged)`` on ``results``."""
+    warnings: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.levelno >= logging.WARNING:
+                warnings.append(record.getMessage())
+
+    logging.getLogger("tokenprovider").addHandler(Keep())
+    try:
+        provider = build_provider(server_url, token_url, secret, **cache)
+        results.put(("token", provider.token, warnings))
+    except Exception as exc:  # reported to the test
+        results.put(("error", f"{type(exc).__name__}: {exc}", warnings))

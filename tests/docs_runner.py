@@ -184,7 +184,9 @@ def _run_pytest(step: dict[str, Any], work: Path) -> None:
 
     module = work / f"test_snippet_{step['line']}.py"
     module.write_text("\n".join([step.get("setup", ""), "\n" * 2, step["code"]]), encoding="utf-8")
-    code = pytest.main([str(module), "-q", "-p", "no:cacheprovider", "--rootdir", str(work)])
+    # hypothesis's plugin is left out: no block needs it, and it takes over a second to load
+    args = [str(module), "-q", "-p", "no:cacheprovider", "-p", "no:hypothesispytest"]
+    code = pytest.main([*args, "--rootdir", str(work)])
     if code != 0:
         raise AssertionError(f"pytest exited {code} for the block at line {step['line']}")
 

@@ -11,7 +11,6 @@ tests count the DynamoDB calls the cache made, never the seconds they took.
 from __future__ import annotations
 
 import json
-import logging
 import multiprocessing
 import queue
 import threading
@@ -24,6 +23,7 @@ import pytest
 import requests
 from botocore.config import Config
 
+import ddb_workers
 from conftest import (
     CANARY_SECRET,
     DYNAMODB_TABLE,
@@ -90,33 +90,14 @@ def expired_item(server: LocalOAuthServer, client: Any) -> dict[str, Any]:
 # -- a child process that gets one token, so a cache that polls for ever cannot hang us ----
 
 
-def _token_in_child(server_url: str, token_url: str, results: Any, cache: dict[str, Any]) -> None:
-    """In the child: one token through a DynamoDBTokenCache with ``cache`` settings; puts
-    ``(outcome, token or error, warnings logged)`` on ``results``."""
-    warnings: list[str] = []
-
-    class Keep(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            if record.levelno >= logging.WARNING:
-                warnings.append(record.getMessage())
-
-    logging.getLogger("tokenprovider").addHandler(Keep())
-    try:
-        dynamodb = DynamoDBTokenCache(TABLE, **cache)
-        provider = OAuthTokenProvider(
-            server_url, "client", CANARY_SECRET, token_url=token_url, cache=dynamodb
-        )
-        results.put(("token", provider.token, warnings))
-    except Exception as exc:  # reported to the test
-        results.put(("error", f"{type(exc).__name__}: {exc}", warnings))
-
-
 def token_in_child(server: LocalOAuthServer, **cache: Any) -> tuple[str, list[str]]:
     """A token from a provider in a child process, and the warnings it logged; fails the
     test if none comes within `CHILD_BOUND` seconds."""
     results = SPAWN.Queue()
     child = SPAWN.Process(
-        target=_token_in_child, args=(server.url, server.token_url, results, cache), daemon=True
+        target=ddb_workers.token_and_warnings,
+        args=(server.url, server.token_url, CANARY_SECRET, results, cache),
+        daemon=True,
     )
     child.start()
     try:

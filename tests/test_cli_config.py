@@ -10,6 +10,7 @@ distribution in ``tests/plugin_package`` into the venv and remove it afterwards.
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import json
 import os
 import shutil
@@ -713,7 +714,12 @@ def acme_plugin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     shutil.copytree(
         PLUGIN_SOURCE, copy, ignore=shutil.ignore_patterns("__pycache__", "build", "dist")
     )
-    pip("uninstall", "-y", PLUGIN_DIST)  # a previous run may have left it installed
+    try:
+        importlib.metadata.distribution(PLUGIN_DIST)
+    except importlib.metadata.PackageNotFoundError:
+        pass  # as usual: no pip run needed to remove it
+    else:
+        pip("uninstall", "-y", PLUGIN_DIST)  # a previous run left it installed
     installed = pip(
         "install", "--quiet", "--no-deps", "--no-build-isolation", "--no-index", str(copy)
     )

@@ -28,8 +28,9 @@ How the Python blocks of README.md and docs/*.md run (tell doc writers: docs/tes
     ``/service/token-dispenser/sit``, region ``us-west-2``) and the ``AWS_*`` variables
     point boto3 at it;
   - ``<!-- docs: pytest -->``: the block is a pytest module (test functions using the
-    `tokenprovider.testing` fixtures); it runs under pytest, after any setup. A block
-    that defines a ``test_`` function must say so, or it would never run.
+    `tokenprovider.testing` fixtures); it runs under pytest (without hypothesis's plugin,
+    which no block needs), after any setup. A block that defines a ``test_`` function
+    must say so, or it would never run.
 - A block that cannot run is listed in `NOT_RUN` with the reason (there are none).
 """
 

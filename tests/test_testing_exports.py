@@ -102,6 +102,10 @@ def test_the_tds_dispenser_fixture_without_moto_names_the_extra(tmp_path: Path) 
         "-q",
         "-p",
         "no:cacheprovider",
+        "-p",  # plugins the test does not need, each seconds to load; ours is loaded as usual
+        "no:hypothesispytest",
+        "-p",
+        "no:anyio",
         "--rootdir",
         str(tmp_path),
         str(tmp_path / "test_mine.py"),

@@ -17,6 +17,7 @@ import logging
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, TextIO
 from urllib.parse import urlsplit
 
@@ -130,8 +131,9 @@ class PersonGrant:
         endpoint: TokenEndpoint,
         secret: Callable[[], str | None],
         urls: Mapping[str, str | None],
-        redirect_ports: tuple[int, ...] | None,
+        redirect_port: int | str | None,
         store_setting: str,
+        store_dir: Path | None,
         store_key: str | SecretReference | None,
         audience: str | None,
         wall_time: Callable[[], float],
@@ -139,8 +141,10 @@ class PersonGrant:
         self.host = host
         self.grant_type = grant_type
         self.urls = dict(urls)
-        self.redirect_ports = redirect_ports
+        self.redirect_port = redirect_port
+        self.redirect_ports = redirect_ports(redirect_port)
         self.store_setting = store_setting
+        self.store_dir = store_dir
         self._endpoint = endpoint
         self._secret = secret
         self._store_key = store_key
@@ -163,7 +167,8 @@ class PersonGrant:
         if self._store is None:
             from tokenprovider.caches.logins import login_store  # noqa: PLC0415
 
-            self._store = login_store(self.store_setting, key=self._store_key)
+            where = self.store_setting if self.store_dir is None else f"file:{self.store_dir}"
+            self._store = login_store(where, key=self._store_key)
         return self._store
 
     def key(self) -> LoginKey:

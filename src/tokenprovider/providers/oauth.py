@@ -29,7 +29,6 @@ from tokenprovider.providers._oauth_metadata import (
 from tokenprovider.providers._person import (
     PERSON_GRANTS,
     PersonGrant,
-    redirect_ports,
     store_setting_problem,
 )
 from tokenprovider.providers._token_endpoint import RESERVED_PARAMS, TokenEndpoint
@@ -206,13 +205,8 @@ class OAuthTokenProvider(CachedTokenProvider):
             retry=self.retry,
             max_response_bytes=max_response_bytes,
         )
-        self.authorization_url = authorization_url
-        self.device_authorization_url = device_authorization_url
-        self.revocation_url = revocation_url
-        self.redirect_port = redirect_port
-        self.login_store = login_store
-        self.login_store_dir = None if login_store_dir is None else Path(login_store_dir)
-        self._login_store_key = login_store_key
+        # A person's settings live on the PersonGrant (and show through the properties
+        # below): few attributes keep the provider's own lookups fast (hot path).
         self._person = (
             PersonGrant(
                 host=self.host,
@@ -220,10 +214,9 @@ class OAuthTokenProvider(CachedTokenProvider):
                 endpoint=self._endpoint,
                 secret=self._cache_secret,
                 urls=urls,
-                redirect_ports=redirect_ports(redirect_port),
-                store_setting=(
-                    f"file:{login_store_dir}" if login_store_dir is not None else login_store
-                ),
+                redirect_port=redirect_port,
+                store_setting=login_store,
+                store_dir=None if login_store_dir is None else Path(login_store_dir),
                 store_key=login_store_key,
                 audience=audience,
                 wall_time=self._wall_time,
@@ -231,6 +224,36 @@ class OAuthTokenProvider(CachedTokenProvider):
             if person
             else None
         )
+
+    @property
+    def authorization_url(self) -> str | None:
+        """The configured authorization endpoint (None: discovered)."""
+        return None if self._person is None else self._person.urls["authorization_url"]
+
+    @property
+    def device_authorization_url(self) -> str | None:
+        """The configured device authorization endpoint (None: discovered)."""
+        return None if self._person is None else self._person.urls["device_authorization_url"]
+
+    @property
+    def revocation_url(self) -> str | None:
+        """The configured revocation endpoint (None: discovered)."""
+        return None if self._person is None else self._person.urls["revocation_url"]
+
+    @property
+    def redirect_port(self) -> int | str | None:
+        """The loopback redirect's port or range (None: an ephemeral port)."""
+        return None if self._person is None else self._person.redirect_port
+
+    @property
+    def login_store(self) -> str:
+        """``"auto"``, ``"keyring"`` or ``"file"``: where a person's login is kept."""
+        return "auto" if self._person is None else self._person.store_setting
+
+    @property
+    def login_store_dir(self) -> Path | None:
+        """The directory of the login files (None: the user data directory)."""
+        return None if self._person is None else self._person.store_dir
 
     def __check_person_settings(
         self,
