@@ -12,8 +12,13 @@ import io
 import re
 import threading
 import urllib.parse
+from pathlib import Path
+from typing import Any
 
 import requests
+
+from tokenprovider import OAuthTokenProvider
+from tokenprovider.testing import LocalOAuthServer
 
 PASSWORD = "wonderland-canary-pw"
 CALLBACK = "http://127.0.0.1/callback"
@@ -78,3 +83,28 @@ def approve_in_thread(out: Instructions, *, device: bool = False, **how: str) ->
     thread = threading.Thread(target=act, name="person", daemon=True)
     thread.start()
     return thread
+
+
+def person(server: LocalOAuthServer, store: Path, **settings: Any) -> OAuthTokenProvider:
+    """A provider logging a person in at ``server`` as client "cli", its login kept in
+    files in ``store``."""
+    return OAuthTokenProvider(
+        server.url,
+        "cli",
+        token_url=server.token_url,
+        grant_type="authorization_code",
+        scopes=["openid", "read"],
+        login_store="file",
+        login_store_dir=store,
+        **settings,
+    )
+
+
+def logged_in(server: LocalOAuthServer, store: Path) -> OAuthTokenProvider:
+    """`person`, once alice has logged in through it (over HTTP)."""
+    provider = person(server, store)
+    out = Instructions()
+    approving = approve_in_thread(out)
+    provider.login(open_browser=False, out=out)
+    approving.join(10)
+    return provider

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from login_support import CALLBACK, PASSWORD, Instructions, approve_in_thread
+from login_support import CALLBACK, PASSWORD, Instructions, approve_in_thread, logged_in, person
 from tokenprovider import (
     CachedTokenProvider,
     ConfigurationError,
@@ -62,28 +62,6 @@ CLI = textwrap.dedent(
 def server() -> Iterator[LocalOAuthServer]:
     with LocalOAuthServer(public_clients={"cli": [CALLBACK]}, users={"alice": PASSWORD}) as srv:
         yield srv
-
-
-def person(server: LocalOAuthServer, store: Path, **settings: object) -> OAuthTokenProvider:
-    return OAuthTokenProvider(
-        server.url,
-        "cli",
-        token_url=server.token_url,
-        grant_type="authorization_code",
-        scopes=["openid", "read"],
-        login_store="file",
-        login_store_dir=store,
-        **settings,  # type: ignore[arg-type]
-    )
-
-
-def logged_in(server: LocalOAuthServer, store: Path) -> OAuthTokenProvider:
-    provider = person(server, store)
-    out = Instructions()
-    approving = approve_in_thread(out)
-    provider.login(open_browser=False, out=out)
-    approving.join(10)
-    return provider
 
 
 def stored(provider: OAuthTokenProvider) -> StoredLogin:

@@ -16,8 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from login_support import CALLBACK, PASSWORD, Instructions, approve_in_thread
-from tokenprovider import OAuthTokenProvider
+from login_support import CALLBACK, PASSWORD, logged_in, person
 from tokenprovider.testing import LocalOAuthServer
 
 PROCESSES = 8
@@ -75,27 +74,6 @@ def server() -> Iterator[LocalOAuthServer]:
         yield srv
 
 
-def provider_for(server: LocalOAuthServer, store: Path) -> OAuthTokenProvider:
-    return OAuthTokenProvider(
-        server.url,
-        "cli",
-        token_url=server.token_url,
-        grant_type="authorization_code",
-        scopes=["openid", "read"],
-        login_store="file",
-        login_store_dir=store,
-    )
-
-
-def logged_in(server: LocalOAuthServer, store: Path) -> OAuthTokenProvider:
-    provider = provider_for(server, store)
-    out = Instructions()
-    person = approve_in_thread(out)
-    provider.login(open_browser=False, out=out)
-    person.join(10)
-    return provider
-
-
 def child(program: str, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-c", program, *args],
@@ -134,7 +112,7 @@ def test_eight_processes_refreshing_together_never_spend_a_token_twice(
     assert server.families_revoked == 0
     # They did race: many refreshes, each with the refresh token the last one stored.
     assert server.refresh_tokens_issued > PROCESSES
-    final = provider_for(server, store)
+    final = person(server, store)
     final.invalidate_cache()
     status = requests.get(server.resource_url, auth=final, timeout=10).status_code
     assert status == 200
@@ -145,9 +123,9 @@ def test_a_process_exiting_mid_refresh_leaves_a_usable_refresh_token(
 ) -> None:
     store = tmp_path / "logins"
     provider = logged_in(server, store)
-    person = provider._person
-    assert person is not None
-    before = person.store().load(person.key())
+    grant = provider._person
+    assert grant is not None
+    before = grant.store().load(grant.key())
     assert before is not None
     server.hold_token_requests()
     exiting = child(EXITING, server.url, server.token_url, str(store))
@@ -166,11 +144,11 @@ def test_a_process_exiting_mid_refresh_leaves_a_usable_refresh_token(
         server.release_token_requests()
         exiting.kill()
     assert exiting.returncode == 0, err
-    after = person.store().load(person.key())
+    after = grant.store().load(grant.key())
     assert after is not None
     assert after.refresh_token not in (None, before.refresh_token)  # the rotated one, kept
     # ... and it works: a later run refreshes with it, and no family is revoked.
-    later = provider_for(server, store)
+    later = person(server, store)
     _ = later.token  # the stored access token
     later.invalidate_cache()
     issued = server.refresh_tokens_issued
