@@ -198,6 +198,11 @@ def test_a_store_that_refuses_the_renewed_login_loses_nothing_in_this_process(
     record = server.last_token_request
     assert record is not None
     assert record.form["refresh_token"] == [rotated]  # but it was the one spent
+    requests_made = server.token_requests
+    with pytest.raises(LoginRequiredError):  # refused once: not sent again
+        _ = provider.token
+    assert server.token_requests == requests_made
+    assert provider.login_status() is None
 
 
 def test_a_revocation_url_on_another_server_gets_no_token(

@@ -231,6 +231,8 @@ class PersonGrant:
             if exc.error != "invalid_grant":
                 raise
             held.forget_refresh_token(refresh_token)
+            if self._unsaved is not None and self._unsaved.refresh_token == refresh_token:
+                self._unsaved = None  # refused: nothing of it is worth keeping
             reason = "the server refused the stored refresh token (invalid_grant)"
             raise self.__login_required(key, reason) from None
         except BaseException:
