@@ -24,6 +24,8 @@ import stat
 import tempfile
 from pathlib import Path
 
+from tokenprovider.errors import ConfigurationError
+
 logger = logging.getLogger("tokenprovider")
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
@@ -281,3 +283,17 @@ def user_directory(kind: str, leaf: str) -> Path | None:
     except RuntimeError:  # newer platformdirs, when there is no home directory
         return None
     return directory if directory.is_absolute() else None  # older ones leave the "~"
+
+
+def given_directory(directory: object, what: str) -> Path:
+    """``directory`` (a str path, or an `os.PathLike` of one) with ``~`` expanded;
+    `ConfigurationError` naming ``what`` (``"FileTokenCache directory"``) otherwise."""
+    if not isinstance(directory, (str, os.PathLike)):
+        raise ConfigurationError(f"{what} must be a path, got {type(directory).__name__}")
+    text = os.fspath(directory)
+    if not isinstance(text, str):
+        raise ConfigurationError(f"{what} must be a str path, not bytes")
+    try:
+        return expand_user(text)
+    except ValueError as exc:
+        raise ConfigurationError(f"{what}: {exc}") from None

@@ -16,7 +16,7 @@ from pathlib import Path
 from tokenprovider._private_files import (
     UnsafeFileError,
     directory_problem,
-    expand_user,
+    given_directory,
     make_lock_file,
     read_regular_file,
     user_directory,
@@ -33,7 +33,7 @@ from tokenprovider.caches.base import (
     unshared,
 )
 from tokenprovider.caches.sealing import Encryption, Sealer
-from tokenprovider.errors import CacheError, ConfigurationError
+from tokenprovider.errors import CacheError
 from tokenprovider.secret_refs import SecretReference
 
 logger = logging.getLogger("tokenprovider")
@@ -49,21 +49,6 @@ SALT_LIMIT = 4 * 1024
 _LOCK_POLL = 0.01  # seconds between tries for a lock another process holds
 _LOCKS: dict[Path, threading.Lock] = {}  # one per lock file: threads queue here first
 _LOCKS_GUARD = threading.Lock()
-
-
-def _given_directory(directory: object) -> Path:
-    """``directory`` as a path with ``~`` expanded; our error if it is not one."""
-    if not isinstance(directory, (str, os.PathLike)):
-        raise ConfigurationError(
-            f"FileTokenCache directory must be a path, got {type(directory).__name__}"
-        )
-    text = os.fspath(directory)
-    if not isinstance(text, str):
-        raise ConfigurationError("FileTokenCache directory must be a str path, not bytes")
-    try:
-        return expand_user(text)
-    except ValueError as exc:
-        raise ConfigurationError(f"FileTokenCache directory: {exc}") from None
 
 
 def default_directory() -> Path:
@@ -102,7 +87,9 @@ class FileTokenCache(TokenCache):
         lock_timeout: float = 60.0,
     ) -> None:
         positive_seconds("lock_timeout", lock_timeout)
-        self.directory = None if directory is None else _given_directory(directory)
+        self.directory = (
+            None if directory is None else given_directory(directory, "FileTokenCache directory")
+        )
         self.lock_timeout = float(lock_timeout)
         self.__encryption = None if key is None else Encryption(key, owner="FileTokenCache")
         self.__default: Path | None = None

@@ -29,6 +29,7 @@ from tokenprovider._private_files import (
     UnsafeFileError,
     directory_problem,
     expand_user,
+    given_directory,
     make_lock_file,
     read_regular_file,
     size_text,
@@ -199,7 +200,9 @@ class LoginStore(abc.ABC):
         lock_timeout: float = 60.0,
     ) -> None:
         positive_seconds("lock_timeout", lock_timeout)
-        self.directory = None if directory is None else _given_directory(directory)
+        self.directory = (
+            None if directory is None else given_directory(directory, "the login store's directory")
+        )
         self.lock_timeout = float(lock_timeout)
         self.__encryption = _encryption(key)
         self.__default: Path | None = None
@@ -719,19 +722,6 @@ def _directory_setting(argument: str, base_dir: Path | None) -> Path:
     except ValueError as exc:
         raise ConfigurationError(f"{SETTING}: {exc}") from None
     return directory if directory.is_absolute() else (base_dir or Path.cwd()) / directory
-
-
-def _given_directory(directory: object) -> Path:
-    """``directory`` as a path with ``~`` expanded; our error if it is not one."""
-    text = os.fspath(directory) if isinstance(directory, (str, os.PathLike)) else None
-    if not isinstance(text, str):
-        raise ConfigurationError(
-            f"the login store's directory must be a str path, got {type(directory).__name__}"
-        )
-    try:
-        return expand_user(text)
-    except ValueError as exc:
-        raise ConfigurationError(f"the login store's directory: {exc}") from None
 
 
 def _associated(record: dict[str, Any]) -> bytes:
