@@ -74,6 +74,12 @@ def stored(provider: OAuthTokenProvider) -> StoredLogin | None:
     return person.store().load(person.key())
 
 
+def refresh_by_hand(server: LocalOAuthServer, refresh_token: str | None) -> requests.Response:
+    """A refresh-token grant sent outside the provider (as a copy elsewhere would)."""
+    form = {"grant_type": "refresh_token", "refresh_token": refresh_token, "client_id": "cli"}
+    return requests.post(server.token_url, data=form, timeout=10)
+
+
 def resource(server: LocalOAuthServer, provider: OAuthTokenProvider) -> int:
     return requests.get(server.resource_url, auth=provider, timeout=10).status_code
 
@@ -153,15 +159,7 @@ def test_refused_refresh_token_is_forgotten_and_login_is_required(
     assert before is not None
     assert before.refresh_token
     # Spent elsewhere (say, a copy of the store on another machine): the server rotated it.
-    spent = requests.post(
-        server.token_url,
-        data={
-            "grant_type": "refresh_token",
-            "refresh_token": before.refresh_token,
-            "client_id": "cli",
-        },
-        timeout=10,
-    )
+    spent = refresh_by_hand(server, before.refresh_token)
     assert spent.status_code == 200
     provider.invalidate_cache()
     with pytest.raises(LoginRequiredError) as info:
@@ -203,15 +201,7 @@ def test_logout_revokes_and_forgets(server: LocalOAuthServer, store_dir: Path) -
     assert result.forgotten
     assert result.revoked is True
     assert stored(provider) is None
-    again = requests.post(
-        server.token_url,
-        data={
-            "grant_type": "refresh_token",
-            "refresh_token": login.refresh_token,
-            "client_id": "cli",
-        },
-        timeout=10,
-    )
+    again = refresh_by_hand(server, login.refresh_token)
     assert again.status_code == 400  # revoked at the server, not only forgotten here
     headers = {"Authorization": f"Bearer {login.access_token}"}
     assert requests.get(server.resource_url, headers=headers, timeout=10).status_code == 401
@@ -428,13 +418,5 @@ def test_logout_with_auto_also_ends_a_login_kept_in_the_files(
     assert result.forgotten
     assert result.revoked is True
     assert stored(files) is None
-    again = requests.post(
-        server.token_url,
-        data={
-            "grant_type": "refresh_token",
-            "refresh_token": kept.refresh_token,
-            "client_id": "cli",
-        },
-        timeout=10,
-    )
+    again = refresh_by_hand(server, kept.refresh_token)
     assert again.status_code == 400  # revoked at the server
