@@ -4,7 +4,7 @@ Plugins come from the entry-point group ``tokenprovider.providers``. Their metad
 read on the first lookup; a plugin's module is imported only when its name is asked for
 or when every provider is listed. A plugin that is not a `TokenProvider` subclass, or
 that takes a name already in use, raises `PluginError` naming both: nothing is silently
-overridden.
+overridden. The same `Registry`, given another `Kind`, keeps other pluggable classes.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import importlib
 import re
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 
 from tokenprovider.errors import PluginError
 
@@ -31,44 +31,62 @@ BUILT_INS = {
 _NAME = re.compile(r"[a-z][a-z0-9_]*")
 
 P = TypeVar("P", bound="type[TokenProvider]")
+T = TypeVar("T")
 
 
 class Source(NamedTuple):
-    """Where a provider name comes from, and how to load its class."""
+    """Where a name comes from, and how to load its class."""
 
     description: str
     load: Callable[[], Any]
 
 
-class Registry:
-    """Provider names and the classes behind them."""
+class Kind(NamedTuple):
+    """What a `PluginRegistry` keeps: its ``noun`` in messages, the ``base`` class its
+    classes must subclass (loaded when first needed, as ``"module:Class"``), and the
+    ``pattern`` of its names, which ``rule`` says in words."""
 
-    def __init__(
-        self, built_ins: dict[str, str] | None = None, group: str = ENTRY_POINT_GROUP
-    ) -> None:
+    noun: str
+    base: str
+    pattern: re.Pattern[str]
+    rule: str
+
+
+PROVIDERS = Kind(
+    "provider",
+    "tokenprovider.core.provider:TokenProvider",
+    _NAME,
+    "lower case letters, digits and _",
+)
+
+
+class PluginRegistry(Generic[T]):
+    """Names and the classes (subclasses of ``T``, as ``kind`` says) behind them."""
+
+    def __init__(self, built_ins: dict[str, str], group: str, kind: Kind) -> None:
         self._group = group
-        self._built_ins = dict(BUILT_INS if built_ins is None else built_ins)
+        self._kind = kind
+        self._built_ins = dict(built_ins)
         self._registered: dict[str, Source] = {}
         self._plugins: dict[str, list[Source]] | None = None
-        self._classes: dict[str, type[TokenProvider]] = {}
+        self._classes: dict[str, type[T]] = {}
         self._lock = threading.RLock()
 
-    def register(self, name: str, cls: type[TokenProvider]) -> None:
+    def register(self, name: str, cls: type[T]) -> None:
         """Register ``cls`` under ``name``; the name must not be in use."""
         where = f"{getattr(cls, '__module__', '?')}.{getattr(cls, '__qualname__', cls)!s}"
         source = Source(f"registered in code ({where})", lambda: cls)
-        if not isinstance(name, str) or not _NAME.fullmatch(name):
-            raise PluginError(
-                f"provider name {name!r} for {where} must be lower case letters, digits and _"
-            )
-        _check_class(name, source.description, cls)
+        noun = self._kind.noun
+        if not isinstance(name, str) or not self._kind.pattern.fullmatch(name):
+            raise PluginError(f"{noun} name {name!r} for {where} must be {self._kind.rule}")
+        _check_class(self._kind, name, source.description, cls)
         with self._lock:
             if self._registered.get(name) is not None and self._classes.get(name) is cls:
                 return  # the same class again (a module imported twice)
             taken = self._sources(name)
             if taken:
                 raise PluginError(
-                    f"provider {name!r} {source.description} conflicts with provider "
+                    f"{noun} {name!r} {source.description} conflicts with {noun} "
                     f"{name!r} {taken[0].description}; pick another name"
                 )
             self._registered[name] = source
@@ -81,14 +99,14 @@ class Registry:
                 self._classes.pop(name, None)
 
     def names(self) -> list[str]:
-        """Every provider name, sorted (reads plugin metadata but imports nothing)."""
+        """Every name, sorted (reads plugin metadata but imports nothing)."""
         with self._lock:
             return sorted({*self._built_ins, *self._registered, *self._plugin_sources()})
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and name in self.names()
 
-    def get(self, name: str) -> type[TokenProvider] | None:
+    def get(self, name: str) -> type[T] | None:
         """The class registered as ``name``, importing it if needed; None if unknown."""
         with self._lock:
             sources = self._sources(name)
@@ -96,12 +114,12 @@ class Registry:
                 return None
             if len(sources) > 1:
                 raise PluginError(
-                    f"provider {name!r} is claimed twice: {sources[0].description} and "
+                    f"{self._kind.noun} {name!r} is claimed twice: {sources[0].description} and "
                     f"{sources[1].description}; uninstall one of them"
                 )
             cls = self._classes.get(name)
             if cls is None:
-                cls = _load(name, sources[0])
+                cls = _load(self._kind, name, sources[0])
                 self._classes[name] = cls
             return cls
 
@@ -136,6 +154,15 @@ class Registry:
         return self._plugins
 
 
+class Registry(PluginRegistry["TokenProvider"]):
+    """Provider names and the classes behind them."""
+
+    def __init__(
+        self, built_ins: dict[str, str] | None = None, group: str = ENTRY_POINT_GROUP
+    ) -> None:
+        super().__init__(BUILT_INS if built_ins is None else built_ins, group, PROVIDERS)
+
+
 def _plugin_source(entry_point: EntryPoint) -> Source:
     dist = getattr(entry_point, "dist", None)
     package = f"package {dist.name} {dist.version}" if dist is not None else "an unknown package"
@@ -147,23 +174,23 @@ def _importer(target: str) -> Callable[[], Any]:
     return lambda: getattr(importlib.import_module(module), attribute)
 
 
-def _load(name: str, source: Source) -> type[TokenProvider]:
+def _load(kind: Kind, name: str, source: Source) -> Any:
     try:
         cls = source.load()
     except Exception as exc:
         raise PluginError(
-            f"provider {name!r} {source.description} failed to load: {type(exc).__name__}: {exc}"
+            f"{kind.noun} {name!r} {source.description} failed to load: {type(exc).__name__}: {exc}"
         ) from exc
-    _check_class(name, source.description, cls)
-    return cls  # type: ignore[no-any-return]
+    _check_class(kind, name, source.description, cls)
+    return cls
 
 
-def _check_class(name: str, description: str, cls: object) -> None:
-    from tokenprovider.core.provider import TokenProvider  # noqa: PLC0415 - keeps `config show` light
-
-    if not (isinstance(cls, type) and issubclass(cls, TokenProvider)):
+def _check_class(kind: Kind, name: str, description: str, cls: object) -> None:
+    base = _importer(kind.base)()  # imported here: keeps `config show` light
+    if not (isinstance(cls, type) and issubclass(cls, base)):
         raise PluginError(
-            f"provider {name!r} {description} is {cls!r}, which is not a TokenProvider subclass"
+            f"{kind.noun} {name!r} {description} is {cls!r}, which is not a "
+            f"{base.__name__} subclass"
         )
 
 
