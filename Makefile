@@ -50,7 +50,7 @@ $(INSTALLED): pyproject.toml | $(BIN)/python
 $(DEV_INSTALLED): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check 'pip>=25.1'
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check \
-		-e '.[aws,crypto,testing,httpx,keyring]' --group dev
+		-e '.[aws,crypto,jwt,testing,httpx,keyring]' --group dev
 	$(BIN)/python -m compileall -q src >/dev/null
 	touch $@ $(INSTALLED)
 

@@ -57,7 +57,7 @@ def test_the_classifiers_name_the_python_versions_and_the_status() -> None:
 
 def test_our_dev_tools_are_a_dependency_group_not_a_public_extra() -> None:
     extras = PROJECT["optional-dependencies"]
-    assert set(extras) == {"aws", "crypto", "httpx", "keyring", "testing"}
+    assert set(extras) == {"aws", "crypto", "httpx", "jwt", "keyring", "testing"}
     tools = ("pytest", "ruff", "mypy", "hypothesis", "selenium")
     assert not [r for rs in extras.values() for r in rs if r.startswith(tools)]
     groups = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))

@@ -30,7 +30,16 @@ def test_every_helper_the_docs_name_is_exported() -> None:
     named = set(re.findall(r"`([A-Z][A-Za-z]+)`", text))
     helpers = {
         name
-        for module in ("clock", "http_recorder", "lambda_server", "moto", "oauth_server")
+        for module in (
+            "clock",
+            "http_recorder",
+            "lambda_server",
+            "moto",
+            "oauth_server",
+            "github_actions",
+            "keys",
+            "_assertions",
+        )
         for name, value in inspect.getmembers(
             importlib.import_module(f"tokenprovider.testing.{module}"), inspect.isclass
         )

@@ -18,6 +18,7 @@ EXTRA_OF = {
     "botocore": "aws",
     "cryptography": "crypto",
     "httpx": "httpx",
+    "jwt": "jwt",
     "keyring": "keyring",
     "moto": "testing",
 }

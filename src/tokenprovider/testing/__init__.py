@@ -5,7 +5,9 @@ Every server listens on 127.0.0.1 on a port the OS picks. The pytest fixtures
 through the ``pytest11`` entry point once tokenprovider is installed.
 
 `FakeClock`, `wait_for_refresh`, `LocalOAuthServer`, `RecordingHTTPServer` and
-`LocalLambdaServer` need only the standard library. The AWS helpers load when first
+`LocalLambdaServer` need only the standard library; signed assertions (`key_pair`,
+`LocalGitHubActionsOIDC`, the assertion checks of `LocalOAuthServer`) need PyJWT and
+cryptography (the ``jwt`` extra), imported when first used. The AWS helpers load when first
 used; `MotoServer`, `LocalTokenDispenser` and the ``tds_dispenser`` fixture need the
 ``testing`` extra (``pip install 'tokenprovider[testing]'``): without it, starting one
 raises `tokenprovider.errors.MissingExtraError` saying so.
@@ -16,8 +18,11 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from tokenprovider.testing._assertions import TokenExchangeRecord
 from tokenprovider.testing.clock import FakeClock
+from tokenprovider.testing.github_actions import LocalGitHubActionsOIDC
 from tokenprovider.testing.http_recorder import RecordedRequest, RecordingHTTPServer
+from tokenprovider.testing.keys import ALGORITHMS, KeyPair, key_pair
 from tokenprovider.testing.oauth_server import LocalOAuthServer, TokenRequestRecord
 from tokenprovider.testing.refresh import wait_for_refresh
 
@@ -37,9 +42,12 @@ _LAZY = {
 }
 
 __all__ = [
+    "ALGORITHMS",
     "FakeClock",
     "Invocation",
+    "KeyPair",
     "LambdaContext",
+    "LocalGitHubActionsOIDC",
     "LocalLambdaServer",
     "LocalOAuthServer",
     "LocalTokenDispenser",
@@ -47,7 +55,9 @@ __all__ = [
     "RecordedRequest",
     "RecordingHTTPServer",
     "TokenDispenserHandler",
+    "TokenExchangeRecord",
     "TokenRequestRecord",
+    "key_pair",
     "wait_for_refresh",
 ]
 

@@ -1,7 +1,8 @@
 """A real OAuth2 authorization server and protected resource on 127.0.0.1, for tests.
 
-Client credentials here; the people grants (authorization code with PKCE, device code,
-refresh tokens with rotation) in `_authorization`, `_device` and `_refresh_families`.
+Client credentials, jwt-bearer and token exchange here (the JWT checks in `_assertions`);
+the people grants (authorization code with PKCE, device code, refresh tokens with rotation)
+in `_authorization`, `_device` and `_refresh_families`.
 """
 
 from __future__ import annotations
@@ -16,22 +17,34 @@ import threading
 import time
 import urllib.parse
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from ._assertions import (
+    ACCESS_TOKEN_TYPE,
+    JWT_BEARER_GRANT,
+    KEY_ALGORITHMS,
+    SECRET_ALGORITHM,
+    TOKEN_EXCHANGE_GRANT,
+    AssertionAudience,
+    RefusedError,
+    TokenExchangeRecord,
+    Verifier,
+)
 from ._authorization import AUTHORIZE_PATH, CODE_REUSED, Authorizer, Grant
 from ._device import DEVICE_AUTHORIZATION_PATH, VERIFICATION_PATH, DeviceFlow
 from ._refresh_families import Family, RefreshFamilies
 from .http_recorder import _BackgroundServer, _Handler
 
 WellKnown = Literal["oauth", "openid", "both", "none"]
-ClientAuth = Literal["basic", "post", "none"]
+ClientAuth = Literal["basic", "post", "none", "private_key_jwt", "client_secret_jwt", "federated"]
 
 TOKEN_PATH = "/oauth2/token"
 REVOCATION_PATH = "/oauth2/revoke"
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 _PEOPLE_GRANTS = ("authorization_code", "refresh_token", DEVICE_GRANT)
+_OPTIONAL_AUTH_GRANTS = (JWT_BEARER_GRANT, TOKEN_EXCHANGE_GRANT)  # RFC 7523 §3.1, RFC 8693 §2.1
 _PEOPLE_PATHS = (AUTHORIZE_PATH, VERIFICATION_PATH, DEVICE_AUTHORIZATION_PATH, REVOCATION_PATH)
 RESOURCE_PATH = "/resource"
 _OAUTH_METADATA = "/.well-known/oauth-authorization-server"
@@ -105,6 +118,13 @@ class LocalOAuthServer(_BackgroundServer):
     Use ``start()``/``stop()`` or ``with LocalOAuthServer(...) as server:``. The
     client-credentials arguments are plain attributes that may be changed while the server
     runs; ``public_clients`` and ``users`` may be updated in place.
+
+    Signed assertions (all optional, plain attributes too): ``client_keys`` (id -> public
+    key PEM) authenticate with ``private_key_jwt``, ``clients`` may also use
+    ``client_secret_jwt``, ``federated_clients`` (id -> (issuer, subject)) present a token
+    of a ``trusted_issuers`` issuer (issuer -> public key PEM), which also sign jwt-bearer
+    assertions and token-exchange subject and actor tokens. ``wall_clock`` (default
+    `time.time`) is what their ``exp``, ``iat`` and ``nbf`` are checked against.
     """
 
     def __init__(
@@ -121,6 +141,15 @@ class LocalOAuthServer(_BackgroundServer):
         device_code_lifetime: float = 600.0,
         device_interval: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
+        client_keys: Mapping[str, str] | None = None,
+        federated_clients: Mapping[str, tuple[str, str]] | None = None,
+        trusted_issuers: Mapping[str, str] | None = None,
+        assertion_audience: AssertionAudience = "either",
+        max_assertion_lifetime: float = 300.0,
+        federated_audience: str = "api://AzureADTokenExchange",
+        exchange_targets: Collection[str] | None = None,
+        exchange_token_type: str | None = None,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__()
         if well_known not in _DISCOVERY:
@@ -133,6 +162,16 @@ class LocalOAuthServer(_BackgroundServer):
         self.public_clients = {k: list(v) for k, v in (public_clients or {}).items()}
         self.users = dict(users or {})
         self.clock = clock
+        self.client_keys = dict(client_keys or {})
+        self.federated_clients = dict(federated_clients or {})
+        self.trusted_issuers = dict(trusted_issuers or {})
+        self.assertion_audience: AssertionAudience = assertion_audience
+        self.max_assertion_lifetime = max_assertion_lifetime
+        self.federated_audience = federated_audience
+        self.exchange_targets = exchange_targets
+        self.exchange_token_type = exchange_token_type
+        self.wall_clock = wall_clock
+        self._verifier = Verifier()
         self._authorizer = Authorizer(self.public_clients, self.users, clock, code_lifetime)
         self._device = DeviceFlow(self.users, clock, device_code_lifetime, device_interval)
         self._families = RefreshFamilies()
@@ -279,6 +318,26 @@ class LocalOAuthServer(_BackgroundServer):
             return self._device.slow_downs
 
     @property
+    def assertions_verified(self) -> int:
+        """Client assertions accepted (private_key_jwt, client_secret_jwt, federated)."""
+        return self._verifier.verified
+
+    @property
+    def assertions_replayed(self) -> int:
+        """Client assertions refused because their ``jti`` was seen before."""
+        return self._verifier.replayed
+
+    @property
+    def exchanges(self) -> list[TokenExchangeRecord]:
+        """A copy of the token exchanges granted, oldest first."""
+        return self._verifier.exchanged()
+
+    @property
+    def public_key_pem(self) -> str:
+        """The public key (ES256) of the JWTs this server issues by token exchange."""
+        return self._verifier.own_key().public_pem
+
+    @property
     def token_request_records(self) -> list[TokenRequestRecord]:
         """A copy of all token requests received."""
         with self._cond:
@@ -299,6 +358,7 @@ class LocalOAuthServer(_BackgroundServer):
             self._authorizer.codes_issued = self._authorizer.codes_reused = 0
             self._families.issued = self._families.reuse_detected = self._families.revoked = 0
             self._device.slow_downs = 0
+        self._verifier.reset_counters()
 
     def wait_for_token_requests(self, n: int, timeout: float = 10.0) -> bool:
         """Block until at least ``n`` token requests arrived; False on timeout."""
@@ -350,27 +410,32 @@ class LocalOAuthServer(_BackgroundServer):
             self._device_authorization(request, body)
 
     def _metadata(self) -> dict[str, object]:
-        """RFC 8414 metadata; the people grants are listed once there are public clients."""
+        """RFC 8414 metadata; the people grants are listed once there are public clients,
+        the assertion methods and grants once keys or trusted issuers are configured."""
         auth_methods = ["client_secret_basic", "client_secret_post"]
-        metadata: dict[str, object] = {
-            "issuer": self.url,
-            "token_endpoint": self.token_url,
-            "grant_types_supported": ["client_credentials"],
-            "token_endpoint_auth_methods_supported": auth_methods,
-        }
+        grants = ["client_credentials"]
+        endpoint_methods = list(auth_methods)
+        metadata: dict[str, object] = {"issuer": self.url, "token_endpoint": self.token_url}
         if self.public_clients:
+            grants.extend(_PEOPLE_GRANTS)
+            endpoint_methods.append("none")
             metadata.update(
                 {
                     "authorization_endpoint": self.url + AUTHORIZE_PATH,
                     "device_authorization_endpoint": self.url + DEVICE_AUTHORIZATION_PATH,
                     "revocation_endpoint": self.url + REVOCATION_PATH,
-                    "grant_types_supported": ["client_credentials", *_PEOPLE_GRANTS],
                     "response_types_supported": ["code"],
                     "code_challenge_methods_supported": ["S256"],
-                    "token_endpoint_auth_methods_supported": [*auth_methods, "none"],
                     "revocation_endpoint_auth_methods_supported": [*auth_methods, "none"],
                 }
             )
+        if self.client_keys or self.federated_clients or self.trusted_issuers:
+            grants.extend(_OPTIONAL_AUTH_GRANTS)
+            endpoint_methods.extend(["private_key_jwt", "client_secret_jwt"])
+            algorithms = [*KEY_ALGORITHMS, SECRET_ALGORITHM]
+            metadata["token_endpoint_auth_signing_alg_values_supported"] = algorithms
+        metadata["grant_types_supported"] = grants
+        metadata["token_endpoint_auth_methods_supported"] = endpoint_methods
         return metadata
 
     def _token_endpoint(self, request: _Handler, body: bytes) -> None:
@@ -378,13 +443,16 @@ class LocalOAuthServer(_BackgroundServer):
         form = urllib.parse.parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
         scheme, _, credentials = headers.get("authorization", "").partition(" ")
         uses_basic = scheme.lower() == "basic"
-        uses_post = "client_id" in form or "client_secret" in form
+        uses_assertion = "client_assertion" in form or "client_assertion_type" in form
+        uses_post = not uses_assertion and ("client_id" in form or "client_secret" in form)
         client_id: str | None = None
         secret: str | None = None
         client_auth: ClientAuth = "none"
         if uses_basic:
             client_auth = "basic"
             client_id, secret = _decode_basic(credentials)
+        elif uses_assertion:
+            client_auth, client_id = self._verifier.kind(form, self)
         elif uses_post:
             client_auth = "post"
             client_id, secret = _first(form, "client_id"), _first(form, "client_secret")
@@ -402,26 +470,70 @@ class LocalOAuthServer(_BackgroundServer):
             request.drop()
         elif canned is not None:
             request.respond(canned.status, canned.body, canned.content_type, dict(canned.headers))
-        elif uses_basic and uses_post:
+        elif (uses_basic and (uses_post or uses_assertion)) or (
+            uses_assertion and "client_secret" in form
+        ):
             self._error(request, 400, "invalid_request", "use only one client authentication")
-        elif self._is_public(client_id, uses_basic, secret) and (
-            _first(form, "grant_type") in _PEOPLE_GRANTS
+        elif not uses_assertion and (
+            self._is_public(client_id, uses_basic, secret)
+            and _first(form, "grant_type") in _PEOPLE_GRANTS
         ):
             self._people_grant(request, client_id or "", form)
+        else:
+            try:
+                self._grant(request, form, uses_assertion, client_id, secret)
+            except RefusedError as refused:
+                self._error(request, refused.status, refused.error, refused.description)
+
+    def _grant(
+        self,
+        request: _Handler,
+        form: dict[str, list[str]],
+        uses_assertion: bool,
+        client_id: str | None,
+        secret: str | None,
+    ) -> None:
+        """Client credentials, jwt-bearer and token exchange (the last two need no client
+        authentication, but check it when sent)."""
+        grant_type = _first(form, "grant_type")
+        if uses_assertion:
+            client_id = self._verifier.client(form, self)
         elif client_id is None or not self._authenticate(client_id, secret):
-            self._error(
-                request,
-                401,
-                "invalid_client",
-                "client authentication failed",
-                {"WWW-Authenticate": 'Basic realm="local"'},
-            )
-        elif not _first(form, "grant_type"):
+            known = (self.clients, self.client_keys, self.federated_clients)
+            confidential = any(client_id in names for names in known)
+            if grant_type not in _OPTIONAL_AUTH_GRANTS or secret is not None or confidential:
+                self._error(
+                    request,
+                    401,
+                    "invalid_client",
+                    "client authentication failed",
+                    {"WWW-Authenticate": 'Basic realm="local"'},
+                )
+                return
+            client_id = None  # identified at most, not authenticated
+        if not grant_type:
             self._error(request, 400, "invalid_request", "missing grant_type")
-        elif _first(form, "grant_type") != "client_credentials":
-            self._error(request, 400, "unsupported_grant_type", "only client_credentials")
+        elif grant_type == JWT_BEARER_GRANT:
+            subject = self._verifier.grant_assertion(form, self)
+            request.respond_json(200, self._issue(client_id or subject, form), _NO_STORE)
+        elif grant_type == TOKEN_EXCHANGE_GRANT:
+            request.respond_json(200, self._exchange(client_id, form), _NO_STORE)
+        elif grant_type != "client_credentials" or client_id is None:
+            self._error(request, 400, "unsupported_grant_type", "unsupported grant_type")
         else:
             request.respond_json(200, self._issue(client_id, form), _NO_STORE)
+
+    def _exchange(self, client_id: str | None, form: dict[str, list[str]]) -> dict[str, object]:
+        """RFC 8693 §2.2.1: an access token, or a JWT signed with `public_key_pem`."""
+        record = self._verifier.exchange(form, self, client_id, self._owner_of)
+        token = None
+        if record.requested_token_type != ACCESS_TOKEN_TYPE:
+            token = self._verifier.issue_jwt(self, record, self.token_lifetime)
+        payload = self._issue(client_id or record.subject or "", form, token)
+        payload["issued_token_type"] = record.requested_token_type
+        default = "Bearer" if record.requested_token_type == ACCESS_TOKEN_TYPE else "N_A"
+        payload["token_type"] = self.exchange_token_type or default
+        return payload
 
     def _is_public(self, client_id: str | None, uses_basic: bool, secret: str | None) -> bool:
         return not uses_basic and secret is None and client_id in self.public_clients
@@ -556,11 +668,13 @@ class LocalOAuthServer(_BackgroundServer):
             return False
         return secrets.compare_digest(expected.encode(), secret.encode())
 
-    def _issue(self, client_id: str, form: dict[str, list[str]]) -> dict[str, object]:
+    def _issue(
+        self, client_id: str, form: dict[str, list[str]], token: str | None = None
+    ) -> dict[str, object]:
         scopes = " ".join(form.get("scope", [])).split()
         audience = _first(form, "audience") or _first(form, "resource")
         lifetime = self.token_lifetime
-        token = secrets.token_urlsafe(24)
+        token = token or secrets.token_urlsafe(24)
         with self._cond:
             self._tokens[token] = _Token(client_id, scopes, audience, self.clock() + lifetime)
             self._tokens_issued += 1
@@ -580,11 +694,19 @@ class LocalOAuthServer(_BackgroundServer):
 
     def _issued(self, authorization: str | None) -> _Token | None:
         scheme, _, token = (authorization or "").partition(" ")
+        return self._live(token.strip()) if scheme.lower() == "bearer" else None
+
+    def _live(self, token: str) -> _Token | None:
         with self._cond:  # revoke_all() and expire_all() change expires_at under it
-            issued = self._tokens.get(token.strip()) if scheme.lower() == "bearer" else None
+            issued = self._tokens.get(token)
             if issued is not None and issued.expires_at <= self.clock():
                 return None
             return issued
+
+    def _owner_of(self, token: str) -> str | None:
+        """The client of a live access token issued here (a token-exchange subject)."""
+        issued = self._live(token)
+        return None if issued is None else issued.client_id
 
     def _resource(self, request: _Handler, path: str) -> None:
         issued = self._issued(request.headers.get("Authorization"))
