@@ -28,6 +28,7 @@ from tokenprovider.errors import (
     OAuthError,
     TokenProviderError,
 )
+from tokenprovider.providers._client_auth import ClientAuthentication
 from tokenprovider.providers._device_login import (
     DENIED,
     DEVICE_GRANT,
@@ -57,7 +58,7 @@ def make_endpoint(domain: str, token_url: str) -> TokenEndpoint:
         grant_type="client_credentials",
         scopes=(),
         audience=None,
-        client_auth="basic",
+        auth=ClientAuthentication("basic", "tv", wall_time=time.time),
         extra_params=None,
         default_expires_in=3600.0,
         retry=RetryPolicy(max_attempts=1),

@@ -1,11 +1,11 @@
 """Signatures in the docs match the real constructors and functions.
 
 A signature is written ``Name(param, other=default, *, keyword=default)``, in an inline
-code span or as the whole of a fenced block, where ``Name`` is exported by `tokenprovider`
-or `tokenprovider.testing`. (A span such as ``Host("api.example.com")`` is a call, not a
-signature, and is left alone.) Names, their order, positional or keyword-only, and
-defaults must be those of the real one; a trailing ``...`` stands for the parameters left
-out.
+code span or as the whole of a fenced block, where ``Name`` is exported by `tokenprovider`,
+`tokenprovider.sources` or `tokenprovider.testing`. (A span such as
+``Host("api.example.com")`` is a call, not a signature, and is left alone.) Names, their
+order, positional or keyword-only, and defaults must be those of the real one; a trailing
+``...`` stands for the parameters left out.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 import tokenprovider
+import tokenprovider.sources
 import tokenprovider.testing
 from tokenprovider.config.params import signature
 
@@ -32,7 +33,7 @@ _WHOLE = re.compile(r"\s*([A-Za-z_]\w*)\((.*)\)\s*", re.DOTALL)
 def _exported(name: str) -> Any:
     """The class or function ``name`` exported by tokenprovider (exceptions aside: their
     messages come first, and ``Error(status)`` is how the docs name what they carry)."""
-    for module in (tokenprovider, tokenprovider.testing):
+    for module in (tokenprovider, tokenprovider.sources, tokenprovider.testing):
         if name in module.__all__:
             value = getattr(module, name)
             if not (isinstance(value, type) and issubclass(value, BaseException)):

@@ -78,6 +78,21 @@ EXPECTED: dict[str, tuple[str, ...]] = {
         "token readable in the table: no (sealed)",
         "token requests: 1",
     ),
+    "kubernetes_token_file.py": (
+        "first call: API answered 200, client assertion: token 1",
+        "an hour later: API answered 200, client assertion: token 2",  # the renewed file
+        "after the kubelet stopped: AssertionSourceError:",
+        "  names the file: yes",
+        "  shows the token: no",
+        "  token requests sent with the expired token: 0",  # refused before sending
+        "federated assertions verified by the server: 2",
+    ),
+    "token_exchange.py": (
+        "downstream API answered 200",
+        "exchanged token: subject 'reporting', audience ['downstream-api']",
+        "subject token sent: urn:ietf:params:oauth:token-type:access_token",
+        "token requests: 2 (one for each provider)",  # three calls, each token cached
+    ),
 }
 
 #: What a person does for an example, as environment variables: the browser that

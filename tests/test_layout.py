@@ -102,7 +102,7 @@ def test_the_cycle_finder_finds_a_cycle() -> None:
 LAYERS = (
     ("cli", "compat", "testing", "__main__"),
     ("config",),
-    ("providers",),
+    ("providers", "sources"),
     ("core",),
     ("transports", "caches"),
     (
@@ -128,6 +128,10 @@ AGAINST_THE_DIRECTION = {
     # References borrow the size limit for secret files and the did-you-mean.
     ("tokenprovider.secret_refs", "tokenprovider.config.files"),
     ("tokenprovider.secret_refs", "tokenprovider.config.suggest"),
+    # Source schemes are plugins kept by the registry providers use, made on first use,
+    # and a mistyped scheme gets the same did-you-mean.
+    ("tokenprovider.sources._plugins", "tokenprovider.config.registry"),
+    ("tokenprovider.sources._setting", "tokenprovider.config.suggest"),
 }
 
 

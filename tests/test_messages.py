@@ -145,8 +145,8 @@ def test_the_canary_echoed_inside_words_by_the_server_is_redacted(
 def test_an_extra_params_secret_echoed_by_the_server_is_redacted(
     oauth_server: LocalOAuthServer,
 ) -> None:
-    """A ``client_assertion`` (or any extra parameter but the public ones) is as secret as
-    the client secret; ``resource`` may be quoted."""
+    """A SAML assertion (or any extra parameter but the public ones) is as secret as the
+    client secret; ``resource`` may be quoted."""
     oauth_server.clients = {"client": "client-secret-long-enough"}
     assertion = f"eyJ.{CANARY_SECRET}.sig"
     said = f"bad assertion {assertion} for resource api://reports"
@@ -157,7 +157,7 @@ def test_an_extra_params_secret_echoed_by_the_server_is_redacted(
         "client",
         "client-secret-long-enough",
         token_url=oauth_server.token_url,
-        extra_params={"client_assertion": assertion, "resource": "api://reports"},
+        extra_params={"saml_assertion": assertion, "resource": "api://reports"},
     )
     with pytest.raises(OAuthError) as info:
         _ = provider.token

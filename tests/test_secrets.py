@@ -342,7 +342,7 @@ def test_an_oauth_provider_shows_what_it_did(
         "canary",
         CANARY_SECRET,
         token_url=None if discover else canary_server.token_url,
-        extra_params={"client_assertion": CANARY_SECRET},
+        extra_params={"saml_assertion": CANARY_SECRET},
     )
     _assert_shown_as_before(provider, client_secret="<set>", extra_params="<set>")
     token = provider.token

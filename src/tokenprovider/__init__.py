@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from tokenprovider.core.host import Host
     from tokenprovider.core.provider import TokenProvider
     from tokenprovider.errors import (
+        AssertionSourceError,
         CacheError,
         ConfigurationError,
         DiscoveryError,
@@ -70,6 +71,7 @@ _HOMES = {
     "tokenprovider.core.events": ("TokenEvent",),
     "tokenprovider.config": ("load_provider", "parse_credentials_config", "register_provider"),
     "tokenprovider.errors": (
+        "AssertionSourceError",
         "CacheError",
         "ConfigurationError",
         "DiscoveryError",
@@ -101,6 +103,7 @@ _MODULE_OF = {name: module for module, names in _HOMES.items() for name in names
 
 __all__ = [
     "SYSTEM_CLOCK",
+    "AssertionSourceError",
     "CacheError",
     "CachedTokenProvider",
     "Clock",

@@ -26,8 +26,13 @@ _SECRET_NAME = re.compile(
     r"secret|passw|passphrase|token|jwt|credential|private_?key|api_?key|cache_?key|"
     r"encryption_?key|_pass$|^pass$"
 )
-#: Suffixes that mark a locator (where a secret or token comes from), not a secret.
-_LOCATOR_SUFFIXES = ("_url", "_uri", "_arn", "_ssm_key", "_path", "_file", "_dir")
+#: Suffixes that mark a locator (where a secret or token comes from) or a kind of token
+#: (``subject_token_type``), not a secret.
+_LOCATOR_SUFFIXES = ("_url", "_uri", "_arn", "_ssm_key", "_path", "_file", "_dir", "_type")
+#: Settings whose value says where a token comes from (an assertion source:
+#: ``file:PATH``, ``github-actions``, ``profile:NAME``), shown when it has that form.
+SOURCE_SETTINGS = frozenset({"assertion", "subject_token", "actor_token"})
+_SOURCE_FORM = re.compile(r"github-actions|[a-z][a-z0-9_-]*:\S+")
 
 
 class Masked(str):
@@ -96,6 +101,17 @@ def is_secret_key(name: str) -> bool:
     ``password``, ``refresh_token``, ``jwt``...); ``token_url`` and other locators do not."""
     lowered = name.lower()
     return bool(_SECRET_NAME.search(lowered)) and not lowered.endswith(_LOCATOR_SUFFIXES)
+
+
+def is_source_setting(name: str, value: object) -> bool:
+    """Whether a setting called ``name`` whose value is ``value`` names an assertion
+    source (`SOURCE_SETTINGS`), which may be shown; any other value there is taken for a
+    token written in by mistake, and hidden."""
+    return (
+        name in SOURCE_SETTINGS
+        and isinstance(value, str)
+        and _SOURCE_FORM.fullmatch(value.strip()) is not None
+    )
 
 
 def is_public_parameter(name: str) -> bool:

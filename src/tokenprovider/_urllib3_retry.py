@@ -79,12 +79,8 @@ class PolicyRetry(Retry):
         return self.get_backoff_time()
 
     def get_backoff_time(self) -> float:
-        """Full jitter: uniform between 0 and ``backoff_base * 2**(failures - 1)``, capped."""
-        failures = len(self.history)
-        if failures == 0:
-            return 0.0
-        ceiling = min(self.backoff_max, self.backoff_factor * 2 ** (failures - 1))
-        return random.uniform(0, ceiling)
+        """Full jitter (`full_jitter`) after the failures so far."""
+        return full_jitter(self.backoff_factor, self.backoff_max, len(self.history))
 
     def is_exhausted(self) -> bool:
         return super().is_exhausted() or self.policy.monotonic() >= self.deadline_at
@@ -94,6 +90,25 @@ class PolicyRetry(Retry):
         wait = min(wait, max(0.0, self.deadline_at - self.policy.monotonic()))
         if wait > 0:
             self.policy.sleep(wait)
+
+
+def full_jitter(base: float, ceiling: float, failures: int) -> float:
+    """The wait after ``failures`` failures: uniform between 0 and ``base * 2**(failures -
+    1)``, at most ``ceiling``; none before the first failure."""
+    if failures == 0:
+        return 0.0
+    return random.uniform(0, min(ceiling, base * 2 ** (failures - 1)))
+
+
+def wait_before_retry(policy: RetryPolicy, failures: int, retry_after: str | None) -> float:
+    """The wait before another attempt after ``failures`` failed ones: a valid
+    ``Retry-After`` (seconds or an HTTP date), else the policy's jittered backoff."""
+    if retry_after is not None:
+        try:
+            return PolicyRetry(policy=policy).parse_retry_after(retry_after)
+        except InvalidHeader:
+            pass
+    return full_jitter(policy.backoff_base, policy.backoff_max, failures)
 
 
 class _RetryWarningsAtDebug(logging.Filter):
@@ -122,17 +137,19 @@ _POOL_LOGGER.addFilter(_RetryWarningsAtDebug())
 
 
 def policy_retry(
-    policy: RetryPolicy, deadline_at: float, *, repeatable: bool = True
+    policy: RetryPolicy, deadline_at: float, *, repeatable: bool = True, statuses: bool = True
 ) -> PolicyRetry:
     """A urllib3 `Retry` carrying out ``policy`` for one fetch that must end by
     ``deadline_at`` (on the policy's monotonic clock). A request that is not
-    ``repeatable`` is not sent again after a read failed: the server may have acted on it."""
+    ``repeatable`` is not sent again after a read failed: the server may have acted on it.
+    Without ``statuses``, an error status is returned, not retried (the caller retries
+    with a new request)."""
     retries = policy.max_attempts - 1
     return PolicyRetry(
         total=retries,
         connect=retries,
         read=retries if repeatable else 0,
-        status=retries,
+        status=retries if statuses else 0,
         other=0,
         allowed_methods=None,  # token requests may be repeated (see repeatable)
         status_forcelist=RETRY_STATUSES,

@@ -103,6 +103,12 @@ class TDSError(TokenRequestError):
         self.status_code = status_code
 
 
+class AssertionSourceError(TokenRequestError):
+    """An assertion source (a token file, GitHub Actions OIDC, another profile, a plugin)
+    gave no usable token: the message names the source (the file, the missing variable),
+    never the token."""
+
+
 class LoginRequiredError(TokenRequestError):
     """A person must log in: no usable refresh token is stored for this provider (none
     yet, or the server refused it). The message names the command to run, such as

@@ -15,9 +15,9 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from tokenprovider.config.build import parse_credentials_config
     from tokenprovider.config.loading import InsecureConfigFileWarning
     from tokenprovider.config.registry import ENTRY_POINT_GROUP, register_provider
+    from tokenprovider.config.resolve import parse_credentials_config
     from tokenprovider.core.provider import TokenProvider
 
 __all__ = [
@@ -29,7 +29,7 @@ __all__ = [
 ]
 
 _MODULE_OF = {
-    "parse_credentials_config": "tokenprovider.config.build",
+    "parse_credentials_config": "tokenprovider.config.resolve",
     "InsecureConfigFileWarning": "tokenprovider.config.loading",
     "ENTRY_POINT_GROUP": "tokenprovider.config.registry",
     "register_provider": "tokenprovider.config.registry",

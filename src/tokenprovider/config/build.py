@@ -16,7 +16,7 @@ import typing
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol, TypeVar
 
 from tokenprovider._masking import (
     REDACTED,
@@ -40,6 +40,7 @@ from tokenprovider.secret_refs import (
     literal_value,
     mistyped_prefix,
 )
+from tokenprovider.sources.base import AssertionSource
 
 if TYPE_CHECKING:
     from tokenprovider.config.loading import KeyPath, Origin
@@ -47,6 +48,18 @@ if TYPE_CHECKING:
 
 OriginOf = Callable[["KeyPath"], "Origin | None"]
 E = TypeVar("E", bound=TokenProviderError)
+#: How a source setting names another profile's token.
+PROFILE_SCHEME = "profile:"
+
+
+class Profiles(Protocol):
+    """The other profiles of the configuration, for a source setting ``profile:NAME``."""
+
+    def problem(self, name: str) -> str | None:
+        """Why ``name`` may not be named here (no such profile; this very profile)."""
+
+    def build(self, name: str) -> TokenProvider:
+        """The provider of profile ``name``."""
 
 
 class _ReportedError(Exception):
@@ -85,8 +98,10 @@ class _Builder:
         problems: list[TokenProviderError] | None = None,
         *,
         probe: bool = False,
+        profiles: Profiles | None = None,
     ) -> None:
         self._origin_of = origin_of or (lambda path: None)
+        self._profiles = profiles
         self._cwd = cwd or Path.cwd()
         self._registry = providers
         self._literal_secrets: list[str] = []
@@ -360,6 +375,8 @@ class _Builder:
     def _value(self, value: Any, parameter: Parameter, path: KeyPath) -> Any:
         if not parameter.configurable:
             raise self.error(path, "cannot be set in configuration (only in code)")
+        if _takes_source(parameter.annotation):
+            return self._source(value, path)
         secret = parameter.accepts_secret or is_secret_key(parameter.name)
         # A choice among fixed words (``login_store = "file"``) is never a reference.
         if is_reference(value) and typing.get_origin(parameter.annotation) is not Literal:
@@ -395,6 +412,42 @@ class _Builder:
         except conversion.ConversionError as exc:
             shown = REDACTED if secret else _show(value)
             raise self.error(path, f"expected {exc}, got {shown} ({_kind(value)})") from None
+
+    def _source(self, value: Any, path: KeyPath) -> Any:
+        """The assertion source a setting names (``file:PATH``, ``github-actions``,
+        ``profile:NAME``, a plugin's ``SCHEME:...``): another profile is built here, from
+        this configuration; in a check, it is only looked up."""
+        from tokenprovider.sources import (  # noqa: PLC0415 - with the providers
+            ProviderSource,
+            source_from_setting,
+            source_problem,
+        )
+
+        problem = source_problem(value)
+        if problem is not None:
+            raise self.error(path, problem)
+        if value.startswith(PROFILE_SCHEME):
+            name = value[len(PROFILE_SCHEME) :].strip()
+            problem = None if self._profiles is None else self._profiles.problem(name)
+            if problem is not None:
+                raise self.error(path, problem)
+            if self._problems is not None:  # a check builds no other profile
+                return _ProfileToBe(name)
+            if self._profiles is None:
+                raise self.error(
+                    path,
+                    f"{value!r} names another profile, which this table alone cannot "
+                    "build: load the whole configuration (load_provider, or "
+                    "parse_credentials_config with its profiles)",
+                )
+            try:
+                provider = self._profiles.build(name)
+            except TokenProviderError as exc:
+                raise _retyped(exc, f"{self.where(path)}: profile {name!r}: {exc}") from None
+            return ProviderSource(provider, description=f"profile {name!r}")
+        origin = self._origin_of(path)
+        base_dir = origin.directory if origin and origin.directory else self._cwd
+        return source_from_setting(value, base_dir=base_dir)
 
     def _table(self, path: KeyPath) -> conversion.BuildTable:
         def build(cls: type, settings: Mapping[str, Any]) -> Any:
@@ -457,6 +510,23 @@ class _Builder:
 
 
 _kind = rules.kind
+
+
+class _ProfileToBe(AssertionSource):
+    """In a check: the profile a source setting names, looked up but not built."""
+
+    token_type = "access_token"  # another provider's token, as a ProviderSource's
+
+    def __init__(self, name: str) -> None:
+        self.description = f"profile {name!r}"
+
+    def read(self, audience: str | None) -> str:
+        raise ConfigurationError(f"{self.description} is not built in a check")
+
+
+def _takes_source(annotation: Any) -> bool:
+    """Whether a parameter annotated so takes an assertion source."""
+    return AssertionSource in typing.get_args(annotation)
 
 
 def _culprit(message: str, kwargs: Mapping[str, Any], settings: KeyPath, path: KeyPath) -> KeyPath:
@@ -526,10 +596,13 @@ def build_named(
     providers: Registry | None = None,
     *,
     cwd: Path | None = None,
+    profiles: Profiles | None = None,
 ) -> tuple[str, TokenProvider]:
     """Like `build_provider`, also returning the name of the provider chosen; relative
-    paths set by variables are taken from ``cwd`` (default: the working directory)."""
-    return _Builder(origin_of, providers or registry, cwd).provider(section, path)
+    paths set by variables are taken from ``cwd`` (default: the working directory);
+    ``profile:NAME`` sources are built by ``profiles``."""
+    builder = _Builder(origin_of, providers or registry, cwd, profiles=profiles)
+    return builder.provider(section, path)
 
 
 class Checked(NamedTuple):
@@ -561,29 +634,16 @@ def check_section(
     *,
     cwd: Path | None = None,
     probe: bool = False,
+    profiles: Profiles | None = None,
 ) -> Checked:
     """Check a ``[credentials]``-style table as `build_named` would build it, recording
     every problem instead of stopping at the first, and resolving no secret reference.
     A ``probe`` judges a table that may be half written (see `_Builder`)."""
     problems: list[TokenProviderError] = []
-    builder = _Builder(origin_of, providers or registry, cwd, problems, probe=probe)
+    builder = _Builder(
+        origin_of, providers or registry, cwd, problems, probe=probe, profiles=profiles
+    )
     with builder._step(path):
         builder.build(section, path)
     unresolved = [builder.where(p) for p in builder.unresolved]
     return Checked(builder.chosen, problems, unresolved, builder.blamed, builder.notes)
-
-
-def parse_credentials_config(config: Mapping[str, Any]) -> TokenProvider:
-    """Build the provider described by ``config["credentials"]`` (a parsed TOML document).
-
-    >>> parse_credentials_config({"credentials": {"domain": "api.example.com",
-    ...                                           "jwt": "eyJ..."}})  # doctest: +SKIP
-    """
-    if not isinstance(config, Mapping):
-        raise ConfigurationError(f"the configuration must be a table (a dict), not {_kind(config)}")
-    if "credentials" not in config:
-        raise ConfigurationError(
-            "the configuration has no [credentials] table; add one with a domain and a "
-            "provider, for example [credentials] domain = ... and [credentials.oauth]"
-        )
-    return build_provider(config["credentials"])

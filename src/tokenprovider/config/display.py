@@ -17,8 +17,10 @@ from typing import Any
 
 from tokenprovider._masking import (
     SET,
+    SOURCE_SETTINGS,
     is_public_parameter,
     is_secret_key,
+    is_source_setting,
     masked_url,
     without_userinfo,
 )
@@ -55,7 +57,9 @@ def _mask(value: Any, path: KeyPath, known: KnownKeys, notes: dict[KeyPath, str]
     if isinstance(value, Mapping):
         return {name: _mask(item, (*path, str(name)), known, notes) for name, item in value.items()}
     key = path[-1] if path else ""
-    if is_secret_key(key):
+    if is_source_setting(key, value):
+        return _shown(value)
+    if is_secret_key(key) or key in SOURCE_SETTINGS:
         return _hide(value)
     url = key.lower().endswith(_URL_SUFFIXES)
     if isinstance(value, list):

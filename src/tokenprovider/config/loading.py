@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
-from tokenprovider._masking import is_secret_key
+from tokenprovider._masking import is_secret_key, is_source_setting
 from tokenprovider._private_files import UnsafeFileError, read_regular_file
 from tokenprovider.config.files import CONFIG_LIMIT, exists
 from tokenprovider.config.locations import CONFIG_ENV, EXPLICIT, ConfigFile, search_path
@@ -258,6 +258,8 @@ def is_literal_secret(path: KeyPath, value: Any) -> bool:
     advice to protect it)."""
     if not (path and is_secret_key(path[-1]) and isinstance(value, str)):
         return False
+    if is_source_setting(path[-1], value):
+        return False  # where a token comes from, such as file:PATH
     if is_reference(value) or mistyped_prefix(value) is not None:
         return False
     if path[-1] == "cache_key":

@@ -6,7 +6,7 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from tokenprovider._masking import is_secret_key
+from tokenprovider._masking import SOURCE_SETTINGS, is_secret_key
 from tokenprovider.config.params import (
     Parameter,
     is_mapping,
@@ -37,6 +37,8 @@ def _default(cls: type, parameter: Parameter) -> str:
 
 
 def _notes(parameter: Parameter) -> str:
+    if parameter.name in SOURCE_SETTINGS:
+        return "source: file:PATH, env:NAME, github-actions, profile:NAME, a plugin's SCHEME:..."
     if parameter.accepts_secret:
         return "secret: masked; a secret reference is read when the token is first needed"
     if is_secret_key(parameter.name):

@@ -8,10 +8,18 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from tokenprovider.config.build import build_named
+from tokenprovider._masking import SOURCE_SETTINGS
+from tokenprovider.config import section_rules as rules
+from tokenprovider.config.build import PROFILE_SCHEME, build_named
 from tokenprovider.config.known import SECTION_KEYS
-from tokenprovider.config.loading import KeyPath, load
-from tokenprovider.config.profiles import active_profile, credentials_path, section
+from tokenprovider.config.loading import KeyPath, LoadedConfig, load
+from tokenprovider.config.profiles import (
+    DEFAULT,
+    active_profile,
+    credentials_path,
+    profile_path,
+    section,
+)
 from tokenprovider.config.registry import registry
 from tokenprovider.errors import ConfigurationError
 from tokenprovider.providers._person import PERSON_GRANTS
@@ -53,21 +61,116 @@ def resolve(
     name, _ = active_profile(profile, env)
     path = credentials_path(loaded, name)
     table = section(loaded.data, path)
-    if (memory_only or default_cache is not None) and _cacheable(table):
-        if memory_only:
-            table = {key: value for key, value in table.items() if key not in _CACHE_KEYS}
-        elif "cache" not in table:
-            table = {**table, "cache": default_cache}
-    provider_name, provider = build_named(
-        table,
-        path,
-        loaded.origin,
-        cwd=Path(cwd) if cwd is not None else Path.cwd(),
+    if memory_only and _cacheable(table):
+        table = {key: value for key, value in table.items() if key not in _CACHE_KEYS}
+    links = ProfileLinks(loaded, Path(cwd) if cwd is not None else Path.cwd(), config_file)
+    chain = (profile_of(path),)
+    offered = (
+        default_cache is not None and not memory_only and "cache" not in table and _cacheable(table)
     )
-    if getattr(provider, "grant_type", None) in PERSON_GRANTS:
-        # LoginRequiredError names the command that logs in for this very configuration.
-        provider.login_command = login_command(path, config_file)  # type: ignore[attr-defined]
+    if offered:
+        # Built first without the cache (whose cache_key seals it), to learn whether its
+        # tokens may be shared: a token exchange of a variable's token may not.
+        table = {key: value for key, value in table.items() if key != "cache_key"}
+    provider_name, provider = links.build_table(table, path, chain)
+    if offered and getattr(provider, "_cache_identity", lambda: None)() is not None:
+        table = {**section(loaded.data, path), "cache": default_cache}
+        provider_name, provider = links.build_table(table, path, chain)
     return Resolved(provider, provider_name, name)
+
+
+class ProfileLinks:
+    """The profiles of one configuration, built for the sources that name them
+    (``subject_token = "profile:NAME"``), as `resolve` builds the profile asked for. A
+    chain of profiles that comes back to one of its own is refused, naming the chain."""
+
+    def __init__(
+        self,
+        loaded: LoadedConfig,
+        cwd: Path,
+        config_file: str | os.PathLike[str] | None = None,
+        chain: tuple[str, ...] = (),
+    ) -> None:
+        self.loaded = loaded
+        self.cwd = cwd
+        self.config_file = config_file
+        self.chain = chain
+
+    def problem(self, name: str) -> str | None:
+        """Why profile ``name`` may not be named from the end of the chain: it does not
+        exist, or it (or a profile it names, and so on) comes back to the chain."""
+        try:
+            path = profile_path(self.loaded, name)
+        except ConfigurationError as exc:
+            return f"profile:{name} names no usable profile: {exc}"
+        loop = self.__loop([*self.chain, profile_of(path)], set())
+        if loop is not None:
+            return f"profile:{name} comes back to a profile that needs it ({' -> '.join(loop)})"
+        return None
+
+    def __loop(self, stack: list[str], done: set[str]) -> list[str] | None:
+        """A chain of profiles from ``stack`` back into it, if the profiles the last one
+        names lead to one; each profile is walked once (``done``: none found beyond)."""
+        last = stack[-1]
+        if last in stack[:-1]:
+            return stack
+        if last in done:
+            return None
+        try:
+            table = section(self.loaded.data, profile_path(self.loaded, last))
+        except ConfigurationError:
+            return None  # reported where it is named
+        for named in _profiles_named(table):
+            try:
+                following = profile_of(profile_path(self.loaded, named))
+            except ConfigurationError:
+                continue
+            loop = self.__loop([*stack, following], done)
+            if loop is not None:
+                return loop
+        done.add(last)
+        return None
+
+    def build(self, name: str) -> TokenProvider:
+        """The provider of profile ``name``, its own sources built along the chain."""
+        problem = self.problem(name)
+        if problem is not None:
+            raise ConfigurationError(problem)
+        path = profile_path(self.loaded, name)
+        table = section(self.loaded.data, path)
+        return self.build_table(table, path, (*self.chain, profile_of(path)))[1]
+
+    def build_table(
+        self, table: Any, path: KeyPath, chain: tuple[str, ...]
+    ) -> tuple[str, TokenProvider]:
+        """The provider of the credentials ``table`` at ``path``, at the end of ``chain``."""
+        links = ProfileLinks(self.loaded, self.cwd, self.config_file, chain)
+        provider_name, provider = build_named(
+            table, path, self.loaded.origin, cwd=self.cwd, profiles=links
+        )
+        if getattr(provider, "grant_type", None) in PERSON_GRANTS:
+            # LoginRequiredError names the command that logs in for this very configuration.
+            command = login_command(path, self.config_file)
+            provider.login_command = command  # type: ignore[attr-defined]
+        return provider_name, provider
+
+
+def _profiles_named(table: Any) -> list[str]:
+    """The profiles the source settings of a credentials ``table`` name (``profile:X``)."""
+    named = []
+    for settings in table.values() if isinstance(table, Mapping) else ():
+        if not isinstance(settings, Mapping):
+            continue
+        for key in SOURCE_SETTINGS:
+            value = settings.get(key)
+            if isinstance(value, str) and value.startswith(PROFILE_SCHEME):
+                named.append(value[len(PROFILE_SCHEME) :].strip())
+    return named
+
+
+def profile_of(path: KeyPath) -> str:
+    """The profile name of a credentials table's key path (``default`` for the default)."""
+    return str(path[1]) if len(path) == 3 and path[0] == "profiles" else DEFAULT
 
 
 def login_command(path: KeyPath, config_file: str | os.PathLike[str] | None = None) -> str:
@@ -109,3 +212,23 @@ def _cacheable(table: Any) -> bool:
         and issubclass(cls, CachedTokenProvider)
         and cls._cache_identity is not CachedTokenProvider._cache_identity
     )
+
+
+def parse_credentials_config(config: Mapping[str, Any]) -> TokenProvider:
+    """Build the provider described by ``config["credentials"]`` (a parsed TOML document).
+
+    >>> parse_credentials_config({"credentials": {"domain": "api.example.com",
+    ...                                           "jwt": "eyJ..."}})  # doctest: +SKIP
+    """
+    if not isinstance(config, Mapping):
+        raise ConfigurationError(
+            f"the configuration must be a table (a dict), not {rules.kind(config)}"
+        )
+    if "credentials" not in config:
+        raise ConfigurationError(
+            "the configuration has no [credentials] table; add one with a domain and a "
+            "provider, for example [credentials] domain = ... and [credentials.oauth]"
+        )
+    # profile:NAME sources are built from this very document's [profiles].
+    links = ProfileLinks(LoadedConfig(dict(config), {}, []), Path.cwd(), chain=(DEFAULT,))
+    return build_named(config["credentials"], ("credentials",), profiles=links)[1]

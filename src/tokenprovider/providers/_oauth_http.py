@@ -51,7 +51,9 @@ class OAuthCalls:
     (redacted, cut short, escaped). A call that is not ``repeatable`` (it spends a
     single-use code or refresh token) is sent again only when it cannot have reached the
     server: after a failed connection or an error status, never after a failed read.
-    Use as a context manager."""
+    With ``fresh_bodies``, urllib3 retries only failed connections, and `post_each`
+    retries error statuses with a body built anew for each attempt. Use as a context
+    manager."""
 
     def __init__(
         self,
@@ -60,6 +62,7 @@ class OAuthCalls:
         text: Callable[[str], str],
         *,
         repeatable: bool = True,
+        fresh_bodies: bool = False,
     ) -> None:
         import requests  # noqa: PLC0415 - loaded on first fetch to keep imports light
 
@@ -73,7 +76,12 @@ class OAuthCalls:
         self.__session = requests.Session()
         adapter = DeadlineAdapter(
             self.deadline,
-            max_retries=policy_retry(retry, self.deadline.at, repeatable=repeatable),
+            max_retries=policy_retry(
+                retry,
+                self.deadline.at,
+                repeatable=repeatable and not fresh_bodies,
+                statuses=not fresh_bodies,
+            ),
         )
         self.__session.mount("https://", adapter)
         self.__session.mount("http://", adapter)
@@ -96,6 +104,30 @@ class OAuthCalls:
     def post(self, url: str, **kwargs: Any) -> Answer | Failure:
         """One POST without redirects."""
         return self.__call(self.__session.post, url, **kwargs)
+
+    def post_each(
+        self, url: str, body: Callable[[], Mapping[str, str]], **kwargs: Any
+    ) -> Answer | Failure:
+        """POST the form ``body()`` builds, built anew for each attempt (a client
+        assertion is sent once), an error status retried as the policy says within the
+        deadline; for a session opened with ``fresh_bodies``. Never re-sent after a
+        failed read."""
+        from tokenprovider._urllib3_retry import wait_before_retry  # noqa: PLC0415
+        from tokenprovider.retry import RETRY_STATUSES  # noqa: PLC0415
+
+        policy = self.retry
+        failures = 0
+        while True:
+            answer = self.post(url, data=body(), **kwargs)
+            if isinstance(answer, Failure) or answer.status not in RETRY_STATUSES:
+                return answer
+            failures += 1
+            if failures >= policy.max_attempts:
+                return answer
+            wait = wait_before_retry(policy, failures, answer.headers.get("Retry-After"))
+            if policy.monotonic() + wait >= self.deadline.at:
+                return answer
+            policy.sleep(wait)
 
     def __call(
         self, send: Callable[..., requests.Response], url: str, **kwargs: Any

@@ -49,6 +49,7 @@ class ServerMetadata:
 
     where: str
     token_endpoint: str
+    issuer: str | None = None
     authorization_endpoint: str | None = None
     device_authorization_endpoint: str | None = None
     revocation_endpoint: str | None = None
@@ -75,11 +76,27 @@ def discover(host: Host, calls: OAuthCalls) -> ServerMetadata:
             raise DiscoveryError(f"token_endpoint from {quoted_url(where)} {problem}")
         logger.debug("discovered token endpoint %s from %s", endpoint, quoted_url(where))
         others = {name: _other_endpoint(document, name, host, where) for name in OTHER_ENDPOINTS}
-        return ServerMetadata(where, endpoint, **others)
+        return ServerMetadata(where, endpoint, _issuer(document.get("issuer")), **others)
     raise DiscoveryError(
         f"could not discover the token endpoint of {host}: tried {'; '.join(tried)}. "
         "Set token_url to the server's token endpoint"
     )
+
+
+def _issuer(value: object) -> str | None:
+    """The metadata's ``issuer`` (RFC 8414 §2: an https URL; http on loopback), or None
+    if it has none fit to be a client assertion's audience."""
+    if not isinstance(value, str) or len(value) > 2048:
+        return None
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname or not value.isprintable():
+        return None
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
+        return None
+    return value
 
 
 def _other_endpoint(document: dict[str, Any], name: str, host: Host, where: str) -> str | None:

@@ -1,7 +1,8 @@
-"""The OAuth 2.0 token endpoint as a client-credentials client calls it (RFC 6749 §4.4).
+"""The OAuth 2.0 token endpoint as a client calls it (RFC 6749 §4.4 and the other grants).
 
-`TokenEndpoint` builds the token request (with the client authenticated by HTTP Basic or
-in the body), sends it with the `RetryPolicy` and its deadline (`_oauth_http`), and turns
+`TokenEndpoint` builds the token request (with the client authenticated as its
+`ClientAuthentication` says: HTTP Basic, in the body, or with a client assertion signed
+anew for each attempt), sends it with the `RetryPolicy` and its deadline (`_oauth_http`), and turns
 the answer into a token and its expiry or into one of our errors, with the client secret
 redacted from any server text. Without a configured URL it discovers the endpoint from
 the host's metadata documents (`_oauth_metadata`).
@@ -26,11 +27,13 @@ from tokenprovider._masking import (
 )
 from tokenprovider.core.cached import is_header_safe
 from tokenprovider.errors import (
+    DiscoveryError,
     MalformedTokenResponseError,
     OAuthError,
     TokenEndpointError,
     TokenRequestError,
 )
+from tokenprovider.providers._assertion_grants import JWT_BEARER_GRANT, TOKEN_EXCHANGE_GRANT
 from tokenprovider.providers._oauth_http import (
     Answer,
     Failure,
@@ -44,26 +47,61 @@ from tokenprovider.retry import RETRY_STATUSES
 
 if TYPE_CHECKING:
     from tokenprovider.core.host import Host
+    from tokenprovider.providers._client_auth import ClientAuthentication, Credentials
     from tokenprovider.retry import RetryPolicy
 
 logger = logging.getLogger("tokenprovider")
 
 #: Form fields the token request sets itself: ``extra_params`` may not set them.
-RESERVED_PARAMS = frozenset({"grant_type", "client_id", "client_secret", "scope", "audience"})
+RESERVED_PARAMS = frozenset(
+    {
+        "grant_type",
+        "client_id",
+        "client_secret",
+        "client_assertion",
+        "client_assertion_type",
+        "scope",
+        "audience",
+        "assertion",
+        "subject_token",
+        "subject_token_type",
+        "actor_token",
+        "actor_token_type",
+        "requested_token_type",
+    }
+)
 #: The longest lifetime taken from ``expires_in`` (ten years); a longer one is cut to it.
 MAX_EXPIRES_IN = 10 * 365 * 86400.0
 #: Request fields whose values are redacted from any server text quoted in our messages.
 SECRET_FIELDS = frozenset(
-    {"code", "code_verifier", "device_code", "refresh_token", "token", "client_secret"}
+    {
+        "code",
+        "code_verifier",
+        "device_code",
+        "refresh_token",
+        "token",
+        "client_secret",
+        "assertion",
+        "subject_token",
+        "actor_token",
+    }
 )
 _ERROR_HINTS = {
-    "invalid_client": "check client_id and client_secret, and client_auth ('basic' or 'post')",
     "invalid_scope": "check the scopes setting against what the server allows this client",
     "unauthorized_client": "this client may not use the {grant} grant; "
     "ask the server's administrator",
     "unsupported_grant_type": "the server does not support the {grant} grant",
     "invalid_request": "check token_url, audience and extra_params",
     "invalid_grant": "the server rejected the grant; check the client's settings",
+}
+#: Hints for an error of one grant, before `_ERROR_HINTS`.
+_GRANT_HINTS = {
+    (JWT_BEARER_GRANT, "invalid_grant"): "the server refused the assertion: check its "
+    "issuer, subject, audience and expiry against what the server trusts",
+    (TOKEN_EXCHANGE_GRANT, "invalid_request"): "check subject_token and subject_token_type "
+    "(and actor_token), audience and resource",
+    (TOKEN_EXCHANGE_GRANT, "invalid_target"): "the server will not issue a token for this "
+    "audience or resource: check them against its token exchange policy",
 }
 
 
@@ -78,6 +116,8 @@ class TokenAnswer:
     refresh_token: str | None = field(default=None, repr=False)
     scopes: tuple[str, ...] | None = None
     id_token: str | None = field(default=None, repr=False)
+    #: RFC 8693 §2.2.1: what a token exchange issued (a token type URN).
+    issued_token_type: str | None = None
 
 
 class TokenEndpoint:
@@ -107,7 +147,7 @@ class TokenEndpoint:
         grant_type: str,
         scopes: tuple[str, ...],
         audience: str | None,
-        client_auth: str,
+        auth: ClientAuthentication,
         extra_params: Mapping[str, str] | None,
         default_expires_in: float,
         retry: RetryPolicy,
@@ -119,7 +159,7 @@ class TokenEndpoint:
         self.grant_type = grant_type
         self.scopes = scopes
         self.audience = audience
-        self.client_auth = client_auth
+        self.auth = auth
         self._extra_params = extra_params
         self.default_expires_in = default_expires_in
         self.retry = retry
@@ -143,7 +183,7 @@ class TokenEndpoint:
         """A new token and its expiry in epoch seconds, counted from ``wall_time()`` as the
         request is sent, with the client-credentials grant; ``secret`` is the client
         secret (None: a public client)."""
-        answer = self.grant(self.__form(), secret, wall_time)
+        answer = self.grant(self.form(), secret, wall_time)
         return answer.access_token, answer.expires_at
 
     def grant(
@@ -167,7 +207,7 @@ class TokenEndpoint:
             with self.__calls(repeatable) as calls:
                 url = self.token_url or self.__discover(calls).token_endpoint
                 shown = untrusted.quote(url)
-                answer = self.__send(calls, url, fields)
+                answer = self.__send(calls, url, fields, url)
             if isinstance(answer, Failure):
                 # Raised here, outside any handler: nothing of requests' exception (which
                 # holds the request, its body and headers) is chained to ours.
@@ -185,7 +225,11 @@ class TokenEndpoint:
         with self.__call(fields, secret):
             shown = untrusted.quote(url)
             with self.__calls(repeatable=True) as calls:
-                answer = self.__send(calls, url, fields)
+                # A signed assertion's audience is the token endpoint, however it is sent.
+                token_url = self.url or url
+                if self.auth.signs and self.url is None:
+                    token_url = self.__discover(calls).token_endpoint
+                answer = self.__send(calls, url, fields, token_url)
             if isinstance(answer, Failure):
                 raise self.__fetch_error(answer, shown, what) from None
             if answer.status >= 300:
@@ -217,19 +261,61 @@ class TokenEndpoint:
             finally:
                 self._sensitive = ()
 
-    def __send(self, calls: OAuthCalls, url: str, fields: Mapping[str, str]) -> Answer | Failure:
-        """POST ``fields`` to ``url``, the client authenticated."""
-        return calls.post(
-            url,
-            data=self.__authenticated(fields),
-            headers={"Accept": "application/json"},
-            auth=FixedAuthorization(self.__basic_credentials()),
-        )
+    def __send(
+        self, calls: OAuthCalls, url: str, fields: Mapping[str, str], token_url: str
+    ) -> Answer | Failure:
+        """POST ``fields`` to ``url``, the client authenticated (a client assertion's
+        audience is ``token_url``, or the issuer), with a new assertion for each attempt."""
+        issuer = self.__issuer(calls) if self.auth.wants_issuer else None
+        headers = {"Accept": "application/json"}
+        if not self.auth.signs:
+            sent = self.__credentials(fields, token_url, issuer)
+            return calls.post(
+                url, data=sent.fields, headers=headers, auth=FixedAuthorization(sent.authorization)
+            )
+
+        def body() -> Mapping[str, str]:
+            return self.__credentials(fields, token_url, issuer).fields
+
+        return calls.post_each(url, body, headers=headers, auth=FixedAuthorization(None))
+
+    def __credentials(
+        self, fields: Mapping[str, str], token_url: str, issuer: str | None
+    ) -> Credentials:
+        sent = self.auth.credentials(fields, self._secret, token_url, issuer)
+        self._sensitive += sent.sensitive
+        return sent
+
+    def __issuer(self, calls: OAuthCalls) -> str:
+        metadata: ServerMetadata | None = None
+        try:
+            metadata = self.__discover(calls)
+        except DiscoveryError as exc:
+            problem = str(exc).partition(". Set token_url")[0]
+        if metadata is None:  # raised here, outside the handler: nothing is chained
+            raise DiscoveryError(
+                f"assertion_audience = 'issuer' needs the server's issuer, from its "
+                f"metadata: {problem}; set assertion_audience to 'token_endpoint' or to "
+                "the issuer's URL"
+            )
+        if metadata.issuer is None:
+            raise DiscoveryError(
+                f"assertion_audience = 'issuer' needs the server's issuer, and its metadata "
+                f"{untrusted.quote(metadata.where)} names none; set assertion_audience to "
+                "'token_endpoint' or to the issuer's URL"
+            )
+        return metadata.issuer
 
     def __calls(self, repeatable: bool) -> OAuthCalls:
-        return OAuthCalls(self.retry, self.max_response_bytes, self.__text, repeatable=repeatable)
+        return OAuthCalls(
+            self.retry,
+            self.max_response_bytes,
+            self.__text,
+            repeatable=repeatable,
+            fresh_bodies=self.auth.signs,
+        )
 
-    def __form(self) -> dict[str, str]:
+    def form(self) -> dict[str, str]:
         """The client-credentials grant's fields."""
         form = {"grant_type": self.grant_type}
         if self.scopes:
@@ -239,20 +325,6 @@ class TokenEndpoint:
         if self._extra_params:
             form.update(self._extra_params)
         return form
-
-    def __authenticated(self, fields: Mapping[str, str]) -> dict[str, str]:
-        """``fields`` with the client's id (and secret, with ``client_auth="post"``)."""
-        form = dict(fields)
-        if self.client_auth == "post" or self._secret is None:
-            form["client_id"] = self.client_id
-            if self._secret is not None:
-                form["client_secret"] = self._secret
-        return form
-
-    def __basic_credentials(self) -> str | None:
-        if self.client_auth != "basic" or self._secret is None:
-            return None
-        return "Basic " + basic_value(self.client_id, self._secret)
 
     def __redact(self, text: str) -> str:
         """``text`` without the client secret, literal or in any form it is sent in, and
@@ -349,8 +421,11 @@ class TokenEndpoint:
                 "characters not allowed in an HTTP header (control characters, non-ASCII "
                 "characters or surrounding spaces); check the token endpoint"
             )
+        issued_type = self.__issued_type(body.get("issued_token_type"), url)
         token_type = body.get("token_type")
-        if isinstance(token_type, str) and token_type.lower() != "bearer":
+        # RFC 8693 §2.2.1: "N_A" when what a token exchange issued is no access token.
+        not_applicable = issued_type is not None and token_type == "N_A"
+        if isinstance(token_type, str) and token_type.lower() != "bearer" and not not_applicable:
             logger.warning(
                 "token endpoint %s issued a %s token; sending it as a Bearer token",
                 url,
@@ -362,7 +437,19 @@ class TokenEndpoint:
             refresh_token,
             self.__scopes(body.get("scope"), url),
             body.get("id_token") if isinstance(body.get("id_token"), str) else None,
+            issued_type,
         )
+
+    def __issued_type(self, value: object, url: str) -> str | None:
+        """A token exchange's ``issued_token_type`` (None when absent): a short URN."""
+        if value is None:
+            return None
+        if not isinstance(value, str) or not value.isprintable() or len(value) > 200:
+            raise MalformedTokenResponseError(
+                f"token endpoint {url} sent an issued_token_type that is not a short "
+                "printable string; check the token endpoint"
+            )
+        return value
 
     def __refresh_token(self, value: object, url: str) -> str | None:
         """The answer's refresh token (None if it has none): it must be sendable."""
@@ -434,7 +521,13 @@ class TokenEndpoint:
         if description:
             message += f" ({description})"
         message += f" [HTTP {status}]{after}"
-        hint = _ERROR_HINTS.get(error, "").format(grant=grant) or (advice if retried else None)
+        if error == "invalid_client":
+            hint: str | None = self.auth.refused_hint()
+        else:
+            hint = _GRANT_HINTS.get((grant, error)) or _ERROR_HINTS.get(error, "").format(
+                grant=grant
+            )
+        hint = hint or (advice if retried else None)
         if hint:
             message += f"; {hint}"
         return OAuthError(

@@ -1,8 +1,11 @@
 """`OAuthTokenProvider`: OAuth 2.0 tokens for a service (the client-credentials grant,
-RFC 6749 §4.4) or for a person who logs in (authorization code with PKCE, or a device code).
+RFC 6749 §4.4, a JWT assertion, RFC 7523, or a token exchange, RFC 8693) or for a person
+who logs in (authorization code with PKCE, or a device code).
 
 The provider checks its settings and keeps the token (`CachedTokenProvider`); its
-`TokenEndpoint` (``providers/_token_endpoint.py``) talks to the token endpoint, and a
+`TokenEndpoint` (``providers/_token_endpoint.py``) talks to the token endpoint, with the
+client authenticated by its `ClientAuthentication` (``providers/_client_auth.py``); the
+assertion grants are `AssertionGrant`s (``providers/_assertion_grants.py``), and a
 person's login is a `PersonGrant` (``providers/_person.py``).
 """
 
@@ -20,6 +23,8 @@ from tokenprovider.core.cached import CachedTokenProvider
 from tokenprovider.core.host import Host
 from tokenprovider.core.refresh_settings import RefreshSettings, Unpack
 from tokenprovider.errors import ConfigurationError
+from tokenprovider.providers._assertion_grants import GRANTS
+from tokenprovider.providers._client_auth import DEFAULT_LIFETIME
 from tokenprovider.providers._oauth_metadata import (
     MAX_REDIRECTS,
     WELL_KNOWN_PATHS,
@@ -31,9 +36,11 @@ from tokenprovider.providers._person import (
     PersonGrant,
     store_setting_problem,
 )
+from tokenprovider.providers._secretless import Secretless
 from tokenprovider.providers._token_endpoint import RESERVED_PARAMS, TokenEndpoint
 from tokenprovider.retry import RetryPolicy
 from tokenprovider.secret_refs import SecretReference, is_reference, reveal
+from tokenprovider.sources import AssertionSource, read_assertion
 
 if TYPE_CHECKING:
     from tokenprovider.providers._person import LoginStatus, LogoutResult
@@ -41,7 +48,8 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_EXPIRES_IN", "MAX_REDIRECTS", "WELL_KNOWN_PATHS", "OAuthTokenProvider"]
 
 #: The grants `OAuthTokenProvider` speaks (``grant_type``).
-GRANT_TYPES = ("client_credentials", *PERSON_GRANTS)
+GRANT_TYPES = ("client_credentials", *GRANTS, *PERSON_GRANTS)
+
 #: The settings of a person's login, refused with the client-credentials grant.
 _PERSON_SETTINGS = (
     "authorization_url",
@@ -84,7 +92,9 @@ class OAuthTokenProvider(CachedTokenProvider):
 
     #: Not shown by `repr()` at all (`tokenprovider._masking`): the token endpoint's client,
     #: which holds the revealed secret.
-    _hidden_attributes: ClassVar[frozenset[str]] = frozenset({"_endpoint", "_person"})
+    _hidden_attributes: ClassVar[frozenset[str]] = frozenset(
+        {"_endpoint", "_person", "_secretless", "_grant"}
+    )
 
     def __init__(
         self,
@@ -96,7 +106,21 @@ class OAuthTokenProvider(CachedTokenProvider):
         grant_type: str = "client_credentials",
         scopes: Sequence[str] | str | None = None,
         audience: str | None = None,
-        client_auth: Literal["basic", "post"] = "basic",
+        client_auth: Literal[
+            "basic", "post", "private_key_jwt", "client_secret_jwt", "none"
+        ] = "basic",
+        private_key: str | SecretReference | None = None,
+        key_id: str | None = None,
+        assertion_algorithm: Literal["RS256", "PS256", "ES256", "EdDSA"] | None = None,
+        assertion_audience: str = "token_endpoint",
+        assertion_lifetime: float = DEFAULT_LIFETIME,
+        assertion: str | AssertionSource | None = None,
+        subject_token: str | AssertionSource | None = None,
+        subject_token_type: str | None = None,
+        actor_token: str | AssertionSource | None = None,
+        actor_token_type: str | None = None,
+        requested_token_type: str | None = None,
+        resource: str | None = None,
         extra_params: Mapping[str, str] | None = None,
         default_expires_in: float = DEFAULT_EXPIRES_IN,
         retry: RetryPolicy | None = None,
@@ -146,8 +170,6 @@ class OAuthTokenProvider(CachedTokenProvider):
             problem = url and endpoint_problem(url, self.host, allow_query=query)
             if problem:
                 raise ConfigurationError(f"{name} {problem}")
-        if client_auth not in ("basic", "post"):
-            raise ConfigurationError(f"client_auth must be 'basic' or 'post', got {client_auth!r}")
         if token_url is not None:
             problem = endpoint_problem(token_url, self.host, allow_query=False)
             if problem:
@@ -168,8 +190,14 @@ class OAuthTokenProvider(CachedTokenProvider):
             )
         reserved = sorted(RESERVED_PARAMS.intersection(extra_params or {}))
         if reserved:
+            instead = (
+                "client_auth = 'private_key_jwt' with private_key (signed for each request) "
+                "or assertion (a source such as 'file:PATH')"
+                if any(name.startswith("client_assertion") for name in reserved)
+                else "the setting of that name"
+            )
             raise ConfigurationError(
-                f"extra_params may not set {', '.join(reserved)}; use the setting of that name"
+                f"extra_params may not set {', '.join(reserved)}; use {instead}"
             )
         if (
             isinstance(default_expires_in, bool)
@@ -181,11 +209,42 @@ class OAuthTokenProvider(CachedTokenProvider):
                 f"got {default_expires_in!r}"
             )
         warn_about_literal_secret(client_secret, "client_secret", type(self).__name__)
+        warn_about_literal_secret(private_key, "private_key", type(self).__name__)
+        scope_list = _scope_list(scopes)
+        secretless = Secretless(
+            client_id,
+            grant_type=grant_type,
+            client_auth=client_auth,
+            has_secret=client_secret is not None,
+            private_key=private_key,
+            key_id=key_id,
+            algorithm=assertion_algorithm,
+            assertion_audience=assertion_audience,
+            lifetime=assertion_lifetime,
+            sources={
+                "assertion": assertion,
+                "subject_token": subject_token,
+                "actor_token": actor_token,
+            },
+            token_types={
+                "subject_token_type": subject_token_type,
+                "actor_token_type": actor_token_type,
+                "requested_token_type": requested_token_type,
+            },
+            resource=resource,
+            scopes=scope_list,
+            audience=audience,
+            extra_params=extra_params,
+        )
         self.client_id = client_id
+        # The settings of a client without a long-lived secret live on the Secretless
+        # (and show through the properties below): few attributes keep lookups fast.
+        self._secretless = secretless
+        self._grant = secretless.grant
         self._client_secret = client_secret
         self.token_url = token_url
         self.grant_type = grant_type
-        self.scopes = _scope_list(scopes)
+        self.scopes = scope_list
         self.audience = audience
         self.client_auth = client_auth
         self._extra_params = dict(extra_params) if extra_params else None
@@ -199,12 +258,18 @@ class OAuthTokenProvider(CachedTokenProvider):
             grant_type=grant_type,
             scopes=self.scopes,
             audience=audience,
-            client_auth=client_auth,
+            auth=secretless.authentication(self.__read, self._wall_time),
             extra_params=self._extra_params,
             default_expires_in=self.default_expires_in,
             retry=self.retry,
             max_response_bytes=max_response_bytes,
         )
+        if self._grant is not None and self.cache.shared and self._grant.identity() is None:
+            unshared = self._grant.unshared()
+            raise ConfigurationError(
+                f"a token got with the {unshared} may differ from one process to the next, "
+                f"so a {type(self.cache).__name__} cannot share it: remove the cache setting"
+            )
         # A person's settings live on the PersonGrant (and show through the properties
         # below): few attributes keep the provider's own lookups fast (hot path).
         self._person = (
@@ -224,6 +289,62 @@ class OAuthTokenProvider(CachedTokenProvider):
             if person
             else None
         )
+
+    @property
+    def key_id(self) -> str | None:
+        """The ``kid`` in the header of a signed client assertion."""
+        return self._secretless.key_id
+
+    @property
+    def assertion_algorithm(self) -> str | None:
+        """The client assertion's signing algorithm (None: the private key's default)."""
+        return self._secretless.algorithm
+
+    @property
+    def assertion_audience(self) -> str:
+        """The client assertion's ``aud``: ``"token_endpoint"``, ``"issuer"`` or a URL."""
+        return self._secretless.assertion_audience
+
+    @property
+    def assertion_lifetime(self) -> float:
+        """Seconds from a client assertion's ``iat`` to its ``exp``."""
+        return self._secretless.lifetime
+
+    @property
+    def assertion(self) -> AssertionSource | None:
+        """The source of the jwt-bearer grant's assertion, or of a ready-made client
+        assertion (``client_auth="private_key_jwt"`` without a ``private_key``)."""
+        return self._secretless.sources["assertion"]
+
+    @property
+    def subject_token(self) -> AssertionSource | None:
+        """The source of a token exchange's subject token."""
+        return self._secretless.sources["subject_token"]
+
+    @property
+    def subject_token_type(self) -> str | None:
+        """The subject token's type URN (None: not a token exchange)."""
+        return None if self._grant is None else self._grant.subject_type
+
+    @property
+    def actor_token(self) -> AssertionSource | None:
+        """The source of a token exchange's actor token."""
+        return self._secretless.sources["actor_token"]
+
+    @property
+    def actor_token_type(self) -> str | None:
+        """The actor token's type URN."""
+        return None if self._grant is None else self._grant.actor_type
+
+    @property
+    def requested_token_type(self) -> str | None:
+        """The token type a token exchange asks for (None: the server's choice)."""
+        return self._secretless.token_types["requested_token_type"]
+
+    @property
+    def resource(self) -> str | None:
+        """The resource a token exchange asks a token for."""
+        return self._secretless.resource
 
     @property
     def authorization_url(self) -> str | None:
@@ -289,7 +410,10 @@ class OAuthTokenProvider(CachedTokenProvider):
                 "a literal key does not belong in code or configuration"
             )
         if extra_params:
-            raise ConfigurationError("extra_params apply to the client_credentials grant only")
+            raise ConfigurationError(
+                "extra_params apply to a service's grants (client_credentials, jwt_bearer, "
+                "token_exchange), not to a person's login"
+            )
         if self.cache.shared:
             raise ConfigurationError(
                 f"a person's tokens are shared through the login store, not a "
@@ -354,11 +478,13 @@ class OAuthTokenProvider(CachedTokenProvider):
         return self._person
 
     def _cache_identity(self) -> dict[str, object] | None:
-        """Host, token URL, client id, grant, scopes, audience and extra parameters;
-        None for a person's grant, whose tokens the login store shares instead."""
+        """Host, token URL, client id, grant, scopes, audience and extra parameters, and
+        the sources and token types of an assertion grant; None for a person's grant,
+        whose tokens the login store shares instead, and for an assertion grant whose
+        source's token may differ between processes (`AssertionSource.cache_identity`)."""
         if self._person is not None:
             return None
-        return {
+        identity: dict[str, object] = {
             "kind": "oauth",
             "host": self.host.url,
             "token_url": self.token_url,
@@ -368,6 +494,13 @@ class OAuthTokenProvider(CachedTokenProvider):
             "audience": self.audience,
             "extra_params": sorted((self._extra_params or {}).items()),
         }
+        if self._grant is not None:
+            # Two subjects never share a token: the sources are part of its identity.
+            grant = self._grant.identity()
+            if grant is None:
+                return None
+            identity["grant"] = grant
+        return identity
 
     def _token_source(self) -> str:
         """The token endpoint, as configured or discovered."""
@@ -382,8 +515,19 @@ class OAuthTokenProvider(CachedTokenProvider):
         if self._person is not None:
             return self._person.token()
         # A secret reference is resolved on the first fetch (then cached for the process).
-        secret = self._client_secret
-        return self._endpoint.fetch(None if secret is None else reveal(secret), self._wall_time)
+        secret = None if self._client_secret is None else reveal(self._client_secret)
+        if self._grant is None:
+            return self._endpoint.fetch(secret, self._wall_time)
+        answer = self._endpoint.grant(self._grant.fields(self.__read), secret, self._wall_time)
+        self._grant.check(answer, self._token_source())
+        return answer.access_token, answer.expires_at
+
+    def __read(self, source: AssertionSource) -> str:
+        """A fresh token from ``source``, bounded by the fetch's deadline; a GitHub
+        Actions token is asked for with the provider's ``audience``."""
+        return read_assertion(
+            source, self.audience, timeout=self.retry.deadline, wall_time=self._wall_time
+        )
 
 
 def _scope_list(scopes: Sequence[str] | str | None) -> tuple[str, ...]:

@@ -1,0 +1,268 @@
+"""How an OAuth client proves who it is to its server (RFC 6749 §2.3, RFC 7523 §2.2,
+OpenID Connect Core §9).
+
+`ClientAuthentication` adds a client's credentials to a request: HTTP Basic, the id and
+secret in the body, only the id (a public client), or a client assertion. A client
+assertion is a JWT signed for each request (`AssertionSigner`: with the client's private
+key, ``private_key_jwt``, or HMAC over its secret, ``client_secret_jwt``), or a token
+from elsewhere (a federated token file) read for each request.
+
+PyJWT signs (the ``jwt`` extra): a small, widely used JWS library over `cryptography`,
+which does all that signing needs and nothing we would have to keep safe besides.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar, NamedTuple
+
+from tokenprovider._extras import require
+from tokenprovider._masking import masked_repr
+from tokenprovider.errors import ConfigurationError
+from tokenprovider.providers._oauth_http import basic_value
+from tokenprovider.secret_refs import SecretReference, reveal
+
+#: ``client_auth`` settings.
+CLIENT_AUTH_METHODS = ("basic", "post", "private_key_jwt", "client_secret_jwt", "none")
+#: The methods that send a client assertion.
+ASSERTION_METHODS = ("private_key_jwt", "client_secret_jwt")
+#: RFC 7523 §2.2: the ``client_assertion_type`` of a JWT client assertion.
+CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+#: The signing algorithms of ``private_key_jwt``, by key type.
+ALGORITHMS = ("RS256", "PS256", "ES256", "EdDSA")
+#: ``assertion_audience``: the token endpoint's URL, or the server's issuer identifier.
+AUDIENCES = ("token_endpoint", "issuer")
+DEFAULT_LIFETIME = 60.0
+#: The longest ``assertion_lifetime``: servers refuse longer ones (Okta: one hour).
+MAX_LIFETIME = 3600.0
+#: RFC 7518 §3.2: an HS256 key has at least 256 bits.
+MIN_HMAC_KEY_BYTES = 32
+_MIN_RSA_BITS = 2048
+
+
+class Credentials(NamedTuple):
+    """A request's client credentials: the form fields to add, the ``Authorization``
+    value (None: none), and the values to redact from anything the server says."""
+
+    fields: dict[str, str]
+    authorization: str | None
+    sensitive: tuple[str, ...]
+
+
+class AssertionSigner:
+    """Signs client assertions (RFC 7523 §3): ``iss`` and ``sub`` the client id, a
+    unique ``jti``, ``iat`` now and ``exp`` ``lifetime`` seconds later, ``aud`` as asked;
+    with the private key in ``private_key`` (a PEM, or a reference to one; read on the
+    first signature) and ``algorithm`` (default: RS256 for RSA, ES256 for P-256, EdDSA
+    for Ed25519 keys), or, without a key, HS256 over the client secret. A ``key_id`` goes
+    in the header as ``kid``."""
+
+    _hidden_attributes: ClassVar[frozenset[str]] = frozenset({"_loaded"})
+
+    def __init__(
+        self,
+        client_id: str,
+        *,
+        private_key: str | SecretReference | None,
+        key_id: str | None,
+        algorithm: str | None,
+        lifetime: float,
+    ) -> None:
+        self.client_id = client_id
+        self._private_key = private_key
+        self.key_id = key_id
+        self.algorithm = algorithm
+        self.lifetime = lifetime
+        self._loaded: tuple[Any, str] | None = None
+        self._loading = threading.Lock()
+
+    def __repr__(self) -> str:
+        return masked_repr(self)
+
+    def sign(self, audience: str, secret: str | None, now: float) -> str:
+        """A new assertion for ``audience``, issued at ``now`` (epoch seconds); ``secret``
+        is the client secret (for HS256)."""
+        jwt = require("jwt", "a client assertion (client_auth = 'private_key_jwt')")
+        issued = int(now)
+        claims = {
+            "iss": self.client_id,
+            "sub": self.client_id,
+            "aud": audience,
+            "jti": secrets.token_urlsafe(24),
+            "iat": issued,
+            "exp": issued + int(self.lifetime),
+        }
+        headers = {"kid": self.key_id} if self.key_id else None
+        if self._private_key is None:
+            if secret is None:
+                raise ConfigurationError("client_secret_jwt needs a client_secret")
+            if len(secret.encode()) < MIN_HMAC_KEY_BYTES:
+                raise ConfigurationError(
+                    f"client_secret_jwt signs with HS256, whose key must be at least "
+                    f"{MIN_HMAC_KEY_BYTES} bytes (RFC 7518 §3.2); this client_secret is "
+                    "shorter: ask for a longer one, or use client_auth = 'basic'"
+                )
+            return str(jwt.encode(claims, secret, algorithm="HS256", headers=headers))
+        key, algorithm = self.__key()
+        return str(jwt.encode(claims, key, algorithm=algorithm, headers=headers))
+
+    def __key(self) -> tuple[Any, str]:
+        with self._loading:
+            if self._loaded is None:
+                assert self._private_key is not None
+                self._loaded = load_private_key(reveal(self._private_key), self.algorithm)
+            return self._loaded
+
+
+def load_private_key(pem: str, algorithm: str | None) -> tuple[Any, str]:
+    """The signing key in ``pem`` and the algorithm it signs with (``algorithm``, checked
+    against the key, or the key type's default). `ConfigurationError` naming what is
+    wrong, never quoting the key."""
+    require("jwt", "a client assertion (client_auth = 'private_key_jwt')")
+    serialization = require(
+        "cryptography.hazmat.primitives.serialization", "client_auth = 'private_key_jwt'"
+    )
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa  # noqa: PLC0415
+
+    try:
+        key = serialization.load_pem_private_key(pem.encode(), password=None)
+    except TypeError:
+        raise ConfigurationError(
+            "private_key is encrypted with a password; give the key unencrypted (PKCS#8 "
+            "PEM) and keep it in a secret store instead (file:, env:, aws-secretsmanager:)"
+        ) from None
+    except (ValueError, UnicodeError):
+        raise ConfigurationError(
+            "private_key is not a PEM private key (expected -----BEGIN PRIVATE KEY----- "
+            "or -----BEGIN RSA/EC PRIVATE KEY-----); check the secret it names"
+        ) from None
+    if isinstance(key, rsa.RSAPrivateKey):
+        if key.key_size < _MIN_RSA_BITS:
+            raise ConfigurationError(
+                f"private_key is a {key.key_size}-bit RSA key; use one of at least "
+                f"{_MIN_RSA_BITS} bits"
+            )
+        allowed: tuple[str, ...] = ("RS256", "PS256")
+    elif isinstance(key, ec.EllipticCurvePrivateKey) and isinstance(key.curve, ec.SECP256R1):
+        allowed = ("ES256",)
+    elif isinstance(key, ed25519.Ed25519PrivateKey):
+        allowed = ("EdDSA",)
+    else:
+        kind = getattr(getattr(key, "curve", None), "name", None) or type(key).__name__
+        raise ConfigurationError(
+            f"private_key is a {kind} key; private_key_jwt signs with an RSA key (RS256, "
+            "PS256), a P-256 key (ES256) or an Ed25519 key (EdDSA)"
+        )
+    if algorithm is None:
+        return key, allowed[0]
+    if algorithm not in allowed:
+        raise ConfigurationError(
+            f"assertion_algorithm {algorithm!r} does not suit the private_key, which signs "
+            f"with {' or '.join(allowed)}"
+        )
+    return key, algorithm
+
+
+class ClientAuthentication:
+    """One client's ``client_auth`` method and what it needs: for ``private_key_jwt``, a
+    `signer` with a private key, or ``given`` (reads a ready-made assertion, such as a
+    federated token file, for each request); for ``client_secret_jwt``, a signer over the
+    secret. ``audience`` is the assertions' ``aud``: ``"token_endpoint"`` (the URL the
+    request goes to), ``"issuer"`` (the server's issuer, from its metadata) or a URL."""
+
+    _hidden_attributes: ClassVar[frozenset[str]] = frozenset({"_given"})
+
+    def __init__(
+        self,
+        method: str,
+        client_id: str,
+        *,
+        signer: AssertionSigner | None = None,
+        given: Callable[[], str] | None = None,
+        audience: str = "token_endpoint",
+        wall_time: Callable[[], float],
+    ) -> None:
+        self.method = method
+        self.client_id = client_id
+        self.signer = signer
+        self._given = given
+        self.audience = audience
+        self.__wall_time = wall_time
+
+    def __repr__(self) -> str:
+        return masked_repr(self)
+
+    @property
+    def signs(self) -> bool:
+        """Whether each request carries a newly signed assertion (never sent twice)."""
+        return self.signer is not None
+
+    @property
+    def wants_issuer(self) -> bool:
+        """Whether the assertions' audience is the server's issuer (from its metadata)."""
+        return self.signs and self.audience == "issuer"
+
+    def refused_hint(self) -> str:
+        """What to check when the server refuses the client (``invalid_client``)."""
+        if self.method in ("basic", "post"):
+            return "check client_id and client_secret, and client_auth ('basic' or 'post')"
+        if self.method == "none":
+            return (
+                "check client_id; the server may want this client to authenticate "
+                "(client_auth 'basic', 'post', 'private_key_jwt' or 'client_secret_jwt')"
+            )
+        if self.signer is None:
+            return (
+                "check client_id, and that the assertion source's token (its issuer, "
+                "subject and audience) matches the client's federated credential"
+            )
+        key = "client_secret" if self.method == "client_secret_jwt" else "private_key and key_id"
+        return (
+            f"check client_id and {key} against what the server has for the client, "
+            "assertion_audience ('token_endpoint' or 'issuer': servers differ), and this "
+            "machine's clock"
+        )
+
+    def credentials(
+        self,
+        fields: Mapping[str, str],
+        secret: str | None,
+        endpoint: str,
+        issuer: str | None = None,
+    ) -> Credentials:
+        """What a request to ``endpoint`` carrying ``fields`` sends to authenticate the
+        client, whose secret is ``secret``; ``issuer`` is the server's, for an
+        ``"issuer"`` audience."""
+        form = dict(fields)
+        method = self.method
+        if method in ASSERTION_METHODS:
+            assertion = self.__assertion(secret, endpoint, issuer)
+            form.update(
+                client_id=self.client_id,
+                client_assertion_type=CLIENT_ASSERTION_TYPE,
+                client_assertion=assertion,
+            )
+            return Credentials(form, None, (assertion,))
+        if method == "basic" and secret is not None:
+            value = basic_value(self.client_id, secret)
+            return Credentials(form, "Basic " + value, (secret, value))
+        form["client_id"] = self.client_id
+        if method == "post" and secret is not None:
+            form["client_secret"] = secret
+            return Credentials(form, None, (secret,))
+        return Credentials(form, None, ())
+
+    def __assertion(self, secret: str | None, endpoint: str, issuer: str | None) -> str:
+        if self.signer is None:
+            assert self._given is not None
+            return self._given()
+        if self.audience == "token_endpoint":
+            audience = endpoint
+        elif self.audience == "issuer":
+            assert issuer is not None  # the token endpoint discovers it first
+            audience = issuer
+        else:
+            audience = self.audience
+        return self.signer.sign(audience, secret, self.__wall_time())
