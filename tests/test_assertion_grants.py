@@ -606,37 +606,31 @@ def test_a_job_without_the_request_token_is_told_the_permission(
 # -- shared cache identity ----------------------------------------------------------------
 
 
-def test_exchanges_of_different_subjects_never_share_a_cached_token(
+def test_a_file_subjects_token_is_never_shared(
     server: LocalOAuthServer, clock: FakeClock, tmp_path: Path
 ) -> None:
-    first = write_token(tmp_path / "first", cluster_token(clock, server, sub="alice"))
-    second = write_token(tmp_path / "second", cluster_token(clock, server, sub="bob"))
-    directory = tmp_path / "cache"
+    """Every pod has the same projected path, holding its own service account's token:
+    the path does not say whose token it holds, so an exchange of it is never shared."""
+    path = write_token(tmp_path / "token", cluster_token(clock, server, sub="alice"))
 
-    def exchange(path: Path) -> OAuthTokenProvider:
+    def exchange(**cache: Any) -> OAuthTokenProvider:
         return make(
-            server,
-            clock,
-            "token_exchange",
-            subject_token=f"file:{path}",
-            audience=API,
-            cache=FileTokenCache(directory),
+            server, clock, "token_exchange", subject_token=f"file:{path}", audience=API, **cache
         )
 
-    alice, bob = exchange(first), exchange(second)
-    assert alice.cache_key() is not None
-    assert alice.cache_key() != bob.cache_key()
-    assert alice._cache_identity() != bob._cache_identity()
+    with pytest.raises(ConfigurationError) as refused:
+        exchange(cache=FileTokenCache(tmp_path / "cache"))
+    assert str(refused.value) == (
+        f"a token got with the subject_token from file {path} may differ from one process "
+        "to the next, so a FileTokenCache cannot share it: remove the cache setting"
+    )
+    alice = exchange()
+    assert alice.cache_key() is None
     assert works_at_resource(server, alice.token)["client_id"] == "alice"
+    write_token(path, cluster_token(clock, server, sub="bob"))  # another workload's now
+    bob = exchange()
     assert works_at_resource(server, bob.token)["client_id"] == "bob"
-    assert alice.token != bob.token
     assert [record.subject for record in server.exchanges] == ["alice", "bob"]
-
-    # The control: the same settings in another provider do share alice's token.
-    again = exchange(first)
-    assert again.cache_key() == alice.cache_key()
-    assert again.token == alice.token
-    assert server.token_requests == 2
 
 
 def test_exchanges_of_two_other_providers_tokens_never_share_a_cached_token(
@@ -694,16 +688,17 @@ def test_an_env_subject_is_never_kept_in_a_shared_cache(
 
 
 def test_the_token_types_and_resource_are_part_of_the_identity(
-    server: LocalOAuthServer, clock: FakeClock, tmp_path: Path
+    server: LocalOAuthServer, clock: FakeClock
 ) -> None:
-    path = f"file:{write_token(tmp_path / 'token', cluster_token(clock, server))}"
-    base = make(server, clock, "token_exchange", subject_token=path)
+    other = OAuthTokenProvider(server.url, "app", CANARY_SECRET, token_url=server.token_url)
+    subject = ProviderSource(other)  # a subject whose tokens have an identity of their own
+    base = make(server, clock, "token_exchange", subject_token=subject)
     variants = [
-        make(server, clock, "token_exchange", subject_token=path, subject_token_type="id_token"),
-        make(server, clock, "token_exchange", subject_token=path, requested_token_type="jwt"),
-        make(server, clock, "token_exchange", subject_token=path, resource=f"{API}/"),
-        make(server, clock, "token_exchange", subject_token=path, actor_token=path),
-        make(server, clock, "jwt_bearer", assertion=path),
+        make(server, clock, "token_exchange", subject_token=subject, subject_token_type="id_token"),
+        make(server, clock, "token_exchange", subject_token=subject, requested_token_type="jwt"),
+        make(server, clock, "token_exchange", subject_token=subject, resource=f"{API}/"),
+        make(server, clock, "token_exchange", subject_token=subject, actor_token=subject),
+        make(server, clock, "jwt_bearer", assertion=subject),
     ]
     keys = {base.cache_key(), *(variant.cache_key() for variant in variants)}
     assert None not in keys

@@ -15,7 +15,7 @@ from pathlib import Path
 import jwt
 import pytest
 
-from conftest import CANARY_SECRET, all_log_text, assert_no_leak, reachable_text
+from conftest import CANARY_SECRET, all_log_text, assert_no_leak, reachable_text, run_python
 from tokenprovider import ConfigurationError, OAuthTokenProvider
 from tokenprovider.caches import default_cache
 from tokenprovider.cli import main
@@ -188,6 +188,31 @@ def test_load_provider_with_tokenprovider_config(
     token = load_provider("api").token
     claims = jwt.decode(token, server.public_key_pem, ["ES256"], audience=API)
     assert claims["sub"] == "app"
+
+
+def test_config_check_and_set_take_a_profile_source_with_a_shared_cache(
+    server: LocalOAuthServer, home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Another profile's token has that profile's identity, so an exchange of it may be
+    kept in a file cache; config set writes a profile: source as it is."""
+    path = config(
+        home,
+        base_profile(server),
+        oauth_table("credentials", server, "token_exchange", subject_token="file:x").replace(
+            "[credentials.oauth]", 'cache = "file"\n[credentials.oauth]'
+        ),
+    )
+    setting = "credentials.oauth.subject_token"
+    code, out, err = cli(capsys, "config", "set", setting, "profile:base", "--file", str(path))
+    assert code == 0, out + err
+    assert 'subject_token = "profile:base"' in path.read_text(encoding="utf-8")
+    code, out, err = cli(capsys, "--config", str(path), "config", "check")
+    assert code == 0, out + err
+    assert "ok: profile default (oauth)" in out
+    provider = resolve(config_file=path).provider
+    assert provider.cache.shared
+    assert provider.cache_key() is not None
+    assert server.token_requests == 0
 
 
 @pytest.mark.parametrize(
@@ -375,8 +400,9 @@ def test_the_token_command_prints_the_exchanged_token_only(
 
     code, out, err = cli(capsys, "--config", str(path), "token", "--json")
     assert code == 0, err
-    assert issued in out  # from the CLI's token cache
-    assert server.token_requests == 1
+    # A file's token may be another workload's in another process: not kept on disk.
+    assert server.token_requests == 2
+    assert not (home / "home" / ".cache" / "tokenprovider").exists()
     assert_no_leak(out + err, subject, subject.rpartition(".")[2])
 
 
@@ -465,6 +491,9 @@ def test_config_show_shows_sources_and_hides_a_literal_token(
         oauth_table(
             "profiles.oops2.credentials", server, "jwt_bearer", assertion="CANARY-7f3a-plain-token"
         ),
+        oauth_table(
+            "profiles.oops3.credentials", server, "jwt_bearer", assertion="sk:CANARY-7f3a-colon"
+        ),
     )
     code, out, err = cli(capsys, "--config", str(path), "config", "show")
     assert code == 0, err
@@ -475,7 +504,12 @@ def test_config_show_shows_sources_and_hides_a_literal_token(
     assert 'subject_token = "<set>"' in out  # profile oops: a token written in by mistake
     assert 'assertion = "<set>"' in out
     assert_no_leak(
-        out + err, literal, literal.rpartition(".")[2], "CANARY-7f3a-plain-token", CANARY_SECRET
+        out + err,
+        literal,
+        literal.rpartition(".")[2],
+        "CANARY-7f3a-plain-token",
+        "CANARY-7f3a-colon",
+        CANARY_SECRET,
     )
     assert server.token_requests == 0
 
@@ -539,3 +573,97 @@ def test_a_plugin_scheme_that_is_not_registered_is_reported(
     assert "credentials.oauth.subject_token" in str(info.value)
     assert "myscheme:..." in str(info.value)
     assert_no_leak(reachable_text(info.value), CANARY_SECRET)
+
+
+# -- profile graphs ----------------------------------------------------------------------
+
+
+def test_a_profile_named_twice_is_built_once(server: LocalOAuthServer, home: Path) -> None:
+    """A diamond (default -> left, right; both -> base): one base provider, so one token
+    request for base however many name it. Base's token comes from a file, which no two
+    providers share: only building it once makes it one request."""
+    path = config(
+        home,
+        oauth_table("profiles.base.credentials", server, "jwt_bearer", assertion="file:base.jwt"),
+        *(
+            oauth_table(
+                f"profiles.{side}.credentials",
+                server,
+                "token_exchange",
+                subject_token="profile:base",
+                audience=f"{API}/{side}",
+            )
+            for side in ("left", "right")
+        ),
+        oauth_table(
+            "credentials",
+            server,
+            "token_exchange",
+            subject_token="profile:left",
+            actor_token="profile:right",
+        ),
+    )
+    (path.parent / "base.jwt").write_text(cluster_token(server), encoding="utf-8")
+    assert resolve(config_file=path).provider.token
+    assert grants(server).count("urn:ietf:params:oauth:grant-type:jwt-bearer") == 1
+    assert len(server.exchanges) == 3
+
+
+def _chain(server: LocalOAuthServer, length: int) -> list[str]:
+    """``[credentials]`` -> p1 -> ... -> p<length> -> base, each exchanging the next."""
+    names = [f"p{index}" for index in range(1, length + 1)]
+    tables = [oauth_table("credentials", server, "token_exchange", subject_token="profile:p1")]
+    for name, following in zip(names, [*names[1:], "base"], strict=True):
+        header = f"profiles.{name}.credentials"
+        tables.append(
+            oauth_table(header, server, "token_exchange", subject_token=f"profile:{following}")
+        )
+    return [base_profile(server), *tables]
+
+
+def test_a_chain_longer_than_32_profiles_is_refused(
+    server: LocalOAuthServer, home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = config(home, *_chain(server, 40))
+    with pytest.raises(ConfigurationError) as info:
+        resolve(config_file=path)
+    assert "starts a chain of more than 32 profiles, each naming the next" in str(info.value)
+    code, out, err = cli(capsys, "--config", str(path), "config", "check")
+    assert code != 0
+    assert "more than 32 profiles" in out + err
+    assert server.token_requests == 0
+
+
+def test_layered_diamonds_are_walked_once_each(home: Path) -> None:
+    """Twenty layers of two profiles, each naming both of the next layer: 2**20 paths,
+    forty profiles. In a child with a time bound, as a walk of every path would hang."""
+    tables = []
+    for layer in range(20):
+        for side in ("a", "b"):
+            header = (
+                "credentials"
+                if (layer, side) == (0, "a")
+                else f"profiles.l{layer}{side}.credentials"
+            )
+            lines = [f"[{header}]", 'domain = "api.example.com"', f"[{header}.oauth]"]
+            lines += ['client_id = "c"', 'token_url = "https://login.example.com/token"']
+            if layer == 19:
+                lines += ['client_secret = "env:APP_SECRET"']
+            else:
+                lines += [
+                    'grant_type = "token_exchange"',
+                    'client_auth = "none"',
+                    f'subject_token = "profile:l{layer + 1}a"',
+                    f'actor_token = "profile:l{layer + 1}b"',
+                ]
+            tables.append("\n".join(lines) + "\n")
+    path = config(home, *tables)
+    program = (
+        "import sys\n"
+        "from tokenprovider.config.resolve import resolve\n"
+        "resolve(config_file=sys.argv[1])\n"
+        "print('built')\n"
+    )
+    done = run_python("-c", program, str(path), timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "built"

@@ -31,7 +31,9 @@ from tokenprovider import (
     OAuthError,
     OAuthTokenProvider,
     RetryPolicy,
+    SecretReference,
 )
+from tokenprovider.caches import FileTokenCache
 from tokenprovider.testing import FakeClock, KeyPair, LocalOAuthServer, key_pair
 from tokenprovider.testing.http_recorder import _Handler
 from tokenprovider.testing.oauth_server import TOKEN_PATH
@@ -433,6 +435,13 @@ def _bad_keys() -> dict[str, tuple[str, str | None, str]]:
         "p-384": (_pem(ec.generate_private_key(ec.SECP384R1())), None, "secp384r1"),
         "es256-with-rsa": (KEYS["RS256"].private_pem, "ES256", "'ES256' does not suit"),
         "eddsa-with-p256": (KEYS["ES256"].private_pem, "EdDSA", "'EdDSA' does not suit"),
+        "openssh": (
+            "-----BEGIN OPENSSH PRIVATE KEY-----\nCANARY7f3aAAAA\n"
+            "-----END OPENSSH PRIVATE KEY-----\n",
+            None,
+            "is an OpenSSH key; convert it to PKCS#8 PEM (ssh-keygen -p -m PKCS8",
+        ),
+        "public": (KEYS["ES256"].public_pem, None, "is a public key; give the private key"),
     }
 
 
@@ -455,6 +464,19 @@ def test_a_bad_key_is_a_clear_configuration_error(
     for text in (reachable_text(error), repr(provider), all_log_text(debug_logs)):
         assert_never_shown(text, *secrets_)
     assert server.token_requests == 0
+
+
+def test_a_bad_key_behind_a_reference_names_the_reference(
+    server: LocalOAuthServer, clock: FakeClock, tmp_path: Path
+) -> None:
+    path = tmp_path / "key.pem"
+    path.write_text(CANARY_PEM)
+    reference = SecretReference(f"file:{path}", setting="credentials.oauth.private_key")
+    error = refused(signing(server, clock, "ES256", private_key=reference), ConfigurationError)
+    assert str(error).startswith(
+        f"private_key 'file:{path}' (credentials.oauth.private_key) is not a PEM private key"
+    )
+    assert_never_shown(reachable_text(error), CANARY_PEM, "CANARY7f3a")
 
 
 # -- a federated token file as the client assertion ------------------------------------------
@@ -616,3 +638,108 @@ def test_a_federated_token_never_shows(
     assert echoing.assertions == [token]
     for text in (repr(provider), reachable_text(error), all_log_text(debug_logs)):
         assert_never_shown(text, token)
+
+
+# -- what a shared cache may keep --------------------------------------------------------
+
+
+def test_the_private_key_is_part_of_the_cache_key(
+    server: LocalOAuthServer, clock: FakeClock, tmp_path: Path
+) -> None:
+    """Only who holds the key finds its tokens in a shared cache, as with a secret: the
+    client id alone is public."""
+    cache = FileTokenCache(tmp_path / "cache")
+    holder = signing(server, clock, "ES256", cache=cache)
+    again = signing(server, clock, "ES256", cache=cache)
+    other_key = key_pair("ES256").private_pem
+    another = signing(server, clock, "ES256", cache=cache, private_key=other_key)
+    assert another._cache_identity() == holder._cache_identity()  # the same client
+    assert holder.cache_key() is not None
+    assert holder.cache_key() == again.cache_key()
+    assert another.cache_key() != holder.cache_key()
+
+
+def test_a_federated_clients_token_is_never_put_in_a_shared_cache(
+    server: LocalOAuthServer, clock: FakeClock, tmp_path: Path
+) -> None:
+    """Every pod has the same projected path: it does not say which workload's token it
+    holds, so a token got with it stays in the process."""
+    path = tmp_path / "token"
+    path.write_text(federated_token(clock))
+    with pytest.raises(ConfigurationError) as refused:
+        OAuthTokenProvider(
+            server.url,
+            FEDERATED,
+            token_url=server.token_url,
+            client_auth="private_key_jwt",
+            assertion=f"file:{path}",
+            cache=FileTokenCache(tmp_path / "cache"),
+        )
+    assert str(refused.value) == (
+        f"a token got with the client assertion from file {path} may differ from one "
+        "process to the next, so a FileTokenCache cannot share it: remove the cache setting"
+    )
+    assert federated(server, clock, path).cache_key() is None
+
+
+def test_a_lost_answer_is_retried_with_a_new_assertion(
+    server: LocalOAuthServer, clock: FakeClock
+) -> None:
+    """A signed request is repeatable: its next attempt carries a new assertion."""
+    server.drop_next(1)
+    provider = signing(server, clock, "ES256")
+    assert provider.token
+    assertions = sent_assertions(server)
+    assert len(assertions) == 2
+    assert assertions[0] != assertions[1]
+    assert server.assertions_replayed == 0
+
+
+def test_a_client_without_a_secret_is_told_how_to_do_without_one(
+    server: LocalOAuthServer, clock: FakeClock
+) -> None:
+    """Someone who removed client_secret and forgot client_auth: the hint names the way
+    to authenticate without a secret, not a secret to check."""
+    provider = OAuthTokenProvider(
+        server.url, "svc-ES256", token_url=server.token_url, clock=clock, retry=fast_retry(clock)
+    )
+    error = refused(provider)
+    assert str(error).endswith(
+        "; the client sent no secret: set client_secret, or authenticate without one "
+        "(client_auth = 'private_key_jwt' with private_key or assertion)"
+    )
+
+
+def test_a_mistyped_assertion_audience_is_quoted_with_a_suggestion() -> None:
+    with pytest.raises(ConfigurationError) as info:
+        OAuthTokenProvider(
+            "api.example.com",
+            "svc",
+            token_url="https://login.example.com/token",
+            client_auth="private_key_jwt",
+            private_key=KEYS["ES256"].private_pem,
+            assertion_audience="Issuer",
+        )
+    assert str(info.value).endswith("got 'Issuer' (did you mean 'issuer'?)")
+
+
+class ForeignIssuer(LocalOAuthServer):
+    """A host whose metadata names another server's issuer: an assertion signed for
+    that issuer could be replayed there (a mix-up)."""
+
+    def _metadata(self) -> dict[str, object]:
+        return {**super()._metadata(), "issuer": "https://login.victim.example/realms/prod"}
+
+
+def test_an_issuer_of_another_host_is_never_an_assertions_audience(
+    make_server: Callable[..., LocalOAuthServer],
+    clock: FakeClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    server = make_server(ForeignIssuer)
+    provider = signing(server, clock, "ES256", assertion_audience="issuer")
+    error = refused(provider, DiscoveryError)
+    assert "names none of" in str(error)
+    assert "an issuer must be a URL of the host that publishes it" in str(error)
+    assert server.token_requests == 0
+    assert any("ignoring the issuer" in record.getMessage() for record in caplog.records)

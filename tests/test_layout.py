@@ -116,22 +116,18 @@ LAYERS = (
         "_http_reading",
         "_masking",
         "_private_files",
+        "_registry",
+        "_suggest",
         "_untrusted",
         "_urllib3_retry",
     ),
 )
 #: Imports against the direction, each for a reason docs/architecture.md gives.
 AGAINST_THE_DIRECTION = {
-    # The cache setting's did-you-mean, and the clock, a leaf, for lease times.
-    ("tokenprovider.caches._setting", "tokenprovider.config.suggest"),
+    # The clock, a leaf, for lease times.
     ("tokenprovider.caches.dynamodb", "tokenprovider.core.clock"),
-    # References borrow the size limit for secret files and the did-you-mean.
+    # References borrow the size limit for secret files.
     ("tokenprovider.secret_refs", "tokenprovider.config.files"),
-    ("tokenprovider.secret_refs", "tokenprovider.config.suggest"),
-    # Source schemes are plugins kept by the registry providers use, made on first use,
-    # and a mistyped scheme gets the same did-you-mean.
-    ("tokenprovider.sources._plugins", "tokenprovider.config.registry"),
-    ("tokenprovider.sources._setting", "tokenprovider.config.suggest"),
 }
 
 

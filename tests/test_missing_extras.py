@@ -239,3 +239,35 @@ def test_httpx_auth_without_httpx_names_the_httpx_extra(tmp_path: Path) -> None:
         assert "provider.httpx_auth() needs httpx" in outcome, (name, outcome)
         assert "pip install 'tokenprovider[httpx]'" in outcome, (name, outcome)
         assert_no_leak(outcome, CANARY_SECRET)
+
+
+def test_a_signed_client_assertion_names_the_jwt_extra_when_built(tmp_path: Path) -> None:
+    """At construction, so that ``config check`` says so, not the first token request."""
+    results = _calls(
+        """
+        from tokenprovider import OAuthTokenProvider, SecretReference
+        from tokenprovider.testing import LocalOAuthServer
+        def signed(**settings):
+            return lambda: OAuthTokenProvider(
+                "api.example.com", "svc", token_url="https://login.example.com/token",
+                **settings
+            )
+        calls["private_key_jwt"] = signed(
+            client_auth="private_key_jwt", private_key=SecretReference("env:KEY")
+        )
+        calls["client_secret_jwt"] = signed(
+            client_auth="client_secret_jwt", client_secret=SecretReference("env:SECRET")
+        )
+        calls["the verifier"] = lambda: LocalOAuthServer(client_keys={"svc": "PEM"})
+        """,
+        without=("jwt",),
+        tmp_path=tmp_path,
+    )
+    for name in ("private_key_jwt", "client_secret_jwt"):
+        assert results[name] == (
+            "MissingExtraError: a signed client assertion (client_auth = 'private_key_jwt' "
+            "or 'client_secret_jwt') needs jwt, which is not installed: "
+            "pip install 'tokenprovider[jwt]'"
+        )
+    assert results["the verifier"].startswith("MissingExtraError: ")
+    assert "pip install 'tokenprovider[jwt]'" in results["the verifier"]

@@ -129,7 +129,7 @@ def test_a_fifo_is_refused_without_hanging(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("content", "expected"),
     [
-        (b"x" * (MAX_TOKEN_BYTES + 1), "is larger than 64 KiB, the limit for this file"),
+        (b"x" * (MAX_TOKEN_BYTES + 3), "is larger than 65538 bytes, the limit for this file"),
         (b"\n  \n", "is empty"),
         (b"", "is empty"),
         (CANARY.encode() + b"\xff\xfe", "is not UTF-8 text"),
@@ -145,6 +145,18 @@ def test_an_unusable_file_is_an_error_naming_it(
     assert str(error).startswith(f"file {path} {expected}")
     assert error.__cause__ is None
     assert error.__context__ is None
+
+
+def test_the_longest_token_may_end_with_a_line_end(tmp_path: Path) -> None:
+    path = tmp_path / "token"
+    path.write_bytes(b"x" * MAX_TOKEN_BYTES + b"\r\n")
+    assert read(FileSource(path)) == "x" * MAX_TOKEN_BYTES
+
+
+def test_a_path_with_a_nul_is_refused() -> None:
+    with pytest.raises(ConfigurationError) as info:
+        FileSource("/var/run/\0token")
+    assert str(info.value) == "a token file's path must not contain a NUL character"
 
 
 def test_a_missing_file_says_when_it_is_written(tmp_path: Path) -> None:
@@ -573,8 +585,10 @@ def test_each_built_in_form_makes_its_source(tmp_path: Path, oauth: OAuthTokenPr
         ("github-action", "(did you mean 'github-actions'?)"),
         ("fille:/var/run/token", "(did you mean 'file:'?)"),
         ("profle:tds", "(did you mean 'profile:'?)"),
-        ("/var/run/token", "(did you mean 'file:/var/run/token'?)"),
-        ("vault:TOKEN", "assertion source 'vault:...' is not one of 'file:PATH', 'env:NAME'"),
+        ("/var/run/token", "(not shown: it may be a token) must be one of"),
+        ("/var/run/token", "(it looks like a path: write file:PATH)"),
+        ("canary7f3ax", "(not shown: it may be a token) must be one of"),
+        ("vault:TOKEN", "an assertion source 'vault:...' must be one of 'file:PATH', 'env:NAME'"),
         ("Bearer abc", "an assertion source (not shown: it may be a token) must be one of"),
         ("env:", "needs a variable name after 'env:'"),
         ("file:", "assertion source 'file:' needs a path after 'file:'"),
@@ -612,3 +626,31 @@ def test_checking_a_file_form_reads_no_file(tmp_path: Path) -> None:
 def test_the_sources_export_what_they_document() -> None:
     assert all(getattr(sources, name) is not None for name in sources.__all__)
     assert SOURCE_ENTRY_POINT_GROUP == "tokenprovider.sources"
+
+
+@pytest.mark.parametrize("value", ["canary7f3ax", "/canary7f3a/x", ".canary7f3a", "~canary7f3a"])
+def test_a_setting_of_no_known_form_is_never_quoted(value: str) -> None:
+    """A short opaque token, or one that starts like a path, written where a source
+    belongs: the message says what forms are allowed, and shows nothing of it."""
+    with pytest.raises(ConfigurationError) as info:
+        source_from_setting(value)
+    assert "canary7f3a" not in str(info.value)
+    with pytest.raises(ConfigurationError) as info:
+        source_from_setting(f"sk:{value}")
+    assert str(info.value).startswith("an assertion source 'sk:...' must be one of")
+    assert "canary7f3a" not in str(info.value)
+
+
+def test_an_env_source_naming_a_file_says_to_name_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """AZURE_FEDERATED_TOKEN_FILE holds the token file's path: sending the path as the
+    token would be refused by the server in words that do not say why."""
+    token_file = tmp_path / "azure-identity-token"
+    token_file.write_text(CANARY)
+    monkeypatch.setenv("AZURE_FEDERATED_TOKEN_FILE", str(token_file))
+    error = read_error(EnvSource("AZURE_FEDERATED_TOKEN_FILE"), CANARY)
+    assert str(error).startswith(
+        "environment variable AZURE_FEDERATED_TOKEN_FILE holds a path, not a token"
+    )
+    assert "file:$AZURE_FEDERATED_TOKEN_FILE" in str(error)

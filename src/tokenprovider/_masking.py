@@ -26,9 +26,12 @@ _SECRET_NAME = re.compile(
     r"secret|passw|passphrase|token|jwt|credential|private_?key|api_?key|cache_?key|"
     r"encryption_?key|_pass$|^pass$"
 )
-#: Suffixes that mark a locator (where a secret or token comes from) or a kind of token
-#: (``subject_token_type``), not a secret.
-_LOCATOR_SUFFIXES = ("_url", "_uri", "_arn", "_ssm_key", "_path", "_file", "_dir", "_type")
+#: Suffixes that mark a locator (where a secret or token comes from), not a secret.
+_LOCATOR_SUFFIXES = ("_url", "_uri", "_arn", "_ssm_key", "_path", "_file", "_dir")
+#: Settings that name a kind of token, not a token.
+_TOKEN_TYPE_SETTINGS = frozenset(
+    {"subject_token_type", "actor_token_type", "requested_token_type", "token_type"}
+)
 #: Settings whose value says where a token comes from (an assertion source:
 #: ``file:PATH``, ``github-actions``, ``profile:NAME``), shown when it has that form.
 SOURCE_SETTINGS = frozenset({"assertion", "subject_token", "actor_token"})
@@ -100,7 +103,16 @@ def is_secret_key(name: str) -> bool:
     """Whether a setting called ``name`` looks like it holds a secret (``client_secret``,
     ``password``, ``refresh_token``, ``jwt``...); ``token_url`` and other locators do not."""
     lowered = name.lower()
+    if lowered in _TOKEN_TYPE_SETTINGS:
+        return False
     return bool(_SECRET_NAME.search(lowered)) and not lowered.endswith(_LOCATOR_SUFFIXES)
+
+
+def takes_reference(name: str) -> bool:
+    """Whether a setting called ``name`` holds a secret, so that a value starting like a
+    reference with an unknown prefix (``envv:NAME``) is a mistake; a source setting
+    (`SOURCE_SETTINGS`) names a source instead (``profile:NAME``, a plugin's scheme)."""
+    return is_secret_key(name) and name not in SOURCE_SETTINGS
 
 
 def is_source_setting(name: str, value: object) -> bool:

@@ -137,19 +137,17 @@ _POOL_LOGGER.addFilter(_RetryWarningsAtDebug())
 
 
 def policy_retry(
-    policy: RetryPolicy, deadline_at: float, *, repeatable: bool = True, statuses: bool = True
+    policy: RetryPolicy, deadline_at: float, *, repeatable: bool = True
 ) -> PolicyRetry:
     """A urllib3 `Retry` carrying out ``policy`` for one fetch that must end by
     ``deadline_at`` (on the policy's monotonic clock). A request that is not
-    ``repeatable`` is not sent again after a read failed: the server may have acted on it.
-    Without ``statuses``, an error status is returned, not retried (the caller retries
-    with a new request)."""
+    ``repeatable`` is not sent again after a read failed: the server may have acted on it."""
     retries = policy.max_attempts - 1
     return PolicyRetry(
         total=retries,
         connect=retries,
         read=retries if repeatable else 0,
-        status=retries if statuses else 0,
+        status=retries,
         other=0,
         allowed_methods=None,  # token requests may be repeated (see repeatable)
         status_forcelist=RETRY_STATUSES,

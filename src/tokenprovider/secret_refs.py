@@ -100,7 +100,7 @@ def _near(value: object, prefixes: tuple[str, ...] = PREFIXES) -> str:
     close to one of ``prefixes``, else an empty string. Quotes only a known prefix."""
     if not isinstance(value, str) or _PREFIX_LIKE.match(value) is None:
         return ""
-    from tokenprovider.config.suggest import did_you_mean  # noqa: PLC0415 - error path only
+    from tokenprovider._suggest import did_you_mean  # noqa: PLC0415 - error path only
 
     return did_you_mean(f"{value.partition(':')[0].lower()}:", prefixes)
 

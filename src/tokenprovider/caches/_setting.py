@@ -65,7 +65,7 @@ def cache_setting(spec: str, key: str | SecretReference | None = None) -> CacheS
 
         check_table_name(argument)
         return CacheSetting(kind, argument)
-    from tokenprovider.config.suggest import did_you_mean  # noqa: PLC0415 - error path only
+    from tokenprovider._suggest import did_you_mean  # noqa: PLC0415 - error path only
 
     hint = did_you_mean(kind, ("memory", "file", "dynamodb"))
     raise ConfigurationError(f"must be one of {', '.join(FORMS)}, got {spec!r}{hint}")

@@ -273,7 +273,7 @@ def config_init(args: argparse.Namespace) -> int:
     section = ("profiles", args.profile, "credentials") if args.profile else ("credentials",)
     cls = registry.get(args.provider)
     if cls is None:
-        from tokenprovider.config.suggest import did_you_mean  # noqa: PLC0415
+        from tokenprovider._suggest import did_you_mean  # noqa: PLC0415
 
         known = registry.names()
         raise ConfigurationError(

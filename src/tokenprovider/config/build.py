@@ -447,7 +447,10 @@ class _Builder:
             return ProviderSource(provider, description=f"profile {name!r}")
         origin = self._origin_of(path)
         base_dir = origin.directory if origin and origin.directory else self._cwd
-        return source_from_setting(value, base_dir=base_dir)
+        try:
+            return source_from_setting(value, base_dir=base_dir)
+        except ConfigurationError as exc:
+            raise self.error(path, str(exc)) from None
 
     def _table(self, path: KeyPath) -> conversion.BuildTable:
         def build(cls: type, settings: Mapping[str, Any]) -> Any:
@@ -522,6 +525,11 @@ class _ProfileToBe(AssertionSource):
 
     def read(self, audience: str | None) -> str:
         raise ConfigurationError(f"{self.description} is not built in a check")
+
+    def cache_identity(self) -> object:
+        """As if the profile's tokens could be shared: whether they can is up to that
+        profile, which is checked on its own."""
+        return ["profile", self.description]
 
 
 def _takes_source(annotation: Any) -> bool:

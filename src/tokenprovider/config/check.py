@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from tokenprovider._masking import SOURCE_SETTINGS, is_secret_key
+from tokenprovider._masking import takes_reference
 from tokenprovider.config import section_rules as rules
 from tokenprovider.config.known import KNOWN, SECTION_KEYS, UNKNOWN, KnownKeys
 from tokenprovider.config.loading import KeyPath, LoadedConfig
@@ -65,7 +65,11 @@ def every_profile(loaded: LoadedConfig) -> list[str]:
 def check(loaded: LoadedConfig, profiles: list[str], *, cwd: Path | None = None) -> Report:
     """Check ``profiles`` of ``loaded`` (see the module docs)."""
     from tokenprovider.config.build import check_section  # noqa: PLC0415 - imports providers
-    from tokenprovider.config.resolve import ProfileLinks, profile_of  # noqa: PLC0415
+    from tokenprovider.config.resolve import (  # noqa: PLC0415
+        Configuration,
+        ProfileLinks,
+        profile_of,
+    )
 
     results = []
     for name in profiles:
@@ -75,7 +79,7 @@ def check(loaded: LoadedConfig, profiles: list[str], *, cwd: Path | None = None)
         except ConfigurationError as exc:
             results.append(ProfileCheck(name, None, [*map(str, found), str(exc)], [], []))
             continue
-        links = ProfileLinks(loaded, cwd or Path.cwd(), chain=(profile_of(path),))
+        links = ProfileLinks(Configuration(loaded, cwd or Path.cwd()), (profile_of(path),))
         checked = check_section(
             section(loaded.data, path), path, loaded.origin, cwd=cwd, profiles=links
         )
@@ -176,7 +180,7 @@ class _Quick:
     def _value(self, path: KeyPath, value: Any) -> None:
         """An empty ``literal:``, and a secret with a mistyped reference prefix."""
         problem = literal_problem(value)
-        if problem is None and is_secret_key(path[-1]) and path[-1] not in SOURCE_SETTINGS:
-            problem = mistyped_prefix(value)  # a source's scheme is no reference prefix
+        if problem is None and takes_reference(path[-1]):
+            problem = mistyped_prefix(value)
         if problem is not None:
             self._add(path, problem)

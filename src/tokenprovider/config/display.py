@@ -57,14 +57,24 @@ def _mask(value: Any, path: KeyPath, known: KnownKeys, notes: dict[KeyPath, str]
     if isinstance(value, Mapping):
         return {name: _mask(item, (*path, str(name)), known, notes) for name, item in value.items()}
     key = path[-1] if path else ""
-    if is_source_setting(key, value):
-        return _shown(value)
-    if is_secret_key(key) or key in SOURCE_SETTINGS:
+    if key in SOURCE_SETTINGS:
+        return _shown(value) if _names_a_source(key, value) else _hide(value)
+    if is_secret_key(key):
         return _hide(value)
     url = key.lower().endswith(_URL_SUFFIXES)
     if isinstance(value, list):
         return [_hide(item) if isinstance(item, Mapping) else _shown(item, url) for item in value]
     return _shown(value, url, bare_host=key == "domain")
+
+
+def _names_a_source(key: str, value: Any) -> bool:
+    """Whether ``value`` names a source of a known scheme (``file:PATH``, a plugin's):
+    anything else in a source setting may be a token written there by mistake."""
+    if not is_source_setting(key, value):
+        return False
+    from tokenprovider.sources import source_problem  # noqa: PLC0415 - only for such a key
+
+    return source_problem(value) is None
 
 
 def _shown(value: Any, url: bool = False, *, bare_host: bool = False) -> Any:
@@ -86,7 +96,7 @@ def _hide(value: Any) -> Any:
 
 
 def _unknown(path: KeyPath, known: KnownKeys) -> str:
-    from tokenprovider.config.suggest import did_you_mean  # noqa: PLC0415
+    from tokenprovider._suggest import did_you_mean  # noqa: PLC0415
 
     return "unknown key" + did_you_mean(path[-1], known.candidates(path))
 

@@ -7,12 +7,12 @@ import typing
 from collections.abc import Mapping
 from typing import Any
 
-from tokenprovider._masking import is_secret_key
+from tokenprovider._masking import is_secret_key, takes_reference
+from tokenprovider._suggest import did_you_mean
 from tokenprovider.config import convert as conversion
 from tokenprovider.config import params
 from tokenprovider.config.known import SECTION_KEYS
 from tokenprovider.config.registry import Registry, registry
-from tokenprovider.config.suggest import did_you_mean
 from tokenprovider.config.toml_lines import dotted
 from tokenprovider.errors import ConfigurationError, SecretReferenceError
 from tokenprovider.secret_refs import SecretReference, is_reference, mistyped_prefix
@@ -97,7 +97,7 @@ def value_for(path: KeyPath, text: str, providers: Registry = registry) -> Any:
     if is_reference(text):
         SecretReference(text, setting=dotted(path))  # its syntax; nothing is read
         return text
-    if is_secret_key(path[-1]) and (mistyped := mistyped_prefix(text)):
+    if takes_reference(path[-1]) and (mistyped := mistyped_prefix(text)):
         raise SecretReferenceError(f"{dotted(path)}: {mistyped}")
 
     def no_tables(cls: type, settings: Mapping[str, Any]) -> Any:

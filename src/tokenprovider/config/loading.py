@@ -16,9 +16,9 @@ from typing import Any, NamedTuple, TypeVar
 
 from tokenprovider._masking import is_secret_key, is_source_setting
 from tokenprovider._private_files import UnsafeFileError, read_regular_file
+from tokenprovider._suggest import did_you_mean
 from tokenprovider.config.files import CONFIG_LIMIT, exists
 from tokenprovider.config.locations import CONFIG_ENV, EXPLICIT, ConfigFile, search_path
-from tokenprovider.config.suggest import did_you_mean
 from tokenprovider.config.toml_lines import key_lines, nearest
 from tokenprovider.config.toml_shape import shape_problem
 from tokenprovider.errors import ConfigurationError

@@ -10,8 +10,8 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from tokenprovider._suggest import did_you_mean
 from tokenprovider.config.loading import PROFILE_ENV, KeyPath, LoadedConfig
-from tokenprovider.config.suggest import did_you_mean
 from tokenprovider.config.toml_lines import dotted
 from tokenprovider.errors import ConfigurationError
 

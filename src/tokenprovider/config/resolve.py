@@ -27,6 +27,8 @@ from tokenprovider.providers._person import PERSON_GRANTS
 if TYPE_CHECKING:
     from tokenprovider.core.provider import TokenProvider
 
+#: The longest chain of profiles, each naming the next in a source (``profile:NAME``).
+MAX_PROFILE_CHAIN = 32
 #: The settings of a credentials table that choose its cache.
 _CACHE_KEYS = ("cache", "cache_key")
 
@@ -60,69 +62,86 @@ def resolve(
     loaded = load(env, Path(cwd) if cwd is not None else None, config_file)
     name, _ = active_profile(profile, env)
     path = credentials_path(loaded, name)
-    table = section(loaded.data, path)
-    if memory_only and _cacheable(table):
-        table = {key: value for key, value in table.items() if key not in _CACHE_KEYS}
-    links = ProfileLinks(loaded, Path(cwd) if cwd is not None else Path.cwd(), config_file)
-    chain = (profile_of(path),)
-    offered = (
-        default_cache is not None and not memory_only and "cache" not in table and _cacheable(table)
+    configuration = Configuration(
+        loaded,
+        Path(cwd) if cwd is not None else Path.cwd(),
+        config_file,
+        default_cache=default_cache,
+        memory_only=memory_only,
     )
-    if offered:
-        # Built first without the cache (whose cache_key seals it), to learn whether its
-        # tokens may be shared: a token exchange of a variable's token may not.
-        table = {key: value for key, value in table.items() if key != "cache_key"}
-    provider_name, provider = links.build_table(table, path, chain)
-    if offered and getattr(provider, "_cache_identity", lambda: None)() is not None:
-        table = {**section(loaded.data, path), "cache": default_cache}
-        provider_name, provider = links.build_table(table, path, chain)
+    links = ProfileLinks(configuration, (profile_of(path),))
+    provider_name, provider = links.build_table(section(loaded.data, path), path)
     return Resolved(provider, provider_name, name)
 
 
-class ProfileLinks:
-    """The profiles of one configuration, built for the sources that name them
-    (``subject_token = "profile:NAME"``), as `resolve` builds the profile asked for. A
-    chain of profiles that comes back to one of its own is refused, naming the chain."""
+class Configuration:
+    """What every profile of one build shares: the configuration, the directory relative
+    paths set by variables start from, the file given (named in login commands), the
+    CLI's cache options (see `resolve`) and the providers built so far, by profile."""
 
     def __init__(
         self,
         loaded: LoadedConfig,
         cwd: Path,
         config_file: str | os.PathLike[str] | None = None,
-        chain: tuple[str, ...] = (),
+        *,
+        default_cache: str | None = None,
+        memory_only: bool = False,
     ) -> None:
         self.loaded = loaded
         self.cwd = cwd
         self.config_file = config_file
+        self.default_cache = default_cache
+        self.memory_only = memory_only
+        self.built: dict[str, tuple[str, TokenProvider]] = {}
+
+
+class ProfileLinks:
+    """The profiles of one configuration, built for the sources that name them
+    (``subject_token = "profile:NAME"``) as `resolve` builds the profile asked for, each
+    once however many name it. ``chain`` is the profiles that lead here (the last one is
+    being built); a chain that comes back to one of its own is refused, naming the loop."""
+
+    def __init__(self, configuration: Configuration, chain: tuple[str, ...]) -> None:
+        self.configuration = configuration
         self.chain = chain
 
     def problem(self, name: str) -> str | None:
         """Why profile ``name`` may not be named from the end of the chain: it does not
         exist, or it (or a profile it names, and so on) comes back to the chain."""
+        loaded = self.configuration.loaded
         try:
-            path = profile_path(self.loaded, name)
+            path = profile_path(loaded, name)
         except ConfigurationError as exc:
             return f"profile:{name} names no usable profile: {exc}"
         loop = self.__loop([*self.chain, profile_of(path)], set())
-        if loop is not None:
-            return f"profile:{name} comes back to a profile that needs it ({' -> '.join(loop)})"
-        return None
+        if loop is None:
+            return None
+        if len(loop) > MAX_PROFILE_CHAIN:
+            return (
+                f"profile:{name} starts a chain of more than {MAX_PROFILE_CHAIN} profiles, "
+                f"each naming the next ({' -> '.join(loop[:3])} -> ...); shorten it"
+            )
+        loop = loop[loop.index(loop[-1]) :]  # the loop itself, not the way to it
+        return f"profile:{name} comes back to a profile that needs it ({' -> '.join(loop)})"
 
     def __loop(self, stack: list[str], done: set[str]) -> list[str] | None:
         """A chain of profiles from ``stack`` back into it, if the profiles the last one
-        names lead to one; each profile is walked once (``done``: none found beyond)."""
+        names lead to one, or one longer than `MAX_PROFILE_CHAIN`; each profile is
+        walked once (``done``: none found beyond)."""
         last = stack[-1]
-        if last in stack[:-1]:
+        if last in stack[:-1] or len(stack) > MAX_PROFILE_CHAIN:
             return stack
         if last in done:
             return None
+        loaded = self.configuration.loaded
         try:
-            table = section(self.loaded.data, profile_path(self.loaded, last))
+            table = section(loaded.data, profile_path(loaded, last))
         except ConfigurationError:
             return None  # reported where it is named
         for named in _profiles_named(table):
             try:
-                following = profile_of(profile_path(self.loaded, named))
+                following = profile_of(profile_path(loaded, named))
             except ConfigurationError:
                 continue
             loop = self.__loop([*stack, following], done)
@@ -132,25 +151,50 @@ class ProfileLinks:
         return None
 
     def build(self, name: str) -> TokenProvider:
-        """The provider of profile ``name``, its own sources built along the chain."""
+        """The provider of profile ``name`` (built once), its own sources built along
+        the chain."""
         problem = self.problem(name)
         if problem is not None:
             raise ConfigurationError(problem)
-        path = profile_path(self.loaded, name)
-        table = section(self.loaded.data, path)
-        return self.build_table(table, path, (*self.chain, profile_of(path)))[1]
+        loaded = self.configuration.loaded
+        path = profile_path(loaded, name)
+        canonical = profile_of(path)
+        built = self.configuration.built
+        if canonical not in built:
+            links = ProfileLinks(self.configuration, (*self.chain, canonical))
+            built[canonical] = links.build_table(section(loaded.data, path), path)
+        return built[canonical][1]
 
-    def build_table(
-        self, table: Any, path: KeyPath, chain: tuple[str, ...]
-    ) -> tuple[str, TokenProvider]:
-        """The provider of the credentials ``table`` at ``path``, at the end of ``chain``."""
-        links = ProfileLinks(self.loaded, self.cwd, self.config_file, chain)
+    def build_table(self, table: Any, path: KeyPath) -> tuple[str, TokenProvider]:
+        """The provider of the credentials ``table`` at ``path``, the last of the chain,
+        with the CLI's cache options."""
+        options = self.configuration
+        if options.memory_only and _cacheable(table):
+            table = {key: value for key, value in table.items() if key not in _CACHE_KEYS}
+        offered = (
+            options.default_cache is not None
+            and not options.memory_only
+            and "cache" not in table
+            and _cacheable(table)
+        )
+        if offered:
+            # Built first without the cache (whose cache_key seals it), to learn whether
+            # its tokens may be shared: an exchange of a file's token may not.
+            unsealed = {key: value for key, value in table.items() if key != "cache_key"}
+            provider_name, provider = self.__build(unsealed, path)
+            if getattr(provider, "_cache_identity", lambda: None)() is None:
+                return provider_name, provider
+            table = {**table, "cache": options.default_cache}
+        return self.__build(table, path)
+
+    def __build(self, table: Any, path: KeyPath) -> tuple[str, TokenProvider]:
+        options = self.configuration
         provider_name, provider = build_named(
-            table, path, self.loaded.origin, cwd=self.cwd, profiles=links
+            table, path, options.loaded.origin, cwd=options.cwd, profiles=self
         )
         if getattr(provider, "grant_type", None) in PERSON_GRANTS:
             # LoginRequiredError names the command that logs in for this very configuration.
-            command = login_command(path, self.config_file)
+            command = login_command(path, options.config_file)
             provider.login_command = command  # type: ignore[attr-defined]
         return provider_name, provider
 
@@ -230,5 +274,6 @@ def parse_credentials_config(config: Mapping[str, Any]) -> TokenProvider:
             "provider, for example [credentials] domain = ... and [credentials.oauth]"
         )
     # profile:NAME sources are built from this very document's [profiles].
-    links = ProfileLinks(LoadedConfig(dict(config), {}, []), Path.cwd(), chain=(DEFAULT,))
+    document = Configuration(LoadedConfig(dict(config), {}, []), Path.cwd())
+    links = ProfileLinks(document, (DEFAULT,))
     return build_named(config["credentials"], ("credentials",), profiles=links)[1]

@@ -27,6 +27,7 @@ TOKEN_TYPE_PREFIX = "urn:ietf:params:oauth:token-type:"
 #: RFC 8693 §3: the token types a setting may name by their last word.
 TOKEN_TYPES = ("access_token", "refresh_token", "id_token", "jwt", "saml1", "saml2")
 
+#: Reads a source (by the fetch's deadline).
 Read = Callable[["AssertionSource"], str]
 
 

@@ -13,6 +13,7 @@ which does all that signing needs and nothing we would have to keep safe besides
 
 from __future__ import annotations
 
+import math
 import secrets
 import threading
 from collections.abc import Callable, Mapping
@@ -40,6 +41,8 @@ MAX_LIFETIME = 3600.0
 #: RFC 7518 §3.2: an HS256 key has at least 256 bits.
 MIN_HMAC_KEY_BYTES = 32
 _MIN_RSA_BITS = 2048
+#: What needs the ``jwt`` extra, for `MissingExtraError`.
+NEEDED_BY = "a signed client assertion (client_auth = 'private_key_jwt' or 'client_secret_jwt')"
 
 
 class Credentials(NamedTuple):
@@ -84,7 +87,7 @@ class AssertionSigner:
     def sign(self, audience: str, secret: str | None, now: float) -> str:
         """A new assertion for ``audience``, issued at ``now`` (epoch seconds); ``secret``
         is the client secret (for HS256)."""
-        jwt = require("jwt", "a client assertion (client_auth = 'private_key_jwt')")
+        jwt = require("jwt", NEEDED_BY)
         issued = int(now)
         claims = {
             "iss": self.client_id,
@@ -112,37 +115,43 @@ class AssertionSigner:
         with self._loading:
             if self._loaded is None:
                 assert self._private_key is not None
-                self._loaded = load_private_key(reveal(self._private_key), self.algorithm)
+                key = self._private_key
+                where = "private_key"
+                if isinstance(key, SecretReference):
+                    where += f" {key.reference!r}" + (f" ({key.setting})" if key.setting else "")
+                self._loaded = load_private_key(reveal(key), self.algorithm, where)
             return self._loaded
 
 
-def load_private_key(pem: str, algorithm: str | None) -> tuple[Any, str]:
+def load_private_key(
+    pem: str, algorithm: str | None, where: str = "private_key"
+) -> tuple[Any, str]:
     """The signing key in ``pem`` and the algorithm it signs with (``algorithm``, checked
     against the key, or the key type's default). `ConfigurationError` naming what is
-    wrong, never quoting the key."""
-    require("jwt", "a client assertion (client_auth = 'private_key_jwt')")
-    serialization = require(
-        "cryptography.hazmat.primitives.serialization", "client_auth = 'private_key_jwt'"
-    )
+    wrong (``where`` names the setting and its reference), never quoting the key."""
+    require("jwt", NEEDED_BY)
+    serialization = require("cryptography.hazmat.primitives.serialization", NEEDED_BY)
+    from cryptography.exceptions import UnsupportedAlgorithm  # noqa: PLC0415
     from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa  # noqa: PLC0415
 
+    problem = None
     try:
         key = serialization.load_pem_private_key(pem.encode(), password=None)
     except TypeError:
-        raise ConfigurationError(
-            "private_key is encrypted with a password; give the key unencrypted (PKCS#8 "
-            "PEM) and keep it in a secret store instead (file:, env:, aws-secretsmanager:)"
-        ) from None
+        problem = (
+            "is encrypted with a password; give the key unencrypted (PKCS#8 PEM) and keep "
+            "it in a secret store instead (file:, env:, aws-secretsmanager:)"
+        )
+    except UnsupportedAlgorithm:
+        problem = "is a key of a kind this machine's cryptography cannot load"
     except (ValueError, UnicodeError):
-        raise ConfigurationError(
-            "private_key is not a PEM private key (expected -----BEGIN PRIVATE KEY----- "
-            "or -----BEGIN RSA/EC PRIVATE KEY-----); check the secret it names"
-        ) from None
+        problem = _not_a_key(pem)
+    if problem is not None:  # raised outside the handler: nothing of the key is chained
+        raise ConfigurationError(f"{where} {problem}")
     if isinstance(key, rsa.RSAPrivateKey):
         if key.key_size < _MIN_RSA_BITS:
             raise ConfigurationError(
-                f"private_key is a {key.key_size}-bit RSA key; use one of at least "
-                f"{_MIN_RSA_BITS} bits"
+                f"{where} is a {key.key_size}-bit RSA key; use one of at least {_MIN_RSA_BITS} bits"
             )
         allowed: tuple[str, ...] = ("RS256", "PS256")
     elif isinstance(key, ec.EllipticCurvePrivateKey) and isinstance(key.curve, ec.SECP256R1):
@@ -152,25 +161,44 @@ def load_private_key(pem: str, algorithm: str | None) -> tuple[Any, str]:
     else:
         kind = getattr(getattr(key, "curve", None), "name", None) or type(key).__name__
         raise ConfigurationError(
-            f"private_key is a {kind} key; private_key_jwt signs with an RSA key (RS256, "
+            f"{where} is a {kind} key; private_key_jwt signs with an RSA key (RS256, "
             "PS256), a P-256 key (ES256) or an Ed25519 key (EdDSA)"
         )
     if algorithm is None:
         return key, allowed[0]
     if algorithm not in allowed:
         raise ConfigurationError(
-            f"assertion_algorithm {algorithm!r} does not suit the private_key, which signs "
+            f"assertion_algorithm {algorithm!r} does not suit the {where}, which signs "
             f"with {' or '.join(allowed)}"
         )
     return key, algorithm
 
 
+def _not_a_key(text: str) -> str:
+    """Why ``text``, which no PEM private key loader took, is not one, in words that
+    quote nothing of it."""
+    if "BEGIN OPENSSH PRIVATE KEY" in text:
+        return (
+            "is an OpenSSH key; convert it to PKCS#8 PEM (ssh-keygen -p -m PKCS8 -f FILE, "
+            "on a copy)"
+        )
+    if "PUBLIC KEY" in text or text.lstrip().startswith(("ssh-", "ecdsa-")):
+        return "is a public key; give the private key (the server holds the public one)"
+    if "BEGIN CERTIFICATE" in text:
+        return "is a certificate; give its private key"
+    return (
+        "is not a PEM private key (expected -----BEGIN PRIVATE KEY----- or -----BEGIN "
+        "RSA/EC PRIVATE KEY-----; a DER key converts with openssl pkey -inform DER)"
+    )
+
+
 class ClientAuthentication:
     """One client's ``client_auth`` method and what it needs: for ``private_key_jwt``, a
     `signer` with a private key, or ``given`` (reads a ready-made assertion, such as a
-    federated token file, for each request); for ``client_secret_jwt``, a signer over the
-    secret. ``audience`` is the assertions' ``aud``: ``"token_endpoint"`` (the URL the
-    request goes to), ``"issuer"`` (the server's issuer, from its metadata) or a URL."""
+    federated token file, for each request, by the deadline it is given); for
+    ``client_secret_jwt``, a signer over the secret. ``audience`` is the assertions'
+    ``aud``: ``"token_endpoint"`` (the URL the request goes to), ``"issuer"`` (the
+    server's issuer, from its metadata) or a URL."""
 
     _hidden_attributes: ClassVar[frozenset[str]] = frozenset({"_given"})
 
@@ -180,7 +208,7 @@ class ClientAuthentication:
         client_id: str,
         *,
         signer: AssertionSigner | None = None,
-        given: Callable[[], str] | None = None,
+        given: Callable[[float], str] | None = None,
         audience: str = "token_endpoint",
         wall_time: Callable[[], float],
     ) -> None:
@@ -204,8 +232,14 @@ class ClientAuthentication:
         """Whether the assertions' audience is the server's issuer (from its metadata)."""
         return self.signs and self.audience == "issuer"
 
-    def refused_hint(self) -> str:
-        """What to check when the server refuses the client (``invalid_client``)."""
+    def refused_hint(self, sent_secret: bool) -> str:
+        """What to check when the server refuses the client (``invalid_client``), which
+        sent a secret or not."""
+        if self.method in ("basic", "post") and not sent_secret:
+            return (
+                "the client sent no secret: set client_secret, or authenticate without one "
+                "(client_auth = 'private_key_jwt' with private_key or assertion)"
+            )
         if self.method in ("basic", "post"):
             return "check client_id and client_secret, and client_auth ('basic' or 'post')"
         if self.method == "none":
@@ -225,39 +259,48 @@ class ClientAuthentication:
             "machine's clock"
         )
 
+    def authorization(self, secret: str | None) -> str | None:
+        """The ``Authorization`` value the client sends (HTTP Basic), or None."""
+        if self.method == "basic" and secret is not None:
+            return "Basic " + basic_value(self.client_id, secret)
+        return None
+
     def credentials(
         self,
         fields: Mapping[str, str],
         secret: str | None,
         endpoint: str,
         issuer: str | None = None,
+        deadline_at: float = math.inf,
     ) -> Credentials:
         """What a request to ``endpoint`` carrying ``fields`` sends to authenticate the
         client, whose secret is ``secret``; ``issuer`` is the server's, for an
-        ``"issuer"`` audience."""
+        ``"issuer"`` audience; a ready-made assertion must be read by ``deadline_at``."""
         form = dict(fields)
         method = self.method
         if method in ASSERTION_METHODS:
-            assertion = self.__assertion(secret, endpoint, issuer)
+            assertion = self.__assertion(secret, endpoint, issuer, deadline_at)
             form.update(
                 client_id=self.client_id,
                 client_assertion_type=CLIENT_ASSERTION_TYPE,
                 client_assertion=assertion,
             )
             return Credentials(form, None, (assertion,))
-        if method == "basic" and secret is not None:
-            value = basic_value(self.client_id, secret)
-            return Credentials(form, "Basic " + value, (secret, value))
+        authorization = self.authorization(secret)
+        if authorization is not None:
+            return Credentials(form, authorization, (secret or "", authorization[6:]))
         form["client_id"] = self.client_id
         if method == "post" and secret is not None:
             form["client_secret"] = secret
             return Credentials(form, None, (secret,))
         return Credentials(form, None, ())
 
-    def __assertion(self, secret: str | None, endpoint: str, issuer: str | None) -> str:
+    def __assertion(
+        self, secret: str | None, endpoint: str, issuer: str | None, deadline_at: float
+    ) -> str:
         if self.signer is None:
             assert self._given is not None
-            return self._given()
+            return self._given(deadline_at)
         if self.audience == "token_endpoint":
             audience = endpoint
         elif self.audience == "issuer":

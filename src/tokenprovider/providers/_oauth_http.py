@@ -10,14 +10,17 @@ exception of `requests`, which would carry the request with its body and headers
 from __future__ import annotations
 
 import base64
+import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote_plus
 
 from tokenprovider import _untrusted as untrusted
 from tokenprovider._masking import masked_repr
+
+logger = logging.getLogger("tokenprovider")
 
 if TYPE_CHECKING:
     import requests
@@ -51,9 +54,9 @@ class OAuthCalls:
     (redacted, cut short, escaped). A call that is not ``repeatable`` (it spends a
     single-use code or refresh token) is sent again only when it cannot have reached the
     server: after a failed connection or an error status, never after a failed read.
-    With ``fresh_bodies``, urllib3 retries only failed connections, and `post_each`
-    retries error statuses with a body built anew for each attempt. Use as a context
-    manager."""
+    With ``fresh_bodies`` urllib3 retries nothing: `post_each` makes every attempt, each
+    with a body built anew (a client assertion is sent once). Use as a context manager.
+    """
 
     def __init__(
         self,
@@ -74,14 +77,11 @@ class OAuthCalls:
         self.__text = text
         self.deadline: Deadline = Deadline(retry.start(), retry.deadline, retry.monotonic)
         self.__session = requests.Session()
+        # With fresh bodies, one attempt per call: post_each repeats it with a new body.
+        attempts = replace(retry, max_attempts=1) if fresh_bodies else retry
         adapter = DeadlineAdapter(
             self.deadline,
-            max_retries=policy_retry(
-                retry,
-                self.deadline.at,
-                repeatable=repeatable and not fresh_bodies,
-                statuses=not fresh_bodies,
-            ),
+            max_retries=policy_retry(attempts, self.deadline.at, repeatable=repeatable),
         )
         self.__session.mount("https://", adapter)
         self.__session.mount("http://", adapter)
@@ -108,10 +108,9 @@ class OAuthCalls:
     def post_each(
         self, url: str, body: Callable[[], Mapping[str, str]], **kwargs: Any
     ) -> Answer | Failure:
-        """POST the form ``body()`` builds, built anew for each attempt (a client
-        assertion is sent once), an error status retried as the policy says within the
-        deadline; for a session opened with ``fresh_bodies``. Never re-sent after a
-        failed read."""
+        """POST the form ``body()`` builds, built anew for each attempt, for a session
+        opened with ``fresh_bodies``: a failed connection or read, 408, 429 and 5xx are
+        tried again as the policy says (``Retry-After`` honoured), within the deadline."""
         from tokenprovider._urllib3_retry import wait_before_retry  # noqa: PLC0415
         from tokenprovider.retry import RETRY_STATUSES  # noqa: PLC0415
 
@@ -119,14 +118,29 @@ class OAuthCalls:
         failures = 0
         while True:
             answer = self.post(url, data=body(), **kwargs)
-            if isinstance(answer, Failure) or answer.status not in RETRY_STATUSES:
+            if isinstance(answer, Failure):
+                if answer.kind != "failed":
+                    return answer
+                retry_after = None
+            elif answer.status in RETRY_STATUSES:
+                retry_after = answer.headers.get("Retry-After")
+            else:
                 return answer
             failures += 1
             if failures >= policy.max_attempts:
                 return answer
-            wait = wait_before_retry(policy, failures, answer.headers.get("Retry-After"))
+            wait = wait_before_retry(policy, failures, retry_after)
             if policy.monotonic() + wait >= self.deadline.at:
                 return answer
+            why = answer.detail if isinstance(answer, Failure) else f"HTTP {answer.status}"
+            logger.debug(
+                "retrying %s in %.2fs after %s (attempt %d of %d)",
+                untrusted.quote(url),
+                wait,
+                why,
+                failures + 1,
+                policy.max_attempts,
+            )
             policy.sleep(wait)
 
     def __call(

@@ -76,25 +76,36 @@ def discover(host: Host, calls: OAuthCalls) -> ServerMetadata:
             raise DiscoveryError(f"token_endpoint from {quoted_url(where)} {problem}")
         logger.debug("discovered token endpoint %s from %s", endpoint, quoted_url(where))
         others = {name: _other_endpoint(document, name, host, where) for name in OTHER_ENDPOINTS}
-        return ServerMetadata(where, endpoint, _issuer(document.get("issuer")), **others)
+        issuer = _issuer(document.get("issuer"), host, where)
+        return ServerMetadata(where, endpoint, issuer, **others)
     raise DiscoveryError(
         f"could not discover the token endpoint of {host}: tried {'; '.join(tried)}. "
         "Set token_url to the server's token endpoint"
     )
 
 
-def _issuer(value: object) -> str | None:
-    """The metadata's ``issuer`` (RFC 8414 §2: an https URL; http on loopback), or None
-    if it has none fit to be a client assertion's audience."""
-    if not isinstance(value, str) or len(value) > 2048:
+def _issuer(value: object, host: Host, where: str) -> str | None:
+    """The metadata's ``issuer``, or None if it has none this client may sign for: it
+    must be a URL of the host whose well-known document this is (RFC 8414 §3.3), or a
+    host could have a client sign assertions for another server (a mix-up)."""
+    if value is None:
         return None
     try:
-        parts = urlsplit(value)
+        parts = urlsplit(value) if isinstance(value, str) and len(value) <= 2048 else None
+        host_parts = urlsplit(host.url)
+        same_origin = parts is not None and (parts.scheme, parts.hostname, parts.port) == (
+            host_parts.scheme,
+            host_parts.hostname,
+            host_parts.port,
+        )
     except ValueError:
-        return None
-    if parts.scheme not in ("http", "https") or not parts.hostname or not value.isprintable():
-        return None
-    if parts.scheme == "http" and not is_loopback(parts.hostname):
+        same_origin = False
+    if not same_origin or not isinstance(value, str) or not value.isprintable():
+        logger.warning(
+            "ignoring the issuer in %s: it is not a URL of %s (RFC 8414 §3.3)",
+            quoted_url(where),
+            host,
+        )
         return None
     return value
 

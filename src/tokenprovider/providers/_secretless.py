@@ -12,7 +12,10 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from tokenprovider.errors import ConfigurationError
+from tokenprovider import _untrusted as untrusted
+from tokenprovider._extras import missing_text
+from tokenprovider._suggest import did_you_mean
+from tokenprovider.errors import ConfigurationError, MissingExtraError
 from tokenprovider.providers._assertion_grants import GRANTS, AssertionGrant, token_type
 from tokenprovider.providers._client_auth import (
     ALGORITHMS,
@@ -21,6 +24,7 @@ from tokenprovider.providers._client_auth import (
     CLIENT_AUTH_METHODS,
     DEFAULT_LIFETIME,
     MAX_LIFETIME,
+    NEEDED_BY,
     AssertionSigner,
     ClientAuthentication,
 )
@@ -89,6 +93,7 @@ class Secretless:
                 "resource must be an absolute URI without a fragment (RFC 8693 §2.1), "
                 "such as 'https://api.example.com/'"
             )
+        self.private_key = private_key
         self.key_id = key_id
         self.algorithm = algorithm
         self.lifetime = float(lifetime)
@@ -104,6 +109,8 @@ class Secretless:
             if client_auth == "client_secret_jwt" or private_key is not None
             else None
         )
+        if self.signer is not None:
+            _check_installed(keyed=private_key is not None)
         self.assertion_audience = assertion_audience
         self.token_types = {
             name: None if value is None else token_type(value, name)
@@ -112,17 +119,17 @@ class Secretless:
         self.grant = self.__grant(grant_type, resource, scopes, audience, extra_params)
 
     def authentication(
-        self, read: Callable[[AssertionSource], str], wall_time: Callable[[], float]
+        self, read: Callable[[AssertionSource, float], str], wall_time: Callable[[], float]
     ) -> ClientAuthentication:
         """The client's authentication; a ready-made client assertion is read with
-        ``read`` for each request."""
+        ``read(source, deadline_at)`` for each request."""
         source = self.sources["assertion"]
         given = None
         if self.client_auth == "private_key_jwt" and self.signer is None:
             assert source is not None  # checked
 
-            def given() -> str:
-                return read(source)
+            def given(deadline_at: float) -> str:
+                return read(source, deadline_at)
 
         return ClientAuthentication(
             self.client_auth,
@@ -217,9 +224,15 @@ class Secretless:
                 "'client_secret_jwt'"
             )
         if assertion_audience not in AUDIENCES and not _is_url(assertion_audience):
+            given = untrusted.quote(repr(assertion_audience), 60)
+            near = (
+                did_you_mean(assertion_audience.lower().replace("-", "_"), AUDIENCES)
+                if isinstance(assertion_audience, str)
+                else ""
+            )
             raise ConfigurationError(
                 f"assertion_audience must be {_words(AUDIENCES)} or the URL the server "
-                "wants as aud, such as 'https://login.example.com/'"
+                f"wants as aud, such as 'https://login.example.com/'; got {given}{near}"
             )
         if (
             isinstance(lifetime, bool)
@@ -284,6 +297,21 @@ class Secretless:
             audience=audience,
             extra_params=extra_params,
         )
+
+
+def _check_installed(*, keyed: bool) -> None:
+    """`MissingExtraError` now, not at the first token request, when the ``jwt`` extra
+    that signs assertions is missing (so that ``config check`` says so); HS256 needs no
+    cryptography, a ``keyed`` signature does."""
+    import importlib.util  # noqa: PLC0415
+
+    for module in ("jwt", "cryptography") if keyed else ("jwt",):
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            raise MissingExtraError(missing_text(NEEDED_BY, module, "jwt"))
 
 
 def _default_type(source: AssertionSource | None) -> str | None:

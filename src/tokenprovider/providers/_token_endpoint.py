@@ -52,6 +52,10 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("tokenprovider")
 
+#: A grant's fields built for each attempt, from the moment (on the retry policy's
+#: monotonic clock) by which the fetch must end: what a source read may take.
+Fields = Callable[[float], Mapping[str, str]]
+
 #: Form fields the token request sets itself: ``extra_params`` may not set them.
 RESERVED_PARAMS = frozenset(
     {
@@ -135,7 +139,7 @@ class TokenEndpoint:
     #: and the secret values of the request under way, and the discovered metadata (an
     #: internal: ``token_url`` shows what was configured).
     _hidden_attributes: ClassVar[frozenset[str]] = frozenset(
-        {"_metadata", "_secret", "_sensitive", "_calling"}
+        {"_metadata", "_secret", "_sensitive", "_calling", "_grant_sent"}
     )
 
     def __init__(
@@ -167,6 +171,7 @@ class TokenEndpoint:
         self._metadata: ServerMetadata | None = None
         self._secret: str | None = None
         self._sensitive: tuple[str, ...] = ()
+        self._grant_sent = grant_type
         self._calling = threading.Lock()
 
     @property
@@ -188,7 +193,7 @@ class TokenEndpoint:
 
     def grant(
         self,
-        fields: Mapping[str, str],
+        fields: Mapping[str, str] | Fields,
         secret: str | None,
         wall_time: Callable[[], float],
         *,
@@ -196,24 +201,26 @@ class TokenEndpoint:
         keep_refresh_token: Callable[[str], None] | None = None,
     ) -> TokenAnswer:
         """One token request with the grant in ``fields`` (``grant_type`` and its
-        parameters), the client authenticated with ``secret`` (None: a public client).
-        A request that spends something single-use (a code, a rotating refresh token) is
-        not ``repeatable``: it is not sent again after a failed read, when the server may
-        have acted on it. ``keep_refresh_token`` gets a successful answer's refresh token
-        before the rest of the answer is checked: it is the live one even if the rest
-        turns out unusable."""
-        with self.__call(fields, secret):
+        parameters; or a function of the fetch's deadline that builds them, called for
+        each attempt, as an assertion grant reads its source again), the client
+        authenticated with ``secret`` (None: a public client). A request that spends
+        something single-use (a code, a rotating refresh token) is not ``repeatable``: it
+        is not sent again after a failed read, when the server may have acted on it.
+        ``keep_refresh_token`` gets a successful answer's refresh token before the rest
+        of the answer is checked: it is the live one even if the rest turns out unusable."""
+        built = None if callable(fields) else fields
+        with self.__call(built or {}, secret):
             issued_at = wall_time()
-            with self.__calls(repeatable) as calls:
+            with self.__calls(repeatable, fresh=built is None) as calls:
                 url = self.token_url or self.__discover(calls).token_endpoint
                 shown = untrusted.quote(url)
-                answer = self.__send(calls, url, fields, url)
+                at = calls.deadline.at
+                answer = self.__send(calls, url, fields if built is None else built, url, at)
             if isinstance(answer, Failure):
                 # Raised here, outside any handler: nothing of requests' exception (which
                 # holds the request, its body and headers) is chained to ours.
                 raise self.__fetch_error(answer, shown, "token endpoint") from None
-            grant = str(fields.get("grant_type"))
-            return self.__parse(answer, shown, issued_at, grant, keep_refresh_token)
+            return self.__parse(answer, shown, issued_at, self._grant_sent, keep_refresh_token)
 
     def post(
         self, url: str, fields: Mapping[str, str], secret: str | None, *, what: str
@@ -225,11 +232,8 @@ class TokenEndpoint:
         with self.__call(fields, secret):
             shown = untrusted.quote(url)
             with self.__calls(repeatable=True) as calls:
-                # A signed assertion's audience is the token endpoint, however it is sent.
-                token_url = self.url or url
-                if self.auth.signs and self.url is None:
-                    token_url = self.__discover(calls).token_endpoint
-                answer = self.__send(calls, url, fields, token_url)
+                # A person's login, whose client sends no assertion (Secretless refuses it)
+                answer = self.__send(calls, url, fields, url, calls.deadline.at)
             if isinstance(answer, Failure):
                 raise self.__fetch_error(answer, shown, what) from None
             if answer.status >= 300:
@@ -262,27 +266,39 @@ class TokenEndpoint:
                 self._sensitive = ()
 
     def __send(
-        self, calls: OAuthCalls, url: str, fields: Mapping[str, str], token_url: str
+        self,
+        calls: OAuthCalls,
+        url: str,
+        fields: Mapping[str, str] | Fields,
+        token_url: str,
+        deadline_at: float,
     ) -> Answer | Failure:
         """POST ``fields`` to ``url``, the client authenticated (a client assertion's
-        audience is ``token_url``, or the issuer), with a new assertion for each attempt."""
+        audience is ``token_url``, or the issuer). A signed assertion, and fields built
+        for each attempt, make a new body for every attempt; sources read for it must be
+        done by ``deadline_at``."""
         issuer = self.__issuer(calls) if self.auth.wants_issuer else None
         headers = {"Accept": "application/json"}
-        if not self.auth.signs:
-            sent = self.__credentials(fields, token_url, issuer)
+        if not self.auth.signs and not callable(fields):
+            sent = self.__credentials(fields, token_url, issuer, deadline_at)
             return calls.post(
                 url, data=sent.fields, headers=headers, auth=FixedAuthorization(sent.authorization)
             )
 
         def body() -> Mapping[str, str]:
-            return self.__credentials(fields, token_url, issuer).fields
+            form = fields(deadline_at) if callable(fields) else fields
+            self._sensitive += tuple(v for k, v in form.items() if k in SECRET_FIELDS and v)
+            return self.__credentials(form, token_url, issuer, deadline_at).fields
 
-        return calls.post_each(url, body, headers=headers, auth=FixedAuthorization(None))
+        # The Authorization header (Basic, or none) is the same for every attempt.
+        basic = FixedAuthorization(self.auth.authorization(self._secret))
+        return calls.post_each(url, body, headers=headers, auth=basic)
 
     def __credentials(
-        self, fields: Mapping[str, str], token_url: str, issuer: str | None
+        self, fields: Mapping[str, str], token_url: str, issuer: str | None, deadline_at: float
     ) -> Credentials:
-        sent = self.auth.credentials(fields, self._secret, token_url, issuer)
+        self._grant_sent = str(fields.get("grant_type"))
+        sent = self.auth.credentials(fields, self._secret, token_url, issuer, deadline_at)
         self._sensitive += sent.sensitive
         return sent
 
@@ -301,18 +317,19 @@ class TokenEndpoint:
         if metadata.issuer is None:
             raise DiscoveryError(
                 f"assertion_audience = 'issuer' needs the server's issuer, and its metadata "
-                f"{untrusted.quote(metadata.where)} names none; set assertion_audience to "
+                f"{untrusted.quote(metadata.where)} names none of {self.host} (an issuer "
+                "must be a URL of the host that publishes it); set assertion_audience to "
                 "'token_endpoint' or to the issuer's URL"
             )
         return metadata.issuer
 
-    def __calls(self, repeatable: bool) -> OAuthCalls:
+    def __calls(self, repeatable: bool, *, fresh: bool = False) -> OAuthCalls:
         return OAuthCalls(
             self.retry,
             self.max_response_bytes,
             self.__text,
             repeatable=repeatable,
-            fresh_bodies=self.auth.signs,
+            fresh_bodies=fresh or self.auth.signs,
         )
 
     def form(self) -> dict[str, str]:
@@ -522,7 +539,7 @@ class TokenEndpoint:
             message += f" ({description})"
         message += f" [HTTP {status}]{after}"
         if error == "invalid_client":
-            hint: str | None = self.auth.refused_hint()
+            hint: str | None = self.auth.refused_hint(self._secret is not None)
         else:
             hint = _GRANT_HINTS.get((grant, error)) or _ERROR_HINTS.get(error, "").format(
                 grant=grant

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from tokenprovider import _untrusted as untrusted
 from tokenprovider._masking import warn_about_literal_secret
+from tokenprovider._suggest import did_you_mean
 from tokenprovider._untrusted import MAX_RESPONSE_BYTES
 from tokenprovider.core.cached import CachedTokenProvider
 from tokenprovider.core.host import Host
@@ -41,6 +42,7 @@ from tokenprovider.providers._token_endpoint import RESERVED_PARAMS, TokenEndpoi
 from tokenprovider.retry import RetryPolicy
 from tokenprovider.secret_refs import SecretReference, is_reference, reveal
 from tokenprovider.sources import AssertionSource, read_assertion
+from tokenprovider.sources.base import describe
 
 if TYPE_CHECKING:
     from tokenprovider.providers._person import LoginStatus, LogoutResult
@@ -140,8 +142,10 @@ class OAuthTokenProvider(CachedTokenProvider):
         if client_secret is not None and not isinstance(client_secret, (str, SecretReference)):
             raise ConfigurationError("client_secret must be a string or a SecretReference")
         if grant_type not in GRANT_TYPES:
+            hint = did_you_mean(grant_type, GRANT_TYPES) if isinstance(grant_type, str) else ""
             raise ConfigurationError(
-                f"grant_type {grant_type!r} is not supported; use "
+                f"grant_type {untrusted.quote(repr(grant_type), 60)} is not supported{hint}; "
+                "use "
                 + ", ".join(repr(name) for name in GRANT_TYPES[:-1])
                 + f" or {GRANT_TYPES[-1]!r}"
             )
@@ -264,12 +268,6 @@ class OAuthTokenProvider(CachedTokenProvider):
             retry=self.retry,
             max_response_bytes=max_response_bytes,
         )
-        if self._grant is not None and self.cache.shared and self._grant.identity() is None:
-            unshared = self._grant.unshared()
-            raise ConfigurationError(
-                f"a token got with the {unshared} may differ from one process to the next, "
-                f"so a {type(self.cache).__name__} cannot share it: remove the cache setting"
-            )
         # A person's settings live on the PersonGrant (and show through the properties
         # below): few attributes keep the provider's own lookups fast (hot path).
         self._person = (
@@ -288,6 +286,22 @@ class OAuthTokenProvider(CachedTokenProvider):
             )
             if person
             else None
+        )
+        self.__refuse_unshareable_cache()
+
+    def __refuse_unshareable_cache(self) -> None:
+        """A token got with a source that may name another workload in another process
+        (a file, a variable, a CI job's token) is never put in a shared cache."""
+        if self._person is not None or not self.cache.shared or self._cache_identity():
+            return
+        if self._grant is not None:
+            unshared = self._grant.unshared()
+        else:
+            assertion = self._secretless.sources["assertion"]
+            unshared = f"client assertion from {describe(assertion)}"
+        raise ConfigurationError(
+            f"a token got with the {unshared} may differ from one process to the next, "
+            f"so a {type(self.cache).__name__} cannot share it: remove the cache setting"
         )
 
     @property
@@ -500,6 +514,10 @@ class OAuthTokenProvider(CachedTokenProvider):
             if grant is None:
                 return None
             identity["grant"] = grant
+        assertion = self._secretless.sources["assertion"]
+        if self._grant is None and assertion is not None and assertion.cache_identity() is None:
+            # A federated client assertion may name another workload in another process.
+            return None
         return identity
 
     def _token_source(self) -> str:
@@ -508,26 +526,35 @@ class OAuthTokenProvider(CachedTokenProvider):
         return f"token endpoint {untrusted.quote(url)}" if url else f"token endpoint of {self.host}"
 
     def _cache_secret(self) -> str | None:
-        """The client secret (revealed here if it is a reference)."""
-        return None if self._client_secret is None else reveal(self._client_secret)
+        """The client secret, or the private key that signs the client's assertions
+        (revealed here if it is a reference): only who holds it can find its tokens."""
+        secret = self._client_secret
+        if secret is None:
+            secret = self._secretless.private_key
+        return None if secret is None else reveal(secret)
 
     def _request_token(self) -> tuple[str, float]:
         if self._person is not None:
             return self._person.token()
         # A secret reference is resolved on the first fetch (then cached for the process).
         secret = None if self._client_secret is None else reveal(self._client_secret)
-        if self._grant is None:
+        grant = self._grant
+        if grant is None:
             return self._endpoint.fetch(secret, self._wall_time)
-        answer = self._endpoint.grant(self._grant.fields(self.__read), secret, self._wall_time)
-        self._grant.check(answer, self._token_source())
+
+        def fields(deadline_at: float) -> Mapping[str, str]:
+            # Read again for each attempt: a source may hand out a token only once.
+            return grant.fields(lambda source: self.__read(source, deadline_at))
+
+        answer = self._endpoint.grant(fields, secret, self._wall_time)
+        grant.check(answer, self._token_source())
         return answer.access_token, answer.expires_at
 
-    def __read(self, source: AssertionSource) -> str:
-        """A fresh token from ``source``, bounded by the fetch's deadline; a GitHub
-        Actions token is asked for with the provider's ``audience``."""
-        return read_assertion(
-            source, self.audience, timeout=self.retry.deadline, wall_time=self._wall_time
-        )
+    def __read(self, source: AssertionSource, deadline_at: float) -> str:
+        """A fresh token from ``source``, read by the fetch's deadline; a GitHub Actions
+        token is asked for with the provider's ``audience``."""
+        left = max(0.001, deadline_at - self.retry.monotonic())
+        return read_assertion(source, self.audience, timeout=left, wall_time=self._wall_time)
 
 
 def _scope_list(scopes: Sequence[str] | str | None) -> tuple[str, ...]:

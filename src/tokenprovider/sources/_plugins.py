@@ -2,8 +2,8 @@
 
 A plugin is an entry point in `SOURCE_ENTRY_POINT_GROUP` whose name is its scheme and
 whose value is an `AssertionSource` subclass; ``"SCHEME:REST"`` builds ``cls(REST)``. The
-registry is `tokenprovider.config.registry.PluginRegistry`, made on first use so that
-importing the sources loads nothing of the configuration.
+registry is a `tokenprovider._registry.PluginRegistry`, as the providers' is, made on
+first use.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
+from tokenprovider._registry import Kind, PluginRegistry
+
 if TYPE_CHECKING:
-    from tokenprovider.config.registry import PluginRegistry
     from tokenprovider.sources.base import AssertionSource
 
 SOURCE_ENTRY_POINT_GROUP = "tokenprovider.sources"
@@ -36,8 +37,6 @@ def registry() -> PluginRegistry[AssertionSource]:
     """The registry of source schemes (one per process)."""
     with _making:
         if not _made:
-            from tokenprovider.config.registry import Kind, PluginRegistry  # noqa: PLC0415
-
             kind = Kind(
                 "assertion source",
                 "tokenprovider.sources.base:AssertionSource",

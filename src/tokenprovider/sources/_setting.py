@@ -108,21 +108,20 @@ def _unknown(text: str, scheme: str | None) -> str:
             "an assertion source looks like a token itself rather than where to get one: "
             f"put the token in a file and give 'file:PATH' ({FORMS})"
         )
-    from tokenprovider.config.suggest import did_you_mean  # noqa: PLC0415 - error path only
+    from tokenprovider._suggest import did_you_mean  # noqa: PLC0415 - error path only
 
-    # Quoted only as far as it cannot be a token: a scheme, a word like a scheme, a path.
-    if scheme is not None and SCHEME.fullmatch(scheme):
-        shown = untrusted.quote(scheme, _SHOWN) + ":..."
-    elif (SCHEME.fullmatch(text) and len(text) <= 30) or text.startswith(("/", "~", ".")):
-        shown = untrusted.quote(text, _SHOWN)
+    # Quoted only as far as it cannot be a token: the word before a colon. A bare word
+    # or a path gets a did-you-mean instead, which quotes a known form only.
+    if scheme is not None and SCHEME.fullmatch(scheme) and len(scheme) <= 20:
+        shown = f"'{scheme}:...'"
     else:
-        return f"an assertion source (not shown: it may be a token) must be one of {FORMS}"
+        shown = "(not shown: it may be a token)"
     names = registry().names()
     candidates = [name if name == "github-actions" else f"{name}:" for name in names]
     hint = did_you_mean(text if scheme is None else f"{scheme}:", candidates)
     if not hint and scheme is None and text.startswith(("/", "~", ".")):
-        hint = f" (did you mean 'file:{shown}'?)"
-    return f"assertion source '{shown}' is not one of {FORMS}{hint}"
+        hint = " (it looks like a path: write file:PATH)"
+    return f"an assertion source {shown} must be one of {FORMS}{hint}"
 
 
 def _plugin_source(cls: type[AssertionSource], scheme: str, rest: str) -> AssertionSource:

@@ -32,8 +32,9 @@ class AssertionSource(ABC):
     def cache_identity(self) -> object | None:
         """What makes this source's tokens differ, for the key of a shared cache: JSON
         data, no secret. None (the default) keeps a token got with it from being shared
-        at all, for a source whose token may differ from one process to the next (an
-        environment variable, a CI job's OIDC token, a plugin that does not say)."""
+        at all: a file, a variable or a CI job's OIDC token may name another workload in
+        another process (every pod has the same projected path), and a plugin that does
+        not say may too. Another provider's token has that provider's identity."""
         return None
 
     def __repr__(self) -> str:

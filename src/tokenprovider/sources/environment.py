@@ -28,4 +28,11 @@ class EnvSource(AssertionSource):
         if not value.strip():
             state = "is empty" if self.name in os.environ else "is not set"
             raise AssertionSourceError(f"{self.description} {state}")
+        if value.startswith("/") and len(value) < 4096 and os.path.lexists(value):
+            # Such as AZURE_FEDERATED_TOKEN_FILE: it names the file, not the token.
+            raise AssertionSourceError(
+                f"{self.description} holds a path, not a token: name the file instead "
+                f"(file:PATH, or in the environment TOKENPROVIDER_CREDENTIALS__OAUTH__"
+                f"ASSERTION=file:${self.name})"
+            )
         return value

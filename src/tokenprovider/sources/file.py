@@ -35,6 +35,8 @@ class FileSource(AssertionSource):
         text = os.fspath(path)
         if not text.strip():
             raise ConfigurationError("a token file needs a path (file:PATH)")
+        if "\0" in text:
+            raise ConfigurationError("a token file's path must not contain a NUL character")
         try:
             resolved = expand_user(text)
         except ValueError as exc:
@@ -43,10 +45,6 @@ class FileSource(AssertionSource):
             resolved = (Path.cwd() if base_dir is None else Path(base_dir)) / resolved
         self.path = resolved
         self.description = f"file {resolved}"
-
-    def cache_identity(self) -> object:
-        """The file's path: whoever shares it shares the workload it names."""
-        return ["file", str(self.path)]
 
     def read(self, audience: str | None) -> str:
         """The file's content, stripped of surrounding whitespace (``audience`` is unused:
@@ -65,7 +63,8 @@ class FileSource(AssertionSource):
         """The file's bytes; the error is raised outside the handler, so that nothing of
         the `OSError` is chained to it."""
         try:
-            return read_regular_file(self.path, MAX_TOKEN_BYTES, private=False)
+            # Room for a line end after the longest token (read_assertion checks its size).
+            return read_regular_file(self.path, MAX_TOKEN_BYTES + 2, private=False)
         except FileNotFoundError:
             problem = (
                 "does not exist; a projected token file is written when the pod starts: "

@@ -44,6 +44,7 @@ class LocalGitHubActionsOIDC(_BackgroundServer):
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__()
+        require("jwt", "tokenprovider.testing.LocalGitHubActionsOIDC")  # it signs tokens
         self.repository = repository
         self.ref = ref
         self.subject = subject or f"repo:{repository}:ref:{ref}"

@@ -21,6 +21,8 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from tokenprovider._extras import require
+
 from ._assertions import (
     ACCESS_TOKEN_TYPE,
     JWT_BEARER_GRANT,
@@ -162,6 +164,8 @@ class LocalOAuthServer(_BackgroundServer):
         self.public_clients = {k: list(v) for k, v in (public_clients or {}).items()}
         self.users = dict(users or {})
         self.clock = clock
+        if client_keys or federated_clients or trusted_issuers:
+            require("jwt", "LocalOAuthServer's checks of signed assertions")
         self.client_keys = dict(client_keys or {})
         self.federated_clients = dict(federated_clients or {})
         self.trusted_issuers = dict(trusted_issuers or {})
