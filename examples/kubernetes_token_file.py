@@ -108,7 +108,7 @@ def main() -> None:
         kubelet.write_token()
         print("kubelet renewed the token file (..data now links to a new directory)")
         clock.advance(0.3 * TOKEN_LIFETIME)  # token 1 has expired, and so has the access token
-        call_api("an hour later")
+        call_api("after token 1 expired")
 
         clock.advance(TOKEN_LIFETIME)  # the kubelet stopped: token 2 expires unrenewed
         before = server.token_requests

@@ -549,6 +549,28 @@ def test_jwt_bearer_with_the_github_actions_token(
     assert_no_leak(repr(provider), actions.request_token)
 
 
+def test_the_github_actions_source_retries_on_the_providers_policy(
+    clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 503 from the Actions endpoint is waited out on the provider's clock, within its
+    deadline: no real sleep, no policy of the source's own."""
+    with (
+        LocalGitHubActionsOIDC(wall_clock=clock.time) as actions,
+        LocalOAuthServer(
+            trusted_issuers={actions.issuer: actions.public_key_pem}, wall_clock=clock.time
+        ) as trusting,
+    ):
+        for name, value in actions.environ().items():
+            monkeypatch.setenv(name, value)
+        actions.fail_next(1, status=503)
+        provider = make(
+            trusting, clock, "jwt_bearer", assertion="github-actions", audience=trusting.token_url
+        )
+        assert provider.token
+        assert actions.requests == 2
+        assert len(clock.slept) == 1  # the wait before the second request, on the fake clock
+
+
 def test_token_exchange_of_the_github_actions_token(
     actions: LocalGitHubActionsOIDC,
     trusting: LocalOAuthServer,

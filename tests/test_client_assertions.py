@@ -242,6 +242,7 @@ def test_the_token_endpoint_audience_is_the_default(
     assert error.error == "invalid_client"
     assert "audience is wrong" in str(error)
     assert "assertion_audience" in str(error)  # the hint says what to change
+    assert f"which sent aud {server.url!r}" in str(error)  # and what was sent
     assert server.assertions_verified == 0
 
     assert signing(server, clock).token

@@ -80,7 +80,7 @@ EXPECTED: dict[str, tuple[str, ...]] = {
     ),
     "kubernetes_token_file.py": (
         "first call: API answered 200, client assertion: token 1",
-        "an hour later: API answered 200, client assertion: token 2",  # the renewed file
+        "after token 1 expired: API answered 200, client assertion: token 2",  # renewed
         "after the kubelet stopped: AssertionSourceError:",
         "  names the file: yes",
         "  shows the token: no",

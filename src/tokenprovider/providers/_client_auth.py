@@ -17,13 +17,21 @@ import math
 import secrets
 import threading
 from collections.abc import Callable, Mapping
-from typing import Any, ClassVar, NamedTuple
+from typing import TYPE_CHECKING, ClassVar, NamedTuple
 
 from tokenprovider._extras import require
 from tokenprovider._masking import masked_repr
 from tokenprovider.errors import ConfigurationError
 from tokenprovider.providers._oauth_http import basic_value
 from tokenprovider.secret_refs import SecretReference, reveal
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePrivateKey
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+
+    #: A key private_key_jwt signs with.
+    SigningKey = RSAPrivateKey | EllipticCurvePrivateKey | Ed25519PrivateKey
 
 #: ``client_auth`` settings.
 CLIENT_AUTH_METHODS = ("basic", "post", "private_key_jwt", "client_secret_jwt", "none")
@@ -78,7 +86,7 @@ class AssertionSigner:
         self.key_id = key_id
         self.algorithm = algorithm
         self.lifetime = lifetime
-        self._loaded: tuple[Any, str] | None = None
+        self._loaded: tuple[SigningKey, str] | None = None
         self._loading = threading.Lock()
 
     def __repr__(self) -> str:
@@ -111,7 +119,7 @@ class AssertionSigner:
         key, algorithm = self.__key()
         return str(jwt.encode(claims, key, algorithm=algorithm, headers=headers))
 
-    def __key(self) -> tuple[Any, str]:
+    def __key(self) -> tuple[SigningKey, str]:
         with self._loading:
             if self._loaded is None:
                 assert self._private_key is not None
@@ -125,7 +133,7 @@ class AssertionSigner:
 
 def load_private_key(
     pem: str, algorithm: str | None, where: str = "private_key"
-) -> tuple[Any, str]:
+) -> tuple[SigningKey, str]:
     """The signing key in ``pem`` and the algorithm it signs with (``algorithm``, checked
     against the key, or the key type's default). `ConfigurationError` naming what is
     wrong (``where`` names the setting and its reference), never quoting the key."""
@@ -217,6 +225,7 @@ class ClientAuthentication:
         self.signer = signer
         self._given = given
         self.audience = audience
+        self.last_audience: str | None = None
         self.__wall_time = wall_time
 
     def __repr__(self) -> str:
@@ -253,10 +262,11 @@ class ClientAuthentication:
                 "subject and audience) matches the client's federated credential"
             )
         key = "client_secret" if self.method == "client_secret_jwt" else "private_key and key_id"
+        sent = f", which sent aud {self.last_audience!r}" if self.last_audience else ""
         return (
             f"check client_id and {key} against what the server has for the client, "
-            "assertion_audience ('token_endpoint' or 'issuer': servers differ), and this "
-            "machine's clock"
+            f"assertion_audience{sent} ('token_endpoint' or 'issuer': servers differ), "
+            "and this machine's clock"
         )
 
     def authorization(self, secret: str | None) -> str | None:
@@ -308,4 +318,5 @@ class ClientAuthentication:
             audience = issuer
         else:
             audience = self.audience
+        self.last_audience = audience  # for refused_hint: an audience is no secret
         return self.signer.sign(audience, secret, self.__wall_time())

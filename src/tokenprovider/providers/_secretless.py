@@ -29,9 +29,10 @@ from tokenprovider.providers._client_auth import (
     ClientAuthentication,
 )
 from tokenprovider.providers._person import PERSON_GRANTS
-from tokenprovider.sources import AssertionSource, source_from_setting
+from tokenprovider.sources import AssertionSource, GitHubActionsSource, source_from_setting
 
 if TYPE_CHECKING:
+    from tokenprovider.retry import RetryPolicy
     from tokenprovider.secret_refs import SecretReference
 
 #: The settings of a token exchange, refused with any other grant.
@@ -52,9 +53,10 @@ def _words(names: tuple[str, ...]) -> str:
 
 class Secretless:
     """The checked settings (see the module); ``sources`` holds the assertion sources
-    (`AssertionSource`, from a setting such as ``"file:PATH"``), ``token_types`` the
-    token type URNs (a source's subject type defaults to an access token for another
-    provider's token, else a JWT), ``grant`` the assertion grant (None for another)."""
+    (`AssertionSource`, from a setting such as ``"file:PATH"``; GitHub Actions' under the
+    provider's ``retry``), ``token_types`` the token type URNs (a source's subject type
+    defaults to its own: an access token for another provider's token, else a JWT),
+    ``grant`` the assertion grant (None for another)."""
 
     def __init__(
         self,
@@ -74,11 +76,12 @@ class Secretless:
         scopes: tuple[str, ...],
         audience: str | None,
         extra_params: Mapping[str, str] | None,
+        retry: RetryPolicy,
     ) -> None:
         self.client_id = client_id
         self.client_auth = client_auth
         self.sources = {
-            name: None if value is None else source_from_setting(value)
+            name: None if value is None else _under(source_from_setting(value), retry)
             for name, value in sources.items()
         }
         given = {name for name, value in self.sources.items() if value is not None}
@@ -312,6 +315,11 @@ def _check_installed(*, keyed: bool) -> None:
             found = False
         if not found:
             raise MissingExtraError(missing_text(NEEDED_BY, module, "jwt"))
+
+
+def _under(source: AssertionSource, retry: RetryPolicy) -> AssertionSource:
+    """``source``; a GitHub Actions source under the provider's retry policy."""
+    return source.under(retry) if isinstance(source, GitHubActionsSource) else source
 
 
 def _default_type(source: AssertionSource | None) -> str | None:

@@ -215,6 +215,7 @@ class OAuthTokenProvider(CachedTokenProvider):
         warn_about_literal_secret(client_secret, "client_secret", type(self).__name__)
         warn_about_literal_secret(private_key, "private_key", type(self).__name__)
         scope_list = _scope_list(scopes)
+        policy = retry or RetryPolicy()
         secretless = Secretless(
             client_id,
             grant_type=grant_type,
@@ -239,6 +240,7 @@ class OAuthTokenProvider(CachedTokenProvider):
             scopes=scope_list,
             audience=audience,
             extra_params=extra_params,
+            retry=policy,
         )
         self.client_id = client_id
         # The settings of a client without a long-lived secret live on the Secretless
@@ -253,7 +255,7 @@ class OAuthTokenProvider(CachedTokenProvider):
         self.client_auth = client_auth
         self._extra_params = dict(extra_params) if extra_params else None
         self.default_expires_in = float(default_expires_in)
-        self.retry = retry or RetryPolicy()
+        self.retry = policy
         self.max_response_bytes = max_response_bytes
         self._endpoint = TokenEndpoint(
             self.host,

@@ -52,7 +52,15 @@ class GitHubActionsSource(AssertionSource):
     ) -> None:
         self._environ = environ
         self.retry = RetryPolicy() if retry is None else retry
+        self._own_retry = retry is not None
         self.description = f"GitHub Actions OIDC ({URL_VARIABLE})"
+
+    def under(self, retry: RetryPolicy) -> GitHubActionsSource:
+        """This source, retried and bounded by ``retry`` (the provider's, so its clock
+        and deadline), unless it was given a policy of its own."""
+        if self._own_retry:
+            return self
+        return GitHubActionsSource(environ=self._environ, retry=retry)
 
     def read(self, audience: str | None) -> str:
         """A fresh ID token whose ``aud`` is ``audience`` (None: GitHub's default)."""
