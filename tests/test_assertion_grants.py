@@ -33,7 +33,7 @@ from tokenprovider import (
 )
 from tokenprovider.caches import FileTokenCache, MemoryTokenCache
 from tokenprovider.errors import AssertionSourceError
-from tokenprovider.sources import ProviderSource
+from tokenprovider.sources import AssertionSource, ProviderSource
 from tokenprovider.testing import FakeClock, LocalGitHubActionsOIDC, LocalOAuthServer, key_pair
 
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
@@ -827,3 +827,47 @@ def test_a_literal_token_given_as_a_source_is_refused_unquoted(
     with pytest.raises(ConfigurationError) as info:
         make(server, clock, "jwt_bearer", assertion=CANARY_SUBJECT)
     assert_no_leak(reachable_text(info.value), CANARY_SUBJECT)
+
+
+def test_a_chained_providers_secret_is_part_of_the_cache_key(
+    server: LocalOAuthServer, clock: FakeClock, tmp_path: Path
+) -> None:
+    """A public client exchanging another provider's token: only who holds that
+    provider's secret may find the exchanged token in a shared cache."""
+    cache = FileTokenCache(tmp_path / "cache")
+
+    def exchange(secret: str) -> OAuthTokenProvider:
+        other = OAuthTokenProvider(server.url, "app", secret, token_url=server.token_url)
+        return make(
+            server, clock, "token_exchange", subject_token=ProviderSource(other), cache=cache
+        )
+
+    holder, again, stranger = exchange(CANARY_SECRET), exchange(CANARY_SECRET), exchange("x" * 40)
+    assert holder.cache_key() is not None
+    assert holder.cache_key() == again.cache_key()
+    assert stranger.cache_key() != holder.cache_key()
+
+
+class Counting(AssertionSource):
+    """A subject source that counts its reads."""
+
+    description = "a counting source"
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+        self.reads = 0
+
+    def read(self, audience: str | None) -> str:
+        self.reads += 1
+        return self.token
+
+
+def test_a_grants_source_is_read_again_for_each_attempt(
+    server: LocalOAuthServer, clock: FakeClock
+) -> None:
+    source = Counting(cluster_token(clock, server))
+    server.fail_next(2, 503)
+    provider = make(server, clock, "jwt_bearer", assertion=source)
+    assert provider.token
+    assert source.reads == 3
+    assert server.token_requests == 3

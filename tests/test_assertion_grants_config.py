@@ -667,3 +667,50 @@ def test_layered_diamonds_are_walked_once_each(home: Path) -> None:
     done = run_python("-c", program, str(path), timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "built"
+
+
+def test_config_check_refuses_a_shared_cache_over_a_file_two_profiles_down(
+    server: LocalOAuthServer, home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """default (cache = "file") exchanges middle's token, and middle's comes from a file:
+    check says what the build would say, not ok."""
+    outer = oauth_table("credentials", server, "token_exchange", subject_token="profile:middle")
+    path = config(
+        home,
+        oauth_table("profiles.middle.credentials", server, "jwt_bearer", assertion="file:t.jwt"),
+        outer.replace("[credentials.oauth]", 'cache = "file"\n[credentials.oauth]'),
+    )
+    with pytest.raises(ConfigurationError) as built:
+        resolve(config_file=path)
+    assert "cannot share it" in str(built.value)
+    code, out, err = cli(capsys, "--config", str(path), "config", "check")
+    assert code != 0
+    assert "cannot share it" in out + err
+
+
+def test_the_cli_says_a_cache_key_has_nothing_to_seal(
+    server: LocalOAuthServer, home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    table = oauth_table("credentials", server, "token_exchange", subject_token="file:t.jwt")
+    path = config(
+        home, table.replace("[credentials.oauth]", 'cache_key = "derive"\n[credentials.oauth]')
+    )
+    (path.parent / "t.jwt").write_text(cluster_token(server), encoding="utf-8")
+    code, out, err = cli(capsys, "--config", str(path), "token")
+    assert (code, out) == (3, "")
+    assert "credentials.cache_key: seals the CLI's shared token cache" in err
+    assert server.token_requests == 0
+
+
+def test_a_loop_is_named_from_where_it_starts(server: LocalOAuthServer, home: Path) -> None:
+    """default -> a -> b -> a: the loop is a -> b -> a; default only leads to it."""
+    path = config(
+        home,
+        oauth_table("credentials", server, "token_exchange", subject_token="profile:a"),
+        oauth_table("profiles.a.credentials", server, "token_exchange", subject_token="profile:b"),
+        oauth_table("profiles.b.credentials", server, "token_exchange", subject_token="profile:a"),
+    )
+    with pytest.raises(ConfigurationError) as info:
+        resolve(config_file=path)
+    assert "comes back to a profile that needs it (a -> b -> a)" in str(info.value)
+    assert "default ->" not in str(info.value)

@@ -12,10 +12,12 @@ times against the same fake wall clock as the provider, and retries wait on it.
 from __future__ import annotations
 
 import secrets
+import time
 import urllib.parse
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import jwt
 import pytest
@@ -34,6 +36,9 @@ from tokenprovider import (
     SecretReference,
 )
 from tokenprovider.caches import FileTokenCache
+from tokenprovider.providers._client_auth import ClientAuthentication
+from tokenprovider.providers._oauth_metadata import _origin
+from tokenprovider.sources import AssertionSource, ProviderSource
 from tokenprovider.testing import FakeClock, KeyPair, LocalOAuthServer, key_pair
 from tokenprovider.testing.http_recorder import _Handler
 from tokenprovider.testing.oauth_server import TOKEN_PATH
@@ -737,6 +742,7 @@ def test_an_issuer_of_another_host_is_never_an_assertions_audience(
     clock: FakeClock,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level("DEBUG", logger="tokenprovider")
     server = make_server(ForeignIssuer)
     provider = signing(server, clock, "ES256", assertion_audience="issuer")
     error = refused(provider, DiscoveryError)
@@ -744,3 +750,107 @@ def test_an_issuer_of_another_host_is_never_an_assertions_audience(
     assert "an issuer must be a URL of the host that publishes it" in str(error)
     assert server.token_requests == 0
     assert any("ignoring the issuer" in record.getMessage() for record in caplog.records)
+
+
+def test_the_issuer_check_compares_effective_ports() -> None:
+    """``https://login.example.com:443`` is the host ``login.example.com``'s own URL."""
+    assert _origin(urlsplit("https://Login.Example.com:443/x")) == _origin(
+        urlsplit("https://login.example.com")
+    )
+    assert _origin(urlsplit("http://127.0.0.1:80")) == _origin(urlsplit("http://127.0.0.1"))
+    assert _origin(urlsplit("https://login.example.com:8443")) != _origin(
+        urlsplit("https://login.example.com")
+    )
+
+
+class FlakyDiscovery(LocalOAuthServer):
+    """Its metadata answers 503 once, as a busy server may."""
+
+    failed = False
+
+    def handle(self, request: Any, body: bytes) -> None:
+        if request.path.startswith("/.well-known/") and not self.failed:
+            self.failed = True
+            request.respond_json(503, {"error": "temporarily_unavailable"})
+            return
+        super().handle(request, body)
+
+
+def test_a_signed_client_retries_discovery_as_any_client_does(
+    make_server: Callable[..., LocalOAuthServer], clock: FakeClock
+) -> None:
+    """Only the signed POST is one attempt a call (each retry signs anew); discovery's
+    GETs keep the policy's retries."""
+    server = make_server(FlakyDiscovery)
+    provider = signing(server, clock, "ES256", token_url=None)
+    assert provider.token
+    assert server.failed
+    assert server.assertions_verified == 1
+
+
+class Minting(AssertionSource):
+    """A source that hands out a new federated token on every read, as a signer of
+    one-use assertions would."""
+
+    description = "a minting source"
+
+    def __init__(self, clock: FakeClock) -> None:
+        self.clock = clock
+        self.reads = 0
+
+    def read(self, audience: str | None) -> str:
+        self.reads += 1
+        return federated_token(self.clock)
+
+
+def test_a_federated_assertion_is_read_again_for_each_attempt(
+    server: LocalOAuthServer, clock: FakeClock
+) -> None:
+    source = Minting(clock)
+    server.fail_next(1, 503)
+    provider = OAuthTokenProvider(
+        server.url,
+        FEDERATED,
+        token_url=server.token_url,
+        client_auth="private_key_jwt",
+        assertion=source,
+        clock=clock,
+        retry=fast_retry(clock),
+    )
+    assert provider.token
+    assert source.reads == 2
+    first, second = sent_assertions(server)
+    assert first != second
+
+
+def test_a_federated_client_exchanging_a_token_is_not_shared_either(
+    server: LocalOAuthServer, clock: FakeClock, tmp_path: Path
+) -> None:
+    """The client assertion's file counts whatever the grant: a token exchange by a
+    federated client is not put in a shared cache."""
+    path = tmp_path / "token"
+    path.write_text(federated_token(clock))
+    other = OAuthTokenProvider(server.url, "app", LONG_SECRET, token_url=server.token_url)
+    with pytest.raises(ConfigurationError) as refused_:
+        OAuthTokenProvider(
+            server.url,
+            FEDERATED,
+            token_url=server.token_url,
+            client_auth="private_key_jwt",
+            assertion=f"file:{path}",
+            grant_type="token_exchange",
+            subject_token=ProviderSource(other),
+            cache=FileTokenCache(tmp_path / "cache"),
+        )
+    assert f"client assertion from file {path}" in str(refused_.value)
+
+
+def test_a_persons_client_without_a_secret_is_not_told_to_sign() -> None:
+    """A person's login cannot use client assertions: its hint does not offer them."""
+    service = ClientAuthentication("basic", "svc", wall_time=time.time)
+    person = ClientAuthentication("basic", "cli", wall_time=time.time, person=True)
+    assert "private_key_jwt" in service.refused_hint(sent_secret=False)
+    assert person.refused_hint(sent_secret=False) == (
+        "the client sent no secret: register it at the server as a public client, "
+        "or set client_secret"
+    )

@@ -58,6 +58,9 @@ class Profiles(Protocol):
     def problem(self, name: str) -> str | None:
         """Why ``name`` may not be named here (no such profile; this very profile)."""
 
+    def shareable(self, name: str) -> bool:
+        """Whether the tokens of profile ``name`` may sit in a shared cache."""
+
     def build(self, name: str) -> TokenProvider:
         """The provider of profile ``name``."""
 
@@ -432,7 +435,8 @@ class _Builder:
             if problem is not None:
                 raise self.error(path, problem)
             if self._problems is not None:  # a check builds no other profile
-                return _ProfileToBe(name)
+                shareable = self._profiles is None or self._profiles.shareable(name)
+                return _ProfileToBe(name, shareable=shareable)
             if self._profiles is None:
                 raise self.error(
                     path,
@@ -520,16 +524,16 @@ class _ProfileToBe(AssertionSource):
 
     token_type = "access_token"  # another provider's token, as a ProviderSource's
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, *, shareable: bool) -> None:
         self.description = f"profile {name!r}"
+        self.shareable = shareable
 
     def read(self, audience: str | None) -> str:
         raise ConfigurationError(f"{self.description} is not built in a check")
 
     def cache_identity(self) -> object:
-        """As if the profile's tokens could be shared: whether they can is up to that
-        profile, which is checked on its own."""
-        return ["profile", self.description]
+        """As the profile's provider would have one, if its tokens may be shared."""
+        return ["profile", self.description] if self.shareable else None
 
 
 def _takes_source(annotation: Any) -> bool:

@@ -21,6 +21,7 @@ from tokenprovider.config.profiles import (
     section,
 )
 from tokenprovider.config.registry import registry
+from tokenprovider.config.toml_lines import dotted
 from tokenprovider.errors import ConfigurationError
 from tokenprovider.providers._person import PERSON_GRANTS
 
@@ -77,7 +78,8 @@ def resolve(
 class Configuration:
     """What every profile of one build shares: the configuration, the directory relative
     paths set by variables start from, the file given (named in login commands), the
-    CLI's cache options (see `resolve`) and the providers built so far, by profile."""
+    CLI's cache options (see `resolve`), and what is known so far by profile: the
+    providers built, and whether their tokens may be shared."""
 
     def __init__(
         self,
@@ -94,6 +96,7 @@ class Configuration:
         self.default_cache = default_cache
         self.memory_only = memory_only
         self.built: dict[str, tuple[str, TokenProvider]] = {}
+        self.shareable: dict[str, bool] = {}
 
 
 class ProfileLinks:
@@ -150,6 +153,33 @@ class ProfileLinks:
         done.add(last)
         return None
 
+    def shareable(self, name: str) -> bool:
+        """Whether the tokens of profile ``name`` may sit in a shared cache, as far as
+        its table tells without building it: an OAuth profile whose sources are all
+        other shareable profiles (a file's, a variable's or a job's token is not), and
+        not a person's login; any other provider kind is taken at its word."""
+        loaded = self.configuration.loaded
+        try:
+            table = section(loaded.data, profile_path(loaded, name))
+        except ConfigurationError:
+            return True  # reported where it is named
+        settings = table.get("oauth") if isinstance(table, Mapping) else None
+        if not isinstance(settings, Mapping):
+            return True
+        if settings.get("grant_type") in PERSON_GRANTS:
+            return False
+        named = _profiles_named(table)
+        written = [settings.get(key) for key in SOURCE_SETTINGS if settings.get(key) is not None]
+        if len(named) < len(written):
+            return False  # a source that is not another profile
+        if len(self.chain) > MAX_PROFILE_CHAIN:
+            return True  # a chain too long (or a loop), which problem() reports
+        known = self.configuration.shareable
+        if name not in known:
+            further = ProfileLinks(self.configuration, (*self.chain, name))
+            known[name] = all(further.shareable(other) for other in named)
+        return known[name]
+
     def build(self, name: str) -> TokenProvider:
         """The provider of profile ``name`` (built once), its own sources built along
         the chain."""
@@ -183,6 +213,12 @@ class ProfileLinks:
             unsealed = {key: value for key, value in table.items() if key != "cache_key"}
             provider_name, provider = self.__build(unsealed, path)
             if getattr(provider, "_cache_identity", lambda: None)() is None:
+                if "cache_key" in table:
+                    raise ConfigurationError(
+                        f"{dotted((*path, 'cache_key'))}: seals the CLI's shared token "
+                        "cache, which never keeps this profile's tokens (they come from a "
+                        "source that may differ from one process to the next): remove it"
+                    )
                 return provider_name, provider
             table = {**table, "cache": options.default_cache}
         return self.__build(table, path)

@@ -206,7 +206,8 @@ class ClientAuthentication:
     federated token file, for each request, by the deadline it is given); for
     ``client_secret_jwt``, a signer over the secret. ``audience`` is the assertions'
     ``aud``: ``"token_endpoint"`` (the URL the request goes to), ``"issuer"`` (the
-    server's issuer, from its metadata) or a URL."""
+    server's issuer, from its metadata) or a URL. ``person``: the client logs people in
+    (its hints never suggest what a person's login cannot use)."""
 
     _hidden_attributes: ClassVar[frozenset[str]] = frozenset({"_given"})
 
@@ -219,8 +220,10 @@ class ClientAuthentication:
         given: Callable[[float], str] | None = None,
         audience: str = "token_endpoint",
         wall_time: Callable[[], float],
+        person: bool = False,
     ) -> None:
         self.method = method
+        self.person = person
         self.client_id = client_id
         self.signer = signer
         self._given = given
@@ -237,6 +240,12 @@ class ClientAuthentication:
         return self.signer is not None
 
     @property
+    def fresh_each_attempt(self) -> bool:
+        """Whether each attempt carries a new assertion: signed here, or read again from
+        its source (which may hand out a one-use token)."""
+        return self.signer is not None or self._given is not None
+
+    @property
     def wants_issuer(self) -> bool:
         """Whether the assertions' audience is the server's issuer (from its metadata)."""
         return self.signs and self.audience == "issuer"
@@ -244,6 +253,11 @@ class ClientAuthentication:
     def refused_hint(self, sent_secret: bool) -> str:
         """What to check when the server refuses the client (``invalid_client``), which
         sent a secret or not."""
+        if self.method in ("basic", "post") and not sent_secret and self.person:
+            return (
+                "the client sent no secret: register it at the server as a public client, "
+                "or set client_secret"
+            )
         if self.method in ("basic", "post") and not sent_secret:
             return (
                 "the client sent no secret: set client_secret, or authenticate without one "

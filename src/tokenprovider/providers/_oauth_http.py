@@ -42,7 +42,8 @@ class Answer:
 @dataclass(frozen=True)
 class Failure:
     """Why an HTTP call got no answer: ``kind`` is "deadline", "too large",
-    "undecodable" or "failed"; ``detail`` is fit to show (redacted, quoted)."""
+    "undecodable", "refused" (TLS verification, a URL that cannot be used: not worth
+    another try) or "failed"; ``detail`` is fit to show (redacted, quoted)."""
 
     kind: str
     detail: str
@@ -54,8 +55,8 @@ class OAuthCalls:
     (redacted, cut short, escaped). A call that is not ``repeatable`` (it spends a
     single-use code or refresh token) is sent again only when it cannot have reached the
     server: after a failed connection or an error status, never after a failed read.
-    With ``fresh_bodies`` urllib3 retries nothing: `post_each` makes every attempt, each
-    with a body built anew (a client assertion is sent once). Use as a context manager.
+    `post_each` makes every attempt itself, each with a body built anew (a client
+    assertion is sent once). Use as a context manager.
     """
 
     def __init__(
@@ -65,26 +66,31 @@ class OAuthCalls:
         text: Callable[[str], str],
         *,
         repeatable: bool = True,
-        fresh_bodies: bool = False,
     ) -> None:
-        import requests  # noqa: PLC0415 - loaded on first fetch to keep imports light
-
-        from tokenprovider._http_reading import Deadline, DeadlineAdapter  # noqa: PLC0415
-        from tokenprovider._urllib3_retry import policy_retry  # noqa: PLC0415
+        from tokenprovider._http_reading import Deadline  # noqa: PLC0415
 
         self.retry = retry
         self.max_response_bytes = max_response_bytes
         self.__text = text
         self.deadline: Deadline = Deadline(retry.start(), retry.deadline, retry.monotonic)
-        self.__session = requests.Session()
-        # With fresh bodies, one attempt per call: post_each repeats it with a new body.
-        attempts = replace(retry, max_attempts=1) if fresh_bodies else retry
+        self.__session = self.__open(retry, repeatable=repeatable)
+        self.__once: requests.Session | None = None  # one attempt a call, for post_each
+
+    def __open(self, retry: RetryPolicy, *, repeatable: bool) -> requests.Session:
+        """A session whose calls ``retry`` retries, within the fetch's deadline."""
+        import requests  # noqa: PLC0415 - loaded on first fetch to keep imports light
+
+        from tokenprovider._http_reading import DeadlineAdapter  # noqa: PLC0415
+        from tokenprovider._urllib3_retry import policy_retry  # noqa: PLC0415
+
+        session = requests.Session()
         adapter = DeadlineAdapter(
             self.deadline,
-            max_retries=policy_retry(attempts, self.deadline.at, repeatable=repeatable),
+            max_retries=policy_retry(retry, self.deadline.at, repeatable=repeatable),
         )
-        self.__session.mount("https://", adapter)
-        self.__session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        return session
 
     def __enter__(self) -> OAuthCalls:
         return self
@@ -96,6 +102,8 @@ class OAuthCalls:
         traceback: TracebackType | None,
     ) -> None:
         self.__session.close()
+        if self.__once is not None:
+            self.__once.close()
 
     def get(self, url: str, **kwargs: Any) -> Answer | Failure:
         """One GET without redirects."""
@@ -108,16 +116,19 @@ class OAuthCalls:
     def post_each(
         self, url: str, body: Callable[[], Mapping[str, str]], **kwargs: Any
     ) -> Answer | Failure:
-        """POST the form ``body()`` builds, built anew for each attempt, for a session
-        opened with ``fresh_bodies``: a failed connection or read, 408, 429 and 5xx are
-        tried again as the policy says (``Retry-After`` honoured), within the deadline."""
+        """POST the form ``body()`` builds, built anew for each attempt (urllib3 makes
+        one per call here): a failed connection or read, 408, 429 and 5xx are tried
+        again as the policy says (``Retry-After`` honoured), within the deadline; for a
+        request that may be repeated, since each attempt differs."""
         from tokenprovider._urllib3_retry import wait_before_retry  # noqa: PLC0415
         from tokenprovider.retry import RETRY_STATUSES  # noqa: PLC0415
 
         policy = self.retry
+        if self.__once is None:
+            self.__once = self.__open(replace(policy, max_attempts=1), repeatable=True)
         failures = 0
         while True:
-            answer = self.post(url, data=body(), **kwargs)
+            answer = self.__call(self.__once.post, url, data=body(), **kwargs)
             if isinstance(answer, Failure):
                 if answer.kind != "failed":
                     return answer
@@ -153,6 +164,8 @@ class OAuthCalls:
             read_capped,
         )
 
+        errors = requests.exceptions
+        not_transient = (errors.SSLError, errors.InvalidURL, errors.InvalidSchema)
         deadline = self.deadline
         timeout = self.retry.call_timeout(deadline.at)
         try:
@@ -167,6 +180,8 @@ class OAuthCalls:
             kind = (
                 "undecodable"
                 if isinstance(exc, requests.exceptions.ContentDecodingError)
+                else "refused"
+                if isinstance(exc, not_transient)
                 else "failed"
             )
             return Failure(kind, f"{type(exc).__name__}: {self.__text(str(exc))}")

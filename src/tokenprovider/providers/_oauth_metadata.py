@@ -92,22 +92,24 @@ def _issuer(value: object, host: Host, where: str) -> str | None:
         return None
     try:
         parts = urlsplit(value) if isinstance(value, str) and len(value) <= 2048 else None
-        host_parts = urlsplit(host.url)
-        same_origin = parts is not None and (parts.scheme, parts.hostname, parts.port) == (
-            host_parts.scheme,
-            host_parts.hostname,
-            host_parts.port,
-        )
+        same_origin = parts is not None and _origin(parts) == _origin(urlsplit(host.url))
     except ValueError:
         same_origin = False
     if not same_origin or not isinstance(value, str) or not value.isprintable():
-        logger.warning(
+        # Said at DEBUG: it matters only to an "issuer" audience, whose error says it.
+        logger.debug(
             "ignoring the issuer in %s: it is not a URL of %s (RFC 8414 §3.3)",
             quoted_url(where),
             host,
         )
         return None
     return value
+
+
+def _origin(parts: SplitResult) -> tuple[str, str | None, int | None]:
+    """The scheme, host and effective port of a URL (``:443`` is https's own)."""
+    port = parts.port or {"https": 443, "http": 80}.get(parts.scheme)
+    return parts.scheme, (parts.hostname or "").rstrip(".").lower() or None, port
 
 
 def _other_endpoint(document: dict[str, Any], name: str, host: Host, where: str) -> str | None:

@@ -80,6 +80,7 @@ class Secretless:
     ) -> None:
         self.client_id = client_id
         self.client_auth = client_auth
+        self.person = grant_type in PERSON_GRANTS
         self.sources = {
             name: None if value is None else _under(source_from_setting(value), retry)
             for name, value in sources.items()
@@ -141,6 +142,7 @@ class Secretless:
             given=given,
             audience=self.assertion_audience,
             wall_time=wall_time,
+            person=self.person,
         )
 
     def __check_client_auth(

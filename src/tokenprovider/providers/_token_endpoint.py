@@ -211,7 +211,7 @@ class TokenEndpoint:
         built = None if callable(fields) else fields
         with self.__call(built or {}, secret):
             issued_at = wall_time()
-            with self.__calls(repeatable, fresh=built is None) as calls:
+            with self.__calls(repeatable) as calls:
                 url = self.token_url or self.__discover(calls).token_endpoint
                 shown = untrusted.quote(url)
                 at = calls.deadline.at
@@ -279,7 +279,7 @@ class TokenEndpoint:
         done by ``deadline_at``."""
         issuer = self.__issuer(calls) if self.auth.wants_issuer else None
         headers = {"Accept": "application/json"}
-        if not self.auth.signs and not callable(fields):
+        if not self.auth.fresh_each_attempt and not callable(fields):
             sent = self.__credentials(fields, token_url, issuer, deadline_at)
             return calls.post(
                 url, data=sent.fields, headers=headers, auth=FixedAuthorization(sent.authorization)
@@ -323,14 +323,8 @@ class TokenEndpoint:
             )
         return metadata.issuer
 
-    def __calls(self, repeatable: bool, *, fresh: bool = False) -> OAuthCalls:
-        return OAuthCalls(
-            self.retry,
-            self.max_response_bytes,
-            self.__text,
-            repeatable=repeatable,
-            fresh_bodies=fresh or self.auth.signs,
-        )
+    def __calls(self, repeatable: bool) -> OAuthCalls:
+        return OAuthCalls(self.retry, self.max_response_bytes, self.__text, repeatable=repeatable)
 
     def form(self) -> dict[str, str]:
         """The client-credentials grant's fields."""

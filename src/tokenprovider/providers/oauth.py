@@ -296,7 +296,7 @@ class OAuthTokenProvider(CachedTokenProvider):
         (a file, a variable, a CI job's token) is never put in a shared cache."""
         if self._person is not None or not self.cache.shared or self._cache_identity():
             return
-        if self._grant is not None:
+        if self._grant is not None and self._grant.identity() is None:
             unshared = self._grant.unshared()
         else:
             assertion = self._secretless.sources["assertion"]
@@ -517,7 +517,7 @@ class OAuthTokenProvider(CachedTokenProvider):
                 return None
             identity["grant"] = grant
         assertion = self._secretless.sources["assertion"]
-        if self._grant is None and assertion is not None and assertion.cache_identity() is None:
+        if assertion is not None and assertion.cache_identity() is None:
             # A federated client assertion may name another workload in another process.
             return None
         return identity
@@ -529,11 +529,19 @@ class OAuthTokenProvider(CachedTokenProvider):
 
     def _cache_secret(self) -> str | None:
         """The client secret, or the private key that signs the client's assertions
-        (revealed here if it is a reference): only who holds it can find its tokens."""
-        secret = self._client_secret
-        if secret is None:
-            secret = self._secretless.private_key
-        return None if secret is None else reveal(secret)
+        (revealed here if it is a reference), with the secrets behind its sources (a
+        chained provider's): only who holds them can find its tokens."""
+        own = self._client_secret
+        if own is None:
+            own = self._secretless.private_key
+        parts = [] if own is None else [reveal(own)]
+        # and a chained provider's secret, so that only who holds it finds the tokens
+        parts += [
+            secret
+            for source in self._secretless.sources.values()
+            if source is not None and (secret := source.cache_secret()) is not None
+        ]
+        return "\0".join(parts) if parts else None
 
     def _request_token(self) -> tuple[str, float]:
         if self._person is not None:

@@ -89,6 +89,7 @@ def _parse(value: object) -> tuple[str, str]:
     if colon and SCHEME.fullmatch(scheme) and scheme in registry().names():
         shown = untrusted.quote(text, _SHOWN)
         if scheme == "github-actions":
+            shown = "github-actions:..."
             raise ConfigurationError(
                 f"assertion source '{shown}': write 'github-actions' alone (its audience is "
                 "the provider's audience)"

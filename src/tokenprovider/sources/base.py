@@ -37,6 +37,12 @@ class AssertionSource(ABC):
         not say may too. Another provider's token has that provider's identity."""
         return None
 
+    def cache_secret(self) -> str | None:
+        """A credential behind this source's tokens, which joins the provider's own in a
+        shared cache's key (salted and hashed, never stored): another provider's secret.
+        None (the default): none."""
+        return None
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({describe(self)!r})"
 

@@ -32,6 +32,13 @@ class ProviderSource(AssertionSource):
         found = identity() if callable(identity) else None
         return None if found is None else ["provider", dict(found)]
 
+    def cache_secret(self) -> str | None:
+        """The provider's own secret, if it has one: only who holds it finds a token
+        got with the provider's token."""
+        secret = getattr(self._provider, "_cache_secret", None)
+        found = secret() if callable(secret) else None
+        return found if isinstance(found, str) else None
+
     def read(self, audience: str | None) -> str:
         """The provider's current token (``audience`` is the provider's own business)."""
         return self._provider.token
