@@ -665,13 +665,17 @@ def test_the_private_key_is_part_of_the_cache_key(
     assert another.cache_key() != holder.cache_key()
 
 
+@pytest.mark.parametrize("exchange", [False, True])
 def test_a_federated_clients_token_is_never_put_in_a_shared_cache(
-    server: LocalOAuthServer, clock: FakeClock, tmp_path: Path
+    server: LocalOAuthServer, clock: FakeClock, tmp_path: Path, exchange: bool
 ) -> None:
     """Every pod has the same projected path: it does not say which workload's token it
-    holds, so a token got with it stays in the process."""
+    holds, so a token got with it stays in the process, whatever the grant (also a
+    token exchange by such a client)."""
     path = tmp_path / "token"
     path.write_text(federated_token(clock))
+    other = OAuthTokenProvider(server.url, "app", LONG_SECRET, token_url=server.token_url)
+    grant = {"grant_type": "token_exchange", "subject_token": ProviderSource(other)}
     with pytest.raises(ConfigurationError) as refused:
         OAuthTokenProvider(
             server.url,
@@ -680,6 +684,7 @@ def test_a_federated_clients_token_is_never_put_in_a_shared_cache(
             client_auth="private_key_jwt",
             assertion=f"file:{path}",
             cache=FileTokenCache(tmp_path / "cache"),
+            **(grant if exchange else {}),
         )
     assert str(refused.value) == (
         f"a token got with the client assertion from file {path} may differ from one "
@@ -821,28 +826,6 @@ def test_a_federated_assertion_is_read_again_for_each_attempt(
     assert source.reads == 2
     first, second = sent_assertions(server)
     assert first != second
-
-
-def test_a_federated_client_exchanging_a_token_is_not_shared_either(
-    server: LocalOAuthServer, clock: FakeClock, tmp_path: Path
-) -> None:
-    """The client assertion's file counts whatever the grant: a token exchange by a
-    federated client is not put in a shared cache."""
-    path = tmp_path / "token"
-    path.write_text(federated_token(clock))
-    other = OAuthTokenProvider(server.url, "app", LONG_SECRET, token_url=server.token_url)
-    with pytest.raises(ConfigurationError) as refused_:
-        OAuthTokenProvider(
-            server.url,
-            FEDERATED,
-            token_url=server.token_url,
-            client_auth="private_key_jwt",
-            assertion=f"file:{path}",
-            grant_type="token_exchange",
-            subject_token=ProviderSource(other),
-            cache=FileTokenCache(tmp_path / "cache"),
-        )
-    assert f"client assertion from file {path}" in str(refused_.value)
 
 
 def test_a_persons_client_without_a_secret_is_not_told_to_sign() -> None:
