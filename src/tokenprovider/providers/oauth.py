@@ -68,13 +68,19 @@ DEFAULT_EXPIRES_IN = 3600.0
 
 class OAuthTokenProvider(CachedTokenProvider):
     """Gets tokens from an OAuth 2.0 token endpoint: for a service with the
-    client-credentials grant, or for a person who logged in (``grant_type`` is then
-    ``"authorization_code"``, in a browser, or ``"device_code"``; see docs/login.md).
+    client-credentials grant, a JWT assertion (``"jwt_bearer"``) or a token exchange
+    (``"token_exchange"``: ``subject_token`` and the settings of RFC 8693), or for a
+    person who logged in (``grant_type`` is then ``"authorization_code"``, in a browser,
+    or ``"device_code"``; see docs/login.md).
 
     The client authenticates with HTTP Basic (``client_auth="basic"``, id and secret
-    form-urlencoded first, RFC 6749 §2.3.1) or in the request body (``"post"``); a client
-    without a secret sends only its id in the body. ``scopes`` are sent only when there
-    are any. Without ``token_url`` the endpoint is discovered from the host's
+    form-urlencoded first, RFC 6749 §2.3.1), in the request body (``"post"``), or with a
+    client assertion signed anew for each attempt (``"private_key_jwt"`` with
+    ``private_key``, ``"client_secret_jwt"``), or read from a source (``"private_key_jwt"``
+    with ``assertion``: a federated token file); ``"none"``, and a client without a
+    secret, send only its id. Sources (``assertion``, ``subject_token``,
+    ``actor_token``) are read for every request; see docs/secretless.md. ``scopes`` are
+    sent only when there are any. Without ``token_url`` the endpoint is discovered from the host's
     ``/.well-known/oauth-authorization-server``, then ``/.well-known/openid-configuration``.
     Transient failures are retried by ``retry`` (a `RetryPolicy`), whose ``deadline``
     ends the whole fetch, however slowly the server answers. A response without
