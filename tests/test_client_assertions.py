@@ -17,7 +17,6 @@ import urllib.parse
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import jwt
 import pytest
@@ -30,6 +29,7 @@ from tokenprovider import (
     AssertionSourceError,
     ConfigurationError,
     DiscoveryError,
+    Host,
     OAuthError,
     OAuthTokenProvider,
     RetryPolicy,
@@ -37,7 +37,7 @@ from tokenprovider import (
 )
 from tokenprovider.caches import FileTokenCache
 from tokenprovider.providers._client_auth import ClientAuthentication
-from tokenprovider.providers._oauth_metadata import _origin
+from tokenprovider.providers._oauth_metadata import _issuer
 from tokenprovider.sources import AssertionSource, ProviderSource
 from tokenprovider.testing import FakeClock, KeyPair, LocalOAuthServer, key_pair
 from tokenprovider.testing.http_recorder import _Handler
@@ -759,13 +759,13 @@ def test_an_issuer_of_another_host_is_never_an_assertions_audience(
 
 def test_the_issuer_check_compares_effective_ports() -> None:
     """``https://login.example.com:443`` is the host ``login.example.com``'s own URL."""
-    assert _origin(urlsplit("https://Login.Example.com:443/x")) == _origin(
-        urlsplit("https://login.example.com")
-    )
-    assert _origin(urlsplit("http://127.0.0.1:80")) == _origin(urlsplit("http://127.0.0.1"))
-    assert _origin(urlsplit("https://login.example.com:8443")) != _origin(
-        urlsplit("https://login.example.com")
-    )
+    host = Host("Login.Example.com")
+    where = "https://login.example.com/.well-known/openid-configuration"
+    for same in ("https://login.example.com:443/x", "https://LOGIN.example.com"):
+        assert _issuer(same, host, where) == same
+    for other in ("https://login.example.com:8443", "http://login.example.com"):
+        assert _issuer(other, host, where) is None
+    assert _issuer("http://127.0.0.1:80/", Host("127.0.0.1", "http"), where) is not None
 
 
 class FlakyDiscovery(LocalOAuthServer):

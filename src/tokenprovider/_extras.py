@@ -37,6 +37,20 @@ def require(module: str, needed_by: str) -> ModuleType:
         raise MissingExtraError(missing_text(needed_by, missing, extra)) from None
 
 
+def require_installed(module: str, needed_by: str, extra: str | None = None) -> None:
+    """Like `require`, without importing ``module``: `MissingExtraError` naming ``extra``
+    (default: the one that installs it) when it cannot be found, so that a setting that
+    will need it fails when it is made, not later."""
+    import importlib.util  # noqa: PLC0415
+
+    try:
+        found = importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        found = False
+    if not found:
+        raise MissingExtraError(missing_text(needed_by, module, extra or EXTRA_OF[module]))
+
+
 def missing_text(needed_by: str, module: str, extra: str) -> str:
     """The message for ``module`` missing: what needs it and the command that installs it."""
     install = f"pip install 'tokenprovider[{extra}]'"

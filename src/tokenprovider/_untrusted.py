@@ -8,6 +8,8 @@ or megabyte-long message escapes.
 
 from __future__ import annotations
 
+import base64
+import datetime
 import json
 import math
 from typing import Any
@@ -45,6 +47,24 @@ def load_json(data: bytes | str) -> Any:
     except (ValueError, UnicodeDecodeError, TypeError) as exc:
         reason = "not valid UTF-8" if isinstance(exc, UnicodeDecodeError) else "not valid JSON"
         raise UntrustedJSONError(reason) from None
+
+
+def jwt_payload(segment: str) -> Any:
+    """What a JWT's payload ``segment`` (base64url, padding optional) holds, as bounded
+    JSON; unverified. `ValueError` (``binascii.Error``, `UntrustedJSONError`) if it is
+    not base64url-encoded JSON."""
+    return load_json(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+
+
+def utc_text(epoch: float) -> str:
+    """``epoch`` (a time from outside, such as a JWT's ``exp``) as a UTC date and time,
+    or as Unix time if no `datetime` can show it."""
+    try:
+        return datetime.datetime.fromtimestamp(epoch, tz=datetime.timezone.utc).strftime(
+            "%Y-%m-%d %H:%M:%S UTC"
+        )
+    except (ValueError, OverflowError, OSError):  # before year 1 or after 9999, or beyond C time_t
+        return f"Unix time {epoch:.0f}"
 
 
 def finite_seconds(value: object) -> float | None:

@@ -90,11 +90,7 @@ def _issuer(value: object, host: Host, where: str) -> str | None:
     host could have a client sign assertions for another server (a mix-up)."""
     if value is None:
         return None
-    try:
-        parts = urlsplit(value) if isinstance(value, str) and len(value) <= 2048 else None
-        same_origin = parts is not None and _origin(parts) == _origin(urlsplit(host.url))
-    except ValueError:
-        same_origin = False
+    same_origin = isinstance(value, str) and len(value) <= 2048 and host.matches(value)
     if not same_origin or not isinstance(value, str) or not value.isprintable():
         # Said at DEBUG: it matters only to an "issuer" audience, whose error says it.
         logger.debug(
@@ -104,12 +100,6 @@ def _issuer(value: object, host: Host, where: str) -> str | None:
         )
         return None
     return value
-
-
-def _origin(parts: SplitResult) -> tuple[str, str | None, int | None]:
-    """The scheme, host and effective port of a URL (``:443`` is https's own)."""
-    port = parts.port or {"https": 443, "http": 80}.get(parts.scheme)
-    return parts.scheme, (parts.hostname or "").rstrip(".").lower() or None, port
 
 
 def _other_endpoint(document: dict[str, Any], name: str, host: Host, where: str) -> str | None:

@@ -9,7 +9,6 @@ raises `LoginRequiredError`; only `login` (the caller's explicit request, such a
 
 from __future__ import annotations
 
-import base64
 import binascii
 import contextlib
 import dataclasses
@@ -506,7 +505,7 @@ def _account(id_token: str | None) -> str | None:
         return None
     payload = id_token.split(".")[1]
     try:
-        claims = untrusted.load_json(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        claims = untrusted.jwt_payload(payload)
     except (binascii.Error, ValueError):
         return None
     if not isinstance(claims, dict):

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from tokenprovider import _untrusted as untrusted
-from tokenprovider._extras import missing_text
+from tokenprovider._extras import require_installed
 from tokenprovider._suggest import did_you_mean
-from tokenprovider.errors import ConfigurationError, MissingExtraError
+from tokenprovider.errors import ConfigurationError
 from tokenprovider.providers._assertion_grants import GRANTS, AssertionGrant, token_type
 from tokenprovider.providers._client_auth import (
     ALGORITHMS,
@@ -113,8 +113,10 @@ class Secretless:
             if client_auth == "client_secret_jwt" or private_key is not None
             else None
         )
-        if self.signer is not None:
-            _check_installed(keyed=private_key is not None)
+        if self.signer is not None:  # said now, so that config check says it
+            require_installed("jwt", NEEDED_BY)
+            if private_key is not None:  # HS256 needs no cryptography
+                require_installed("cryptography", NEEDED_BY, "jwt")
         self.assertion_audience = assertion_audience
         self.token_types = {
             name: None if value is None else token_type(value, name)
@@ -302,21 +304,6 @@ class Secretless:
             audience=audience,
             extra_params=extra_params,
         )
-
-
-def _check_installed(*, keyed: bool) -> None:
-    """`MissingExtraError` now, not at the first token request, when the ``jwt`` extra
-    that signs assertions is missing (so that ``config check`` says so); HS256 needs no
-    cryptography, a ``keyed`` signature does."""
-    import importlib.util  # noqa: PLC0415
-
-    for module in ("jwt", "cryptography") if keyed else ("jwt",):
-        try:
-            found = importlib.util.find_spec(module) is not None
-        except (ImportError, ValueError):
-            found = False
-        if not found:
-            raise MissingExtraError(missing_text(NEEDED_BY, module, "jwt"))
 
 
 def _under(source: AssertionSource, retry: RetryPolicy) -> AssertionSource:

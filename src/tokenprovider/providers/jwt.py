@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import base64
 import binascii
 import logging
 import math
 import re
-from datetime import datetime, timezone
 from typing import ClassVar
 
-from tokenprovider._untrusted import UntrustedJSONError, finite_seconds, load_json
+from tokenprovider._untrusted import UntrustedJSONError, finite_seconds, jwt_payload, utc_text
 from tokenprovider.core.clock import SYSTEM_CLOCK, Clock
 from tokenprovider.core.host import Host
 from tokenprovider.core.provider import TokenProvider
@@ -96,7 +94,7 @@ class JWTTokenProvider(TokenProvider):
                 return
         assert self.expires_at is not None
         left = self.expires_at - self._time()
-        when = _utc(self.expires_at)
+        when = utc_text(self.expires_at)
         if left <= 0:
             raise TokenExpiredError(
                 f"the JWT for {self.host} expired at {when} ({_duration(-left)} ago); "
@@ -129,8 +127,7 @@ def _read_exp(jwt: str, host: Host) -> float | None:
             "(check for stray quotes or spaces)"
         )
     try:
-        payload = base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4))
-        claims = load_json(payload)
+        claims = jwt_payload(parts[1])
     except (binascii.Error, ValueError) as exc:
         reason = f" ({exc})" if isinstance(exc, UntrustedJSONError) else ""
         raise MalformedTokenError(
@@ -145,14 +142,6 @@ def _read_exp(jwt: str, host: Host) -> float | None:
     if seconds is None:
         raise MalformedTokenError(f"{where} has an exp claim that is not a number of seconds")
     return seconds
-
-
-def _utc(epoch: float) -> str:
-    """``epoch`` as a UTC date and time, or as epoch seconds if no `datetime` can show it."""
-    try:
-        return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-    except (ValueError, OverflowError, OSError):  # before year 1 or after 9999, or beyond C time_t
-        return f"Unix time {epoch:.0f}"
 
 
 def _duration(seconds: float) -> str:

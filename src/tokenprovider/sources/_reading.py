@@ -11,9 +11,6 @@ we are not its audience.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import datetime
 import re
 import threading
 import time
@@ -99,8 +96,9 @@ def checked_token(value: object, name: str, expired_hint: str, now: float) -> st
     expires = jwt_expiry(token)
     if expires is not None and expires <= now:
         hint = f"; {expired_hint}" if expired_hint else ""
+        when = untrusted.utc_text(expires)
         raise AssertionSourceError(
-            f"the token from {name} expired {now - expires:.0f} s ago (at {_utc(expires)}){hint}"
+            f"the token from {name} expired {now - expires:.0f} s ago (at {when}){hint}"
         )
     return token
 
@@ -113,16 +111,7 @@ def jwt_expiry(token: str) -> float | None:
         return None
     segment = shape[1]
     try:
-        payload = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
-        claims = untrusted.load_json(payload)
-    except (binascii.Error, ValueError):
+        claims = untrusted.jwt_payload(segment)
+    except ValueError:  # binascii.Error is one
         return None
     return untrusted.finite_seconds(claims.get("exp")) if isinstance(claims, dict) else None
-
-
-def _utc(seconds: float) -> str:
-    try:
-        moment = datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc)
-    except (OverflowError, OSError, ValueError):
-        return f"{seconds:g} s after the epoch"
-    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
