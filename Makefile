@@ -5,12 +5,12 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 DEV_INSTALLED := $(VENV)/.dev-installed
 
-.PHONY: demo test lint browser bench clean
+.PHONY: demo test lint docs browser bench clean
 
 demo: $(INSTALLED)
 	$(BIN)/tokenprovider demo
 
-test: lint browser
+test: lint docs browser
 	$(BIN)/python -m pytest -q
 
 # The login tests drive a real browser: Debian's chromium and its chromedriver (as root,
@@ -29,6 +29,11 @@ lint: $(DEV_INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy --strict src
+
+# The documentation site (mkdocs-material, API reference by mkdocstrings) in site/; --strict
+# makes a broken link or anchor, a page missing from the navigation or a bad reference fail.
+docs: $(DEV_INSTALLED)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 
 bench: $(DEV_INSTALLED)
 	$(BIN)/python benchmarks/hot_path.py
@@ -55,4 +60,4 @@ $(DEV_INSTALLED): pyproject.toml | $(BIN)/python
 	touch $@ $(INSTALLED)
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache site

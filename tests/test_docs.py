@@ -32,6 +32,13 @@ How the Python blocks of README.md and docs/*.md run (tell doc writers: docs/tes
     which no block needs), after any setup. A block that defines a ``test_`` function
     must say so, or it would never run.
 - A block that cannot run is listed in `NOT_RUN` with the reason (there are none).
+- A ```python block holding only ``--8<-- "examples/NAME.py"`` (the site's examples page
+  includes the program there) is not run here: `test_examples.py` runs every example.
+- Every ```toml block parses, and one holding a ``[credentials]`` table builds its
+  provider with `parse_credentials_config` (a block showing only a provider's table gets
+  ``domain = "api.example.com"``), in the same environment as the Python blocks, plus the
+  variables a ``<!-- docs: env NAME=VALUE ... -->`` directive before it names (say in the
+  text that the reader needs them, e.g. ``AWS_REGION`` for a DynamoDB cache).
 """
 
 from __future__ import annotations
@@ -41,6 +48,7 @@ import datetime
 import json
 import os
 import re
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,13 +56,20 @@ from typing import Any
 
 import pytest
 
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
 from conftest import run_python
+from tokenprovider import ConfigurationError, parse_credentials_config
 from tokenprovider.config.reference import DOCS_BEGIN, DOCS_END, markdown
 from tokenprovider.config.registry import BUILT_INS, Registry
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 PAGES = [ROOT / "README.md", *sorted(DOCS.glob("*.md"))]
+EXAMPLES = ROOT / "examples"
 RUNNER = Path(__file__).resolve().parent / "docs_runner.py"
 
 #: Host names the snippets may use, and what answers for each.
@@ -64,7 +79,7 @@ HOSTS = {
     "cmr.earthdata.nasa.gov": "api",
     "cmr.example.com": "api",
 }
-DIRECTIVES = frozenset({"setup", "tds", "pytest"})
+DIRECTIVES = frozenset({"setup", "tds", "pytest", "env"})
 #: (page, line of the opening fence) -> why that block is not run. Keep it empty.
 NOT_RUN: dict[tuple[str, int], str] = {}
 
@@ -143,8 +158,22 @@ def _attach_directives(block: Block, lines: list[str], fence: int) -> None:
         j = start - 1
 
 
+_INCLUDE = re.compile(r'--8<-- "(examples/[\w-]+\.py)"\n')
+
+
+def included_example(block: Block) -> str | None:
+    """The example a block only includes (``--8<-- "examples/NAME.py"``), or None."""
+    match = _INCLUDE.fullmatch(block.code)
+    return match.group(1) if match else None
+
+
 def python_blocks(path: Path) -> list[Block]:
-    return [block for block in blocks(path) if block.language == "python"]
+    """The Python blocks of a page that run here (not those including an example)."""
+    return [
+        block
+        for block in blocks(path)
+        if block.language == "python" and included_example(block) is None
+    ]
 
 
 def _pages_with_python() -> list[Path]:
@@ -266,6 +295,9 @@ def check_directives(block: Block) -> None:
     """Fail for an unknown directive, or a block of tests that would not run as tests."""
     unknown = set(block.directives) - DIRECTIVES
     assert not unknown, f"{block.page}:{block.line}: unknown directive {sorted(unknown)}"
+    assert "env" not in block.directives, (
+        f"{block.page}:{block.line}: env is for TOML blocks; set os.environ in a setup"
+    )
     if re.search(r"^\s*def test_", block.code, flags=re.MULTILINE):
         assert "pytest" in block.directives, (
             f"{block.page}:{block.line} defines a test: put <!-- docs: pytest --> "
@@ -325,6 +357,62 @@ def test_python_blocks_run(
     page: Path, tmp_path: Path, certificates: tuple[Path, Path, Path]
 ) -> None:
     run_page(page, tmp_path, certificates)
+
+
+def test_the_examples_page_includes_every_example() -> None:
+    included = [included_example(block) for block in blocks(DOCS / "examples.md")]
+    assert None not in included, "docs/examples.md: a Python block that is not an include"
+    assert sorted(included) == sorted(f"examples/{p.name}" for p in EXAMPLES.glob("*.py"))
+
+
+def test_only_the_examples_page_includes_examples() -> None:
+    elsewhere = [
+        f"{block.page}:{block.line}"
+        for page in PAGES
+        if page.name != "examples.md"
+        for block in blocks(page)
+        if included_example(block) is not None
+    ]
+    assert elsewhere == []
+
+
+def toml_blocks() -> list[Block]:
+    return [block for page in PAGES for block in blocks(page) if block.language == "toml"]
+
+
+@pytest.mark.parametrize("block", toml_blocks(), ids=lambda block: f"{block.page}:{block.line}")
+def test_toml_blocks_build(
+    block: Block,
+    tmp_path: Path,
+    certificates: tuple[Path, Path, Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    unknown = set(block.directives) - {"env"}
+    assert not unknown, f"{block.page}:{block.line}: no {sorted(unknown)} for TOML blocks"
+    try:
+        document = tomllib.loads(block.code)
+    except tomllib.TOMLDecodeError as exc:
+        pytest.fail(f"{block.page}:{block.line}: not TOML: {exc}")
+    if "credentials" not in document:
+        return  # a pyproject.toml table, or profiles only: parsing is all there is
+    for name in list(os.environ):
+        monkeypatch.delenv(name)
+    for name, value in child_environment(tmp_path, certificates[0]).items():
+        monkeypatch.setenv(name, value)
+    for assignment in block.directives.get("env", "").split():
+        name, _, value = assignment.partition("=")
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(tmp_path)
+    document["credentials"].setdefault("domain", "api.example.com")
+    parse_credentials_config(document)
+
+
+def test_a_toml_block_that_does_not_build_fails() -> None:
+    block = Block("page.md", 1, "toml", '[credentials.oauth]\nclient_idd = "x"\n')
+    document = tomllib.loads(block.code)
+    document["credentials"].setdefault("domain", "api.example.com")
+    with pytest.raises(ConfigurationError, match="client_idd"):
+        parse_credentials_config(document)
 
 
 def test_not_run_names_only_real_blocks() -> None:
