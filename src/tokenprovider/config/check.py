@@ -11,8 +11,9 @@ plain settings is a reference (read when the provider is built) has each setting
 checked but is not constructed; the report says which settings.
 
 `quick_problems` is the part that imports no provider, for ``config show`` (which must
-start fast): tables and keys, the domain, which provider, an empty ``literal:``, and
-secret settings with a mistyped reference prefix, in the words of `check`
+start fast): tables and keys, the domain, which provider, an empty ``literal:``, secret
+settings with a mistyped reference prefix, and a project file deciding where the user
+file's credentials go (`trust.redirect_problems`), in the words of `check`
 (`section_rules`). The types of values and the providers' own rules are checked only by
 `check`.
 """
@@ -29,6 +30,7 @@ from tokenprovider.config.known import KNOWN, SECTION_KEYS, UNKNOWN, KnownKeys
 from tokenprovider.config.loading import KeyPath, LoadedConfig
 from tokenprovider.config.profiles import profile_names, profile_path, section, top_level_problems
 from tokenprovider.config.toml_lines import dotted
+from tokenprovider.config.trust import redirect_problems
 from tokenprovider.errors import ConfigurationError
 from tokenprovider.secret_refs import literal_problem, mistyped_prefix
 
@@ -83,7 +85,8 @@ def check(loaded: LoadedConfig, profiles: list[str], *, cwd: Path | None = None)
         checked = check_section(
             section(loaded.data, path), path, loaded.origin, cwd=cwd, profiles=links
         )
-        problems = [*map(str, found), *map(str, checked.problems)]
+        redirects = redirect_problems(loaded, path)
+        problems = [*map(str, found), *map(str, redirects), *map(str, checked.problems)]
         results.append(
             ProfileCheck(name, checked.provider, problems, checked.unresolved, checked.notes)
         )
@@ -102,6 +105,7 @@ def quick_problems(loaded: LoadedConfig, profiles: list[str]) -> list[str]:
             problems += [*map(str, found), str(exc)]
             continue
         problems += map(str, found)
+        problems += map(str, redirect_problems(loaded, path, known))
         problems += _Quick(loaded, known).section(section(loaded.data, path), path)
     return problems
 
@@ -180,7 +184,7 @@ class _Quick:
     def _value(self, path: KeyPath, value: Any) -> None:
         """An empty ``literal:``, and a secret with a mistyped reference prefix."""
         problem = literal_problem(value)
-        if problem is None and takes_reference(path[-1]):
+        if problem is None and (takes_reference(path[-1]) or self._known.takes_secret(path)):
             problem = mistyped_prefix(value)
         if problem is not None:
             self._add(path, problem)

@@ -1,9 +1,11 @@
 """Showing configuration: secrets masked, as TOML, optionally with each value's origin.
 
-Masking is by setting name (`tokenprovider._masking.is_secret_key`), so a plugin's
-``api_key`` or ``password`` is hidden too: a literal secret shows as ``<set>``, a secret
-reference as ``<reference env:NAME>`` (where the value comes from, never the value), and
-a URL's user name and password as ``***@``.
+A setting is masked when its name looks secret (`tokenprovider._masking.is_secret_key`),
+so a plugin's ``api_key`` or ``password`` is hidden too, and when its declared type takes
+a `SecretReference` (`KnownKeys.takes_secret`), so a plugin's ``pin: str |
+SecretReference`` is as well: a literal secret shows as ``<set>``, a secret reference as
+``<reference env:NAME>`` (where the value comes from, never the value), and a URL's user
+name and password as ``***@``.
 A key that is not a setting (a typo such as ``client_secrt``) may hold anything, so its
 value is masked too and the key is flagged; so is every ``extra_params`` value but those
 of a few public parameters (`tokenprovider._masking.PUBLIC_PARAMETERS`).
@@ -59,7 +61,7 @@ def _mask(value: Any, path: KeyPath, known: KnownKeys, notes: dict[KeyPath, str]
     key = path[-1] if path else ""
     if key in SOURCE_SETTINGS:
         return _shown(value) if _names_a_source(key, value) else _hide(value)
-    if is_secret_key(key):
+    if is_secret_key(key) or known.takes_secret(path):
         return _hide(value)
     url = key.lower().endswith(_URL_SUFFIXES)
     if isinstance(value, list):

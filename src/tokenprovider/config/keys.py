@@ -97,7 +97,8 @@ def value_for(path: KeyPath, text: str, providers: Registry = registry) -> Any:
     if is_reference(text):
         SecretReference(text, setting=dotted(path))  # its syntax; nothing is read
         return text
-    if takes_reference(path[-1]) and (mistyped := mistyped_prefix(text)):
+    declared = SecretReference in params.members(annotation)  # a secret, whatever its name
+    if (declared or takes_reference(path[-1])) and (mistyped := mistyped_prefix(text)):
         raise SecretReferenceError(f"{dotted(path)}: {mistyped}")
 
     def no_tables(cls: type, settings: Mapping[str, Any]) -> Any:
@@ -106,7 +107,7 @@ def value_for(path: KeyPath, text: str, providers: Registry = registry) -> Any:
     try:
         value = conversion.convert(text, annotation, no_tables)
     except conversion.ConversionError as exc:
-        shown = "the value given" if is_secret_key(path[-1]) else repr(text)
+        shown = "the value given" if declared or is_secret_key(path[-1]) else repr(text)
         raise ConfigurationError(f"{dotted(path)}: expected {exc}, got {shown}") from None
     return _toml_ready(value)
 

@@ -18,7 +18,14 @@ from tokenprovider._masking import is_secret_key, is_source_setting
 from tokenprovider._private_files import UnsafeFileError, read_regular_file
 from tokenprovider._suggest import did_you_mean
 from tokenprovider.config.files import CONFIG_LIMIT, exists
-from tokenprovider.config.locations import CONFIG_ENV, EXPLICIT, ConfigFile, search_path
+from tokenprovider.config.known import KnownKeys
+from tokenprovider.config.locations import (
+    CONFIG_ENV,
+    EXPLICIT,
+    PROJECT,
+    ConfigFile,
+    search_path,
+)
 from tokenprovider.config.toml_lines import key_lines, nearest
 from tokenprovider.config.toml_shape import shape_problem
 from tokenprovider.errors import ConfigurationError
@@ -62,14 +69,21 @@ class Origin(NamedTuple):
 
 
 class LoadedConfig:
-    """The merged configuration with the origin of every value and the files searched."""
+    """The merged configuration with the origin of every value and the files searched,
+    and the key paths whose value the project file set or changed (``project_changes``:
+    one it repeats is no change; see `tokenprovider.config.trust`)."""
 
     def __init__(
-        self, data: dict[str, Any], origins: dict[KeyPath, Origin], files: list[ConfigFile]
+        self,
+        data: dict[str, Any],
+        origins: dict[KeyPath, Origin],
+        files: list[ConfigFile],
+        project_changes: frozenset[KeyPath] = frozenset(),
     ) -> None:
         self.data = data
         self.origins = origins
         self.files = files
+        self.project_changes = project_changes
 
     def origin(self, path: KeyPath) -> Origin | None:
         """The origin of ``path``, or of its nearest ancestor that has one."""
@@ -120,16 +134,20 @@ def load(
     files = search_path(env, Path.cwd() if cwd is None else cwd, explicit)
     data: dict[str, Any] = {}
     origins: dict[KeyPath, Origin] = {}
+    changes: set[KeyPath] = set()
     for config_file in files:
         if config_file.kind != EXPLICIT and not exists(config_file.path):
             continue
         document, text = read_toml(config_file.path)
         lines = key_lines(text)
-        source = str(config_file.path.absolute())
+        source = source_name(config_file.path)
         leaves = _leaves(document, ())
         _check_literal_secrets(config_file.path, leaves)
         for path, value in _domains_first(leaves):
+            before = _value_at(data, path)
             _put(data, origins, path, value, Origin(source, nearest(lines, path)))
+            if config_file.kind == PROJECT and not _same(path, before, value):
+                changes.add(path)
         for path in _tables(document, ()):
             # A table is where its header (or first dotted key) is, not its first value.
             if path in lines and path in origins:
@@ -137,7 +155,33 @@ def load(
     settings = [(path, value, name) for name, path, value in environment_settings(env)]
     for path, value, name in _domains_first(settings):
         _put(data, origins, path, value, Origin(name, variable=True))
-    return LoadedConfig(data, origins, files)
+    return LoadedConfig(data, origins, files, frozenset(changes))
+
+
+def source_name(path: Path) -> str:
+    """How an `Origin` names the file at ``path``."""
+    return str(path.absolute())
+
+
+_MISSING = object()
+
+
+def _value_at(data: dict[str, Any], path: KeyPath) -> Any:
+    """The value at ``path`` in ``data`` so far, or `_MISSING`."""
+    value: Any = data
+    for key in path:
+        if not isinstance(value, dict) or key not in value:
+            return _MISSING
+        value = value[key]
+    return value
+
+
+def _same(path: KeyPath, before: Any, after: Any) -> bool:
+    """Whether setting ``path`` from ``before`` to ``after`` changes nothing (a domain
+    compared as `_put` compares it)."""
+    if path[-1] == "domain":
+        return before is not _MISSING and _host_key(before) == _host_key(after)
+    return bool(before == after)
 
 
 def _domains_first(leaves: list[T]) -> list[T]:
@@ -251,12 +295,14 @@ def _forget(origins: dict[KeyPath, Origin], path: KeyPath) -> None:
         del origins[known]
 
 
-def is_literal_secret(path: KeyPath, value: Any) -> bool:
-    """Whether ``value``, set at ``path``, is a secret written out in full: a secret-named
-    setting's string that is not a reference (``cache_key = "derive"`` names no secret),
-    nor a mistyped one (``envv:NAME``: an error about it is what the user must see, not
-    advice to protect it)."""
-    if not (path and is_secret_key(path[-1]) and isinstance(value, str)):
+def is_literal_secret(path: KeyPath, value: Any, known: KnownKeys | None = None) -> bool:
+    """Whether ``value``, set at ``path``, is a secret written out in full: the string of
+    a setting named like a secret or declared to take one (`KnownKeys.takes_secret`) that
+    is not a reference (``cache_key = "derive"`` names no secret), nor a mistyped one
+    (``envv:NAME``: an error about it is what the user must see, not advice to protect it)."""
+    if not (path and isinstance(value, str)):
+        return False
+    if not (is_secret_key(path[-1]) or (known or KnownKeys()).takes_secret(path)):
         return False
     if is_source_setting(path[-1], value):
         return False  # where a token comes from, such as file:PATH
@@ -277,8 +323,11 @@ def _check_literal_secrets(path: Path, leaves: list[tuple[KeyPath, Any]]) -> Non
         return
     if not mode & (stat.S_IRWXG | stat.S_IRWXO):
         return
+    known = KnownKeys()
     literal = [
-        ".".join(key_path) for key_path, value in leaves if is_literal_secret(key_path, value)
+        ".".join(key_path)
+        for key_path, value in leaves
+        if is_literal_secret(key_path, value, known)
     ]
     if literal:
         warnings.warn(

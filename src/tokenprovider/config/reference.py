@@ -70,6 +70,12 @@ def setting_keys(cls: type) -> frozenset[str]:
     return frozenset(keys)
 
 
+def secret_keys(cls: type) -> frozenset[str]:
+    """Every setting of ``cls`` whose type takes a `SecretReference`, as a dotted key (as
+    `tokenprovider.config.known.BUILT_IN_SECRETS` lists the built-in providers')."""
+    return frozenset(key for key, _, parameter in _settings(cls) if parameter.accepts_secret)
+
+
 def _summary(cls: type) -> str:
     doc = inspect.getdoc(cls) or ""
     return doc.split("\n\n")[0].replace("\n", " ")

@@ -22,6 +22,7 @@ from tokenprovider.config.profiles import (
 )
 from tokenprovider.config.registry import registry
 from tokenprovider.config.toml_lines import dotted
+from tokenprovider.config.trust import redirect_problems
 from tokenprovider.errors import ConfigurationError
 from tokenprovider.providers._person import PERSON_GRANTS
 
@@ -199,6 +200,8 @@ class ProfileLinks:
         """The provider of the credentials ``table`` at ``path``, the last of the chain,
         with the CLI's cache options."""
         options = self.configuration
+        for problem in redirect_problems(options.loaded, path):
+            raise problem  # before anything is built: no credential goes anywhere
         if options.memory_only and _cacheable(table):
             table = {key: value for key, value in table.items() if key not in _CACHE_KEYS}
         offered = (
