@@ -36,6 +36,7 @@ docs: $(DEV_INSTALLED)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 
 bench: $(DEV_INSTALLED)
+	$(BIN)/python benchmarks/peers.py
 	$(BIN)/python benchmarks/hot_path.py
 	$(BIN)/python benchmarks/httpx_hot_path.py
 	$(BIN)/python benchmarks/cli_startup.py
