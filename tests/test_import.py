@@ -1,4 +1,6 @@
-"""`import tokenprovider` stays light: no boto3, botocore, cryptography or httpx."""
+"""`import tokenprovider` stays light: no boto3, botocore, cryptography or httpx; and an
+`OAuthTokenProvider`, imported and built after `requests`, adds almost no module of the
+standard library to those `requests` loads."""
 
 from __future__ import annotations
 
@@ -9,6 +11,27 @@ import sys
 import pytest
 
 HEAVY = ("boto3", "botocore", "cryptography", "httpx")
+#: What building an OAuthTokenProvider after ``import requests`` may load that is not ours:
+#: the context variables that mark a provider built from configuration.
+OAUTH_EXTRA = {"contextvars", "_contextvars"} | (
+    {"typing_extensions"} if sys.version_info < (3, 11) else set()  # for Unpack
+)
+#: Modules that only some providers need, loaded when one does: `dataclasses` (which
+#: brings `inspect`, `ast` and `dis`) for a `TokenEvent`, the sources for a provider given
+#: one, `concurrent.futures` for a person's login.
+LOADED_WHEN_NEEDED = (
+    "dataclasses",
+    "inspect",
+    "concurrent.futures",
+    "tokenprovider.core._token_event",
+    "tokenprovider.sources._setting",
+    "tokenprovider.sources._plugins",
+    "tokenprovider.sources._reading",
+    "tokenprovider.sources.github_actions",
+    "tokenprovider.sources.file",
+    "tokenprovider._registry",
+    "tokenprovider._private_files",
+)
 
 
 def test_import_loads_no_optional_dependency() -> None:
@@ -22,6 +45,26 @@ def test_import_loads_no_optional_dependency() -> None:
     loaded = set(json.loads(result.stdout))
     assert "tokenprovider" in loaded
     assert loaded.isdisjoint(HEAVY), sorted(loaded.intersection(HEAVY))
+
+
+def test_an_oauth_provider_adds_few_modules_to_those_of_requests() -> None:
+    code = (
+        "import json, sys\n"
+        "import requests\n"
+        "before = set(sys.modules)\n"
+        "from tokenprovider import OAuthTokenProvider\n"
+        "OAuthTokenProvider('api.example.com', 'id', 'secret-long-enough',"
+        " token_url='https://login.example.com/oauth2/token')\n"
+        "print(json.dumps(sorted(set(sys.modules) - before)))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    added = set(json.loads(result.stdout))
+    assert "tokenprovider.providers.oauth" in added
+    assert {name for name in added if name.split(".")[0] != "tokenprovider"} <= OAUTH_EXTRA
+    early = added.intersection(LOADED_WHEN_NEEDED)
+    assert not early, sorted(early)
 
 
 def test_httpx_loads_only_with_an_httpx_auth() -> None:

@@ -120,6 +120,7 @@ LAYERS = (
         "_suggest",
         "_untrusted",
         "_urllib3_retry",
+        "_value",
     ),
 )
 #: Imports against the direction, each for a reason docs/architecture.md gives.

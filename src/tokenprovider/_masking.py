@@ -21,8 +21,11 @@ from typing import Any
 
 from tokenprovider.secret_refs import PREFIXES
 
+# The patterns below are compiled on first use (`re` keeps them): compiling them all
+# would take a good part of this module's import time.
+
 #: Setting names that hold secrets whatever provider they belong to.
-_SECRET_NAME = re.compile(
+_SECRET_NAME = (
     r"secret|passw|passphrase|token|jwt|credential|private_?key|api_?key|cache_?key|"
     r"encryption_?key|_pass$|^pass$"
 )
@@ -35,7 +38,7 @@ _TOKEN_TYPE_SETTINGS = frozenset(
 #: Settings whose value says where a token comes from (an assertion source:
 #: ``file:PATH``, ``github-actions``, ``profile:NAME``), shown when it has that form.
 SOURCE_SETTINGS = frozenset({"assertion", "subject_token", "actor_token"})
-_SOURCE_FORM = re.compile(r"github-actions|[a-z][a-z0-9_-]*:\S+")
+_SOURCE_FORM = r"github-actions|[a-z][a-z0-9_-]*:\S+"
 
 
 class Masked(str):
@@ -105,7 +108,7 @@ def is_secret_key(name: str) -> bool:
     lowered = name.lower()
     if lowered in _TOKEN_TYPE_SETTINGS:
         return False
-    return bool(_SECRET_NAME.search(lowered)) and not lowered.endswith(_LOCATOR_SUFFIXES)
+    return bool(re.search(_SECRET_NAME, lowered)) and not lowered.endswith(_LOCATOR_SUFFIXES)
 
 
 def takes_reference(name: str) -> bool:
@@ -122,7 +125,7 @@ def is_source_setting(name: str, value: object) -> bool:
     return (
         name in SOURCE_SETTINGS
         and isinstance(value, str)
-        and _SOURCE_FORM.fullmatch(value.strip()) is not None
+        and re.fullmatch(_SOURCE_FORM, value.strip()) is not None
     )
 
 
@@ -132,7 +135,7 @@ def is_public_parameter(name: str) -> bool:
     return name.lower() in PUBLIC_PARAMETERS
 
 
-_USERINFO = re.compile(r"((?:[A-Za-z][A-Za-z0-9+.-]*:)?//)[^\s]*@")
+_USERINFO = r"((?:[A-Za-z][A-Za-z0-9+.-]*:)?//)[^\s]*@"
 
 
 def without_userinfo(text: str, *, bare_host: bool = False) -> str:
@@ -144,12 +147,12 @@ def without_userinfo(text: str, *, bare_host: bool = False) -> str:
         return text
     if bare_host and "//" not in text:
         return "***@" + text.rpartition("@")[2]
-    return _USERINFO.sub(r"\1***@", text)
+    return re.sub(_USERINFO, r"\1***@", text)
 
 
 #: A scheme and ``//``, ``//`` alone, or ``http:`` / ``https:``; ``user:password@host`` has
 #: none (``user:`` is not one).
-_SCHEME = re.compile(r"(?:[A-Za-z][A-Za-z0-9+.-]*:)?//|https?:", re.IGNORECASE)
+_SCHEME = r"(?i)(?:[A-Za-z][A-Za-z0-9+.-]*:)?//|https?:"
 
 
 def masked_url(url: str) -> str:
@@ -158,7 +161,7 @@ def masked_url(url: str) -> str:
     also in ``user:password@host`` without a scheme), its query as ``?***`` and its
     fragment as ``#***``, which may hold secrets too."""
     if "@" in url:
-        scheme = _SCHEME.match(url)
+        scheme = re.match(_SCHEME, url)
         url = (scheme[0] if scheme else "") + "***@" + url.rpartition("@")[2]
     cut = min((i for i in (url.find("?"), url.find("#")) if i >= 0), default=-1)
     if 0 <= cut < len(url) - 1:

@@ -11,16 +11,15 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
+from tokenprovider._value import Value, init
 from tokenprovider.errors import ConfigurationError
 
 #: Statuses worth another try: request timeout, throttling and every server error.
 RETRY_STATUSES = frozenset({408, 429, *range(500, 600)})
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
+class RetryPolicy(Value):
     """How a token fetch retries transient failures.
 
     Connection errors, timeouts, 408, 429 and 5xx are retried with exponential backoff
@@ -33,15 +32,44 @@ class RetryPolicy:
     fetch past the deadline.
     """
 
-    max_attempts: int = 4
-    backoff_base: float = 0.5
-    backoff_max: float = 8.0
-    timeout: float = 10.0
-    deadline: float = 30.0
-    sleep: Callable[[float], None] = field(default=time.sleep, repr=False, compare=False)
-    monotonic: Callable[[], float] = field(default=time.monotonic, repr=False, compare=False)
+    __match_args__ = (
+        "max_attempts",
+        "backoff_base",
+        "backoff_max",
+        "timeout",
+        "deadline",
+        "sleep",
+        "monotonic",
+    )
+    _unshown = _uncompared = frozenset({"sleep", "monotonic"})
+    max_attempts: int
+    backoff_base: float
+    backoff_max: float
+    timeout: float
+    deadline: float
+    sleep: Callable[[float], None]
+    monotonic: Callable[[], float]
 
-    def __post_init__(self) -> None:
+    def __init__(  # noqa: PLR0917 - the fields, in order
+        self,
+        max_attempts: int = 4,
+        backoff_base: float = 0.5,
+        backoff_max: float = 8.0,
+        timeout: float = 10.0,
+        deadline: float = 30.0,
+        sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        init(
+            self,
+            max_attempts=max_attempts,
+            backoff_base=backoff_base,
+            backoff_max=backoff_max,
+            timeout=timeout,
+            deadline=deadline,
+            sleep=sleep,
+            monotonic=monotonic,
+        )
         if isinstance(self.max_attempts, bool) or not isinstance(self.max_attempts, int):
             raise ConfigurationError(
                 f"retry max_attempts must be a whole number, got {self.max_attempts!r}"

@@ -17,14 +17,13 @@ import json
 import logging
 import os
 import re
-import secrets
 import socket
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from tokenprovider._untrusted import describe
+from tokenprovider._value import Value, init
 from tokenprovider.errors import ConfigurationError
 
 logger = logging.getLogger("tokenprovider")
@@ -41,32 +40,59 @@ MAX_ATTRIBUTE_LENGTH = 256
 NO_ATTRIBUTES: Mapping[str, str] = MappingProxyType({})
 
 
-@dataclass(frozen=True, slots=True)
-class CacheKey:
+class CacheKey(Value):
     """What identifies one token: a digest for storage and a label for messages.
 
     ``material`` is the client's credentials, used only to derive an encryption key
     (``key="derive"``); it is never stored and never shown.
     """
 
+    __match_args__ = ("digest", "label", "material")
+    __slots__ = __match_args__
+    _unshown = _uncompared = frozenset({"material"})
     digest: str
     label: str
-    material: bytes | None = field(default=None, repr=False, compare=False)
+    material: bytes | None
+
+    def __init__(self, digest: str, label: str, material: bytes | None = None) -> None:
+        init(self, digest=digest, label=label, material=material)
 
 
-@dataclass(frozen=True, slots=True)
-class CacheEntry:
+class CacheEntry(Value):
     """One cached token: its wall-clock expiry and issue time (writer's clock), who
     wrote it, a version that changes with every write, and the few strings its
     provider needs with it (``attributes``, such as the name of the cookie that carries
     it; see `attributes_problem` for their limits)."""
 
-    token: str = field(repr=False)
+    __match_args__ = ("token", "expires_at", "issued_at", "writer", "version", "attributes")
+    __slots__ = __match_args__
+    _unshown = frozenset({"token"})
+    _unhashed = frozenset({"attributes"})
+    token: str
     expires_at: float
     issued_at: float
     writer: str
     version: str
-    attributes: Mapping[str, str] = field(default_factory=lambda: NO_ATTRIBUTES, hash=False)
+    attributes: Mapping[str, str]
+
+    def __init__(  # noqa: PLR0917 - the fields, in order
+        self,
+        token: str,
+        expires_at: float,
+        issued_at: float,
+        writer: str,
+        version: str,
+        attributes: Mapping[str, str] = NO_ATTRIBUTES,
+    ) -> None:
+        init(
+            self,
+            token=token,
+            expires_at=expires_at,
+            issued_at=issued_at,
+            writer=writer,
+            version=version,
+            attributes=attributes,
+        )
 
     @property
     def lifetime(self) -> float:
@@ -81,6 +107,8 @@ def new_entry(
     attributes: Mapping[str, str] = NO_ATTRIBUTES,
 ) -> CacheEntry:
     """A fresh entry written by this process."""
+    import secrets  # noqa: PLC0415 - not needed until a token is fetched
+
     return CacheEntry(
         token,
         float(expires_at),
@@ -114,8 +142,7 @@ def writer_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-@dataclass(frozen=True, slots=True)
-class Found:
+class Found(Value):
     """What `TokenCache.fetch` returns: the entry, and how it was obtained.
 
     ``fetched`` is true when this caller made the token request. ``waited`` is set when
@@ -123,9 +150,16 @@ class Found:
     at most ``waited`` seconds, whatever the writer's clock said.
     """
 
+    __match_args__ = ("entry", "fetched", "waited")
+    __slots__ = __match_args__
     entry: CacheEntry
-    fetched: bool = False
-    waited: float | None = None
+    fetched: bool
+    waited: float | None
+
+    def __init__(
+        self, entry: CacheEntry, fetched: bool = False, waited: float | None = None
+    ) -> None:
+        init(self, entry=entry, fetched=fetched, waited=waited)
 
 
 #: Decides whether a cached entry may be used; the second argument is set when the entry

@@ -12,7 +12,6 @@ child forgets the parent's workers, which do not exist in it.
 from __future__ import annotations
 
 import atexit
-import concurrent.futures
 import contextlib
 import contextvars
 import os
@@ -92,6 +91,8 @@ def run_to_end(work: Callable[[], T]) -> T:
     `finish_before_exit` does): when the caller's wait is interrupted (Ctrl-C, or a
     signal handler raising `SystemExit`), the work still runs to its end. Run in the
     caller's thread when no worker can start."""
+    import concurrent.futures  # noqa: PLC0415 - only a person's login needs it
+
     outcome: concurrent.futures.Future[T] = concurrent.futures.Future()
 
     def run() -> None:

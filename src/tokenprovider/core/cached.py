@@ -7,12 +7,12 @@ import math
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from tokenprovider import _after_fork
 from tokenprovider._untrusted import describe
+from tokenprovider._value import Value, init, replace
 from tokenprovider.caches.base import CACHE_RETRY_AFTER, NO_ATTRIBUTES, attributes_problem
 from tokenprovider.core import _workers, events
 from tokenprovider.core.clock import SYSTEM_CLOCK
@@ -52,19 +52,56 @@ MIN_TOKEN_LIFETIME = 1.0
 _CLOCK_STEP = 1.0
 
 
-@dataclass(frozen=True, slots=True)
-class _Snapshot:
+class _Snapshot(Value):
     """One cached token and the monotonic times at which it must be refreshed."""
 
-    token: str = field(repr=False)
-    header: tuple[str, str] = field(repr=False)  # ("Authorization", value), as requests has it
+    __match_args__ = (
+        "token",
+        "header",
+        "refresh_at",
+        "mandatory_at",
+        "expires_mono",
+        "expires_at",
+        "reauth_until",
+        "version",
+        "attributes",
+    )
+    __slots__ = __match_args__
+    _unshown = frozenset({"token", "header"})
+    token: str
+    header: tuple[str, str]  # ("Authorization", value), as requests has it
     refresh_at: float  # before this, the token is served with no further check
     mandatory_at: float  # from this on, callers wait for a fresh token
     expires_mono: float  # from this on, the token is never served
     expires_at: float | None  # wall-clock expiry, for display
-    reauth_until: float = -math.inf  # a 401 before this does not invalidate the token
-    version: str = ""  # the cache entry it came from
-    attributes: Mapping[str, str] = field(default_factory=lambda: NO_ATTRIBUTES)
+    reauth_until: float  # a 401 before this does not invalidate the token
+    version: str  # the cache entry it came from
+    attributes: Mapping[str, str]
+
+    def __init__(  # noqa: PLR0917 - the fields, in order
+        self,
+        token: str,
+        header: tuple[str, str],
+        refresh_at: float,
+        mandatory_at: float,
+        expires_mono: float,
+        expires_at: float | None,
+        reauth_until: float = -math.inf,
+        version: str = "",
+        attributes: Mapping[str, str] = NO_ATTRIBUTES,
+    ) -> None:
+        init(
+            self,
+            token=token,
+            header=header,
+            refresh_at=refresh_at,
+            mandatory_at=mandatory_at,
+            expires_mono=expires_mono,
+            expires_at=expires_at,
+            reauth_until=reauth_until,
+            version=version,
+            attributes=attributes,
+        )
 
 
 _EMPTY = _Snapshot("", ("Authorization", ""), -math.inf, -math.inf, -math.inf, None)
@@ -85,14 +122,18 @@ class _CacheLink:
         self.fallback: tuple[CacheEntry, float] | None = None  # served if the fetch fails
 
 
-@dataclass(slots=True)
 class _Failure:
     """The last failed mandatory fetch, when the next attempt is allowed, and the token
     whose serving past a failed refresh has been logged (once per token)."""
 
-    error: BaseException
-    retry_at: float
-    warned_for: _Snapshot | None = None
+    __slots__ = ("error", "retry_at", "warned_for")
+
+    def __init__(
+        self, error: BaseException, retry_at: float, warned_for: _Snapshot | None = None
+    ) -> None:
+        self.error = error
+        self.retry_at = retry_at
+        self.warned_for = warned_for
 
 
 class _Engine:

@@ -14,10 +14,12 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from tokenprovider import _after_fork
+
+if TYPE_CHECKING:
+    from tokenprovider.core._token_event import TokenEvent as TokenEvent  # noqa: PLC0414 - re-exported
 
 logger = logging.getLogger("tokenprovider")
 
@@ -43,19 +45,6 @@ EventKind = Literal[
 ]
 
 Listener = Callable[["TokenEvent"], object]
-
-
-@dataclass(frozen=True, slots=True)
-class TokenEvent:
-    """One thing a provider did. Holds no token and no secret."""
-
-    kind: EventKind
-    provider: str  # the provider's class name
-    host: str  # the host its tokens are for (scheme and domain)
-    duration: float | None = None  # real seconds: the fetch, or the wait for another's
-    reason: str | None = None  # why it failed: the exception's class name
-    cache: str | None = None  # the cache involved, by class name
-    delay: float | None = None  # seconds until the next attempt (advisory_backoff)
 
 
 class Listeners:
@@ -117,3 +106,13 @@ def add_listener(listener: Listener) -> Callable[[], None]:
 def remove_listener(listener: Listener) -> None:
     """Stop calling ``listener`` for every provider's events."""
     GLOBAL.remove(listener)
+
+
+def __getattr__(name: str) -> object:
+    """`TokenEvent`, defined on first use (``core/_token_event.py`` says why)."""
+    if name != "TokenEvent":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from tokenprovider.core._token_event import TokenEvent  # noqa: PLC0415
+
+    globals()[name] = TokenEvent
+    return TokenEvent

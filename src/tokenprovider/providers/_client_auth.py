@@ -14,7 +14,6 @@ which does all that signing needs and nothing we would have to keep safe besides
 from __future__ import annotations
 
 import math
-import secrets
 import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, ClassVar, NamedTuple
@@ -95,6 +94,8 @@ class AssertionSigner:
     def sign(self, audience: str, secret: str | None, now: float) -> str:
         """A new assertion for ``audience``, issued at ``now`` (epoch seconds); ``secret``
         is the client secret (for HS256)."""
+        import secrets  # noqa: PLC0415 - with jwt, for a signed assertion only
+
         jwt = require("jwt", NEEDED_BY)
         issued = int(now)
         claims = {

@@ -12,13 +12,13 @@ from __future__ import annotations
 import base64
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote_plus
 
 from tokenprovider import _untrusted as untrusted
 from tokenprovider._masking import masked_repr
+from tokenprovider._value import Value, init, replace
 
 logger = logging.getLogger("tokenprovider")
 
@@ -29,24 +29,30 @@ if TYPE_CHECKING:
     from tokenprovider.retry import RetryPolicy
 
 
-@dataclass(frozen=True)
-class Answer:
+class Answer(Value):
     """What an HTTP call got: status, reason, headers and the (capped) body."""
 
+    __match_args__ = ("status", "reason", "headers", "body")
     status: int
     reason: str
     headers: Mapping[str, str]
     body: bytes
 
+    def __init__(self, status: int, reason: str, headers: Mapping[str, str], body: bytes) -> None:
+        init(self, status=status, reason=reason, headers=headers, body=body)
 
-@dataclass(frozen=True)
-class Failure:
+
+class Failure(Value):
     """Why an HTTP call got no answer: ``kind`` is "deadline", "too large",
     "undecodable", "refused" (TLS verification, a URL that cannot be used: not worth
     another try) or "failed"; ``detail`` is fit to show (redacted, quoted)."""
 
+    __match_args__ = ("kind", "detail")
     kind: str
     detail: str
+
+    def __init__(self, kind: str, detail: str) -> None:
+        init(self, kind=kind, detail=detail)
 
 
 class OAuthCalls:

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import SplitResult, urljoin, urlsplit
 
 from tokenprovider import _untrusted as untrusted
 from tokenprovider._masking import masked_url, without_userinfo
+from tokenprovider._value import Value, init
 from tokenprovider.errors import DiscoveryError
 from tokenprovider.providers._oauth_http import Failure, FixedAuthorization, json_object
 
@@ -42,17 +42,43 @@ OTHER_ENDPOINTS = (
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
 
-@dataclass(frozen=True)
-class ServerMetadata:
+class ServerMetadata(Value):
     """The endpoints a server publishes, and the document they came from (``where``).
     An endpoint the document lacks, or names with a URL that may not be used, is None."""
 
+    __match_args__ = (
+        "where",
+        "token_endpoint",
+        "issuer",
+        "authorization_endpoint",
+        "device_authorization_endpoint",
+        "revocation_endpoint",
+    )
     where: str
     token_endpoint: str
-    issuer: str | None = None
-    authorization_endpoint: str | None = None
-    device_authorization_endpoint: str | None = None
-    revocation_endpoint: str | None = None
+    issuer: str | None
+    authorization_endpoint: str | None
+    device_authorization_endpoint: str | None
+    revocation_endpoint: str | None
+
+    def __init__(  # noqa: PLR0917 - the fields, in order
+        self,
+        where: str,
+        token_endpoint: str,
+        issuer: str | None = None,
+        authorization_endpoint: str | None = None,
+        device_authorization_endpoint: str | None = None,
+        revocation_endpoint: str | None = None,
+    ) -> None:
+        init(
+            self,
+            where=where,
+            token_endpoint=token_endpoint,
+            issuer=issuer,
+            authorization_endpoint=authorization_endpoint,
+            device_authorization_endpoint=device_authorization_endpoint,
+            revocation_endpoint=revocation_endpoint,
+        )
 
 
 def discover(host: Host, calls: OAuthCalls) -> ServerMetadata:

@@ -11,17 +11,16 @@ from __future__ import annotations
 
 import binascii
 import contextlib
-import dataclasses
 import logging
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, TextIO
 from urllib.parse import urlsplit
 
 from tokenprovider import _untrusted as untrusted
 from tokenprovider._masking import masked_repr, masked_url
+from tokenprovider._value import Value, init
 from tokenprovider.core import _workers
 from tokenprovider.errors import (
     ConfigurationError,
@@ -48,8 +47,7 @@ _ACCOUNT_CLAIMS = ("preferred_username", "email", "upn", "sub")
 _ACCOUNT_LIMIT = 120
 
 
-@dataclass(frozen=True)
-class LoginStatus:
+class LoginStatus(Value):
     """Who is logged in where (`OAuthTokenProvider.login_status`): never a token.
 
     ``account`` is who logged in, as the server's ID token names them (None when it sent
@@ -57,6 +55,16 @@ class LoginStatus:
     whether a refresh token is kept; ``where`` the store that keeps them.
     """
 
+    __match_args__ = (
+        "account",
+        "client_id",
+        "host",
+        "token_endpoint",
+        "scopes",
+        "expires_at",
+        "refreshable",
+        "where",
+    )
     account: str | None
     client_id: str
     host: str
@@ -66,16 +74,42 @@ class LoginStatus:
     refreshable: bool
     where: str
 
+    def __init__(  # noqa: PLR0917 - the fields, in order
+        self,
+        account: str | None,
+        client_id: str,
+        host: str,
+        token_endpoint: str,
+        scopes: tuple[str, ...],
+        expires_at: float | None,
+        refreshable: bool,
+        where: str,
+    ) -> None:
+        init(
+            self,
+            account=account,
+            client_id=client_id,
+            host=host,
+            token_endpoint=token_endpoint,
+            scopes=scopes,
+            expires_at=expires_at,
+            refreshable=refreshable,
+            where=where,
+        )
 
-@dataclass(frozen=True)
-class LogoutResult:
+
+class LogoutResult(Value):
     """What `OAuthTokenProvider.logout` did: whether a login was forgotten, whether the
     server revoked its tokens (None: nothing to revoke, or no revocation endpoint), and a
     sentence saying so."""
 
+    __match_args__ = ("forgotten", "revoked", "message")
     forgotten: bool
     revoked: bool | None
     message: str
+
+    def __init__(self, forgotten: bool, revoked: bool | None, message: str) -> None:
+        init(self, forgotten=forgotten, revoked=revoked, message=message)
 
 
 def store_setting_problem(setting: object) -> str | None:
@@ -236,6 +270,8 @@ class PersonGrant:
             raise self.__login_required(key, reason) from None
         except BaseException:
             if rotated:  # the rest of the answer was unusable: keep its refresh token
+                import dataclasses  # noqa: PLC0415 - loaded with the login store
+
                 kept = dataclasses.replace(
                     login, refresh_token=rotated[-1], access_token=None, expires_at=None
                 )

@@ -29,11 +29,11 @@ from tokenprovider.providers._client_auth import (
     ClientAuthentication,
 )
 from tokenprovider.providers._person import PERSON_GRANTS
-from tokenprovider.sources import AssertionSource, GitHubActionsSource, source_from_setting
 
 if TYPE_CHECKING:
     from tokenprovider.retry import RetryPolicy
     from tokenprovider.secret_refs import SecretReference
+    from tokenprovider.sources.base import AssertionSource
 
 #: The settings of a token exchange, refused with any other grant.
 EXCHANGE_SETTINGS = (
@@ -82,7 +82,7 @@ class Secretless:
         self.client_auth = client_auth
         self.person = grant_type in PERSON_GRANTS
         self.sources = {
-            name: None if value is None else _under(source_from_setting(value), retry)
+            name: None if value is None else _source(value, retry)
             for name, value in sources.items()
         }
         given = {name for name, value in self.sources.items() if value is not None}
@@ -306,8 +306,12 @@ class Secretless:
         )
 
 
-def _under(source: AssertionSource, retry: RetryPolicy) -> AssertionSource:
-    """``source``; a GitHub Actions source under the provider's retry policy."""
+def _source(setting: str | AssertionSource, retry: RetryPolicy) -> AssertionSource:
+    """The source ``setting`` names; a GitHub Actions source under the provider's retry
+    policy. (The sources load only for a provider that has one.)"""
+    from tokenprovider.sources import GitHubActionsSource, source_from_setting  # noqa: PLC0415
+
+    source = source_from_setting(setting)
     return source.under(retry) if isinstance(source, GitHubActionsSource) else source
 
 

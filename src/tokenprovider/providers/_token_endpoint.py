@@ -14,7 +14,6 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from tokenprovider import _untrusted as untrusted
@@ -25,6 +24,7 @@ from tokenprovider._masking import (
     secret_forms,
     without_userinfo,
 )
+from tokenprovider._value import Value, init
 from tokenprovider.core.cached import is_header_safe
 from tokenprovider.errors import (
     DiscoveryError,
@@ -109,19 +109,46 @@ _GRANT_HINTS = {
 }
 
 
-@dataclass(frozen=True)
-class TokenAnswer:
+class TokenAnswer(Value):
     """A token response (RFC 6749 §5.1): the access token and its expiry in epoch
     seconds, and what may come with it: a refresh token, the scopes granted (None when
     the server did not say: as asked) and an OpenID Connect ID token."""
 
-    access_token: str = field(repr=False)
+    __match_args__ = (
+        "access_token",
+        "expires_at",
+        "refresh_token",
+        "scopes",
+        "id_token",
+        "issued_token_type",
+    )
+    _unshown = frozenset({"access_token", "refresh_token", "id_token"})
+    access_token: str
     expires_at: float
-    refresh_token: str | None = field(default=None, repr=False)
-    scopes: tuple[str, ...] | None = None
-    id_token: str | None = field(default=None, repr=False)
+    refresh_token: str | None
+    scopes: tuple[str, ...] | None
+    id_token: str | None
     #: RFC 8693 §2.2.1: what a token exchange issued (a token type URN).
-    issued_token_type: str | None = None
+    issued_token_type: str | None
+
+    def __init__(  # noqa: PLR0917 - the fields, in order
+        self,
+        access_token: str,
+        expires_at: float,
+        refresh_token: str | None = None,
+        scopes: tuple[str, ...] | None = None,
+        id_token: str | None = None,
+        issued_token_type: str | None = None,
+    ) -> None:
+        init(
+            self,
+            access_token=access_token,
+            expires_at=expires_at,
+            refresh_token=refresh_token,
+            scopes=scopes,
+            id_token=id_token,
+            issued_token_type=issued_token_type,
+        )
 
 
 class TokenEndpoint:

@@ -41,8 +41,7 @@ from tokenprovider.providers._secretless import Secretless
 from tokenprovider.providers._token_endpoint import RESERVED_PARAMS, TokenEndpoint
 from tokenprovider.retry import RetryPolicy
 from tokenprovider.secret_refs import SecretReference, is_reference, reveal
-from tokenprovider.sources import AssertionSource, read_assertion
-from tokenprovider.sources.base import describe
+from tokenprovider.sources.base import AssertionSource, describe
 
 if TYPE_CHECKING:
     from tokenprovider.providers._person import LoginStatus, LogoutResult
@@ -569,6 +568,8 @@ class OAuthTokenProvider(CachedTokenProvider):
     def __read(self, source: AssertionSource, deadline_at: float) -> str:
         """A fresh token from ``source``, read by the fetch's deadline; a GitHub Actions
         token is asked for with the provider's ``audience``."""
+        from tokenprovider.sources._reading import read_assertion  # noqa: PLC0415 - with a source
+
         left = max(0.001, deadline_at - self.retry.monotonic())
         return read_assertion(source, self.audience, timeout=left, wall_time=self._wall_time)
 

@@ -11,19 +11,39 @@ token, such as a configured profile's). Integrators add their own with `register
 or an entry point in `SOURCE_ENTRY_POINT_GROUP`. A provider reads every source through
 `read_assertion`, bounded in time; errors (`AssertionSourceError`) name the source,
 never the token.
+
+The names load on first use, so a provider given no source does not import them.
 """
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from tokenprovider.errors import AssertionSourceError
-from tokenprovider.sources._plugins import SOURCE_ENTRY_POINT_GROUP, register_source
-from tokenprovider.sources._reading import MAX_TOKEN_BYTES, read_assertion
-from tokenprovider.sources._setting import source_from_setting, source_problem
 from tokenprovider.sources.base import AssertionSource
-from tokenprovider.sources.environment import EnvSource
-from tokenprovider.sources.file import FileSource
-from tokenprovider.sources.github_actions import GitHubActionsSource
-from tokenprovider.sources.provider import ProviderSource
+
+if TYPE_CHECKING:
+    from tokenprovider.sources._plugins import SOURCE_ENTRY_POINT_GROUP, register_source
+    from tokenprovider.sources._reading import MAX_TOKEN_BYTES, read_assertion
+    from tokenprovider.sources._setting import source_from_setting, source_problem
+    from tokenprovider.sources.environment import EnvSource
+    from tokenprovider.sources.file import FileSource
+    from tokenprovider.sources.github_actions import GitHubActionsSource
+    from tokenprovider.sources.provider import ProviderSource
+
+_HOMES = {
+    "SOURCE_ENTRY_POINT_GROUP": "tokenprovider.sources._plugins",
+    "register_source": "tokenprovider.sources._plugins",
+    "MAX_TOKEN_BYTES": "tokenprovider.sources._reading",
+    "read_assertion": "tokenprovider.sources._reading",
+    "source_from_setting": "tokenprovider.sources._setting",
+    "source_problem": "tokenprovider.sources._setting",
+    "EnvSource": "tokenprovider.sources.environment",
+    "FileSource": "tokenprovider.sources.file",
+    "GitHubActionsSource": "tokenprovider.sources.github_actions",
+    "ProviderSource": "tokenprovider.sources.provider",
+}
 
 __all__ = [
     "MAX_TOKEN_BYTES",
@@ -39,3 +59,16 @@ __all__ = [
     "source_from_setting",
     "source_problem",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _HOMES.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tokenprovider.sources' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_HOMES})
