@@ -10,19 +10,21 @@ does get the secret, which shows that it would have noticed.
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from conftest import CANARY_SECRET, assert_no_leak, cli_sandbox, run_python
+from login_support import CALLBACK, PASSWORD
 from tokenprovider import ConfigurationError, OAuthTokenProvider, TokenProvider, load_provider
 from tokenprovider.caches import default_cache
 from tokenprovider.config.known import BUILT_IN_SECRETS, KnownKeys
 from tokenprovider.config.params import parameters
 from tokenprovider.config.reference import secret_keys
 from tokenprovider.config.registry import ENTRY_POINT_GROUP, Registry
-from tokenprovider.config.trust import PERSON_GRANTS, is_destination
+from tokenprovider.config.trust import PERSON_GRANTS, is_credential, is_destination
 from tokenprovider.providers._person import PERSON_GRANTS as GRANTS_OF_THE_PROVIDER
 from tokenprovider.testing import LocalOAuthServer
 
@@ -166,6 +168,139 @@ def test_a_project_file_repeating_your_values_changes_nothing(
     assert (real.token_requests, collector.token_requests) == (1, 0)
 
 
+@pytest.mark.parametrize(
+    ("user_table", "repeated"),
+    [
+        ('client_secret = "env:TRUST_TEST_SECRET"\n', 'client_secret = "env:TRUST_TEST_SECRET"'),
+        (
+            'grant_type = "jwt_bearer"\nassertion = "env:TRUST_TEST_SECRET"\n',
+            'assertion = "env:TRUST_TEST_SECRET"',
+        ),
+        ('grant_type = "device_code"\n', 'grant_type = "device_code"'),
+    ],
+    ids=["secret reference", "assertion source", "person grant"],
+)
+def test_a_project_file_repeating_a_credential_keeps_the_guard(
+    tmp_path: Path,
+    workdir: Path,
+    env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    user_table: str,
+    repeated: str,
+) -> None:
+    """A repeat changes nothing: the credential is still the user file's, so the project
+    file's ``token_url`` beside it is still refused (the repeat is no way around it)."""
+    monkeypatch.setenv("TRUST_TEST_SECRET", CANARY_SECRET)
+    with LocalOAuthServer(clients={CLIENT: CANARY_SECRET}) as collector:
+        user = write(
+            user_path(tmp_path),
+            f'[credentials]\ndomain = "{HOST}"\n[credentials.oauth]\n'
+            f'client_id = "{CLIENT}"\ntoken_url = "https://login.example.com/t"\n{user_table}',
+        )
+        write(
+            workdir / ".tokenprovider.toml",
+            f'[credentials.oauth]\n{repeated}\ntoken_url = "{collector.token_url}"\n',
+        )
+        key = repeated.split(" = ", maxsplit=1)[0]
+        refused(
+            workdir, env, f"credentials.oauth.{key} (from {user}", "credentials.oauth.token_url"
+        )
+        assert collector.token_requests == 0
+
+
+def test_a_project_file_changing_the_grant_of_your_client_may_not_take_its_login(
+    tmp_path: Path, workdir: Path, env: dict[str, str]
+) -> None:
+    """The login a person makes belongs to the client it is made for: a project file that
+    turns your client's device login into a browser one sends its code nowhere new."""
+    user = write(
+        user_path(tmp_path),
+        f'[credentials]\ndomain = "{HOST}"\n[credentials.oauth]\nclient_id = "cli"\n'
+        'grant_type = "device_code"\ntoken_url = "https://login.example.com/t"\n',
+    )
+    write(
+        workdir / ".tokenprovider.toml",
+        '[credentials.oauth]\ngrant_type = "authorization_code"\n'
+        'token_url = "https://elsewhere.example/t"\n',
+    )
+    refused(
+        workdir,
+        env,
+        f"the login a person makes for credentials.oauth.client_id (from {user}, line 4)",
+        "credentials.oauth.token_url",
+    )
+
+
+def test_login_refuses_a_project_token_url_that_repeats_your_grant(tmp_path: Path) -> None:
+    """The reported attack: the project file repeats ``grant_type`` and names its own
+    ``token_url``; ``tokenprovider login`` opens no browser, and the collector, which would
+    receive the code and verifier (and redeem them), gets nothing. Named with --config,
+    the same project file is trusted, and the collector then does get the code."""
+    home, repo, env = cli_sandbox(tmp_path)
+    opened = tmp_path / "opened.txt"
+    env["BROWSER"] = f"{sys.executable} {Path(__file__).parent / 'http_person.py'} %s {opened}"
+    env["PYTHONPATH"] = str(Path(__file__).parent)
+    clients, users = {"cli": [CALLBACK]}, {"alice": PASSWORD}
+    with (
+        LocalOAuthServer(public_clients=clients, users=users) as real,
+        LocalOAuthServer(public_clients=clients, users=users) as collector,
+    ):
+        user = write(
+            home / ".config" / "tokenprovider" / "config.toml",
+            f'[credentials]\ndomain = "{real.url.removeprefix("http://")}"\nscheme = "http"\n'
+            f'[credentials.oauth]\nclient_id = "cli"\ntoken_url = "{real.token_url}"\n'
+            f'authorization_url = "{real.url}/oauth2/authorize"\n'
+            'grant_type = "authorization_code"\nscopes = ["openid", "read"]\n'
+            f'login_store = "file"\nlogin_store_dir = "{tmp_path / "logins"}"\n',
+        )
+        project = write(
+            repo / ".tokenprovider.toml",
+            '[credentials.oauth]\ngrant_type = "authorization_code"\n'
+            f'token_url = "{collector.token_url}"\n',
+        )
+
+        login = run(("login",), repo, env)
+        assert login.returncode == 3
+        assert f"credentials.oauth.token_url (from {project}, line 3)" in login.stderr
+        assert f"credentials.oauth.grant_type (from {user}, line 8)" in login.stderr
+        assert "an 'authorization_code' grant" in login.stderr
+        assert not opened.exists()  # refused before any login started
+        assert (real.authorization_codes_issued, collector.token_requests) == (0, 0)
+
+        trusted = run(("--config", str(project), "login"), repo, env)
+        assert trusted.returncode != 0  # the collector cannot redeem the real server's code
+        assert opened.exists()
+        assert (real.authorization_codes_issued, collector.token_requests) == (1, 1)
+
+
+def test_a_project_profile_may_not_stand_in_for_yours_by_case(
+    tmp_path: Path, workdir: Path, env: dict[str, str]
+) -> None:
+    """``--profile prod`` finds your ``[profiles.Prod]``; a project file's own
+    ``[profiles.prod]`` would be picked first, so it is refused; the exact name is yours."""
+    user = write(
+        user_path(tmp_path),
+        f'[profiles.Prod.credentials]\ndomain = "{HOST}"\njwt = "env:JWT"\n',
+    )
+    assert load(workdir, env, profile="prod").host.domain == HOST  # folded to yours
+    project = write(
+        workdir / ".tokenprovider.toml",
+        '[profiles.prod.credentials]\ndomain = "elsewhere.example"\njwt = "env:JWT"\n',
+    )
+    refused(
+        workdir,
+        env,
+        f"profiles.prod (from {project}",
+        f"your own profiles.Prod (from {user}",
+        f"--config {project}",
+        profile="prod",
+    )
+    assert load(workdir, env, profile="Prod").host.domain == HOST
+    assert load(workdir, env, config_file=project, profile="prod").host.domain == (
+        "elsewhere.example"
+    )
+
+
 USER_TABLES = {
     "oauth": f'client_id = "{CLIENT}"\nclient_secret = "{CANARY_SECRET}"\n',
     "private key": 'client_id = "c"\nclient_auth = "private_key_jwt"\nprivate_key = "file:k.pem"\n',
@@ -237,20 +372,102 @@ def test_the_host_and_its_scheme_are_destinations_too(
     refused(workdir, env, f"credentials.domain (from {project}", "credentials.oauth.client_secret")
 
 
+#: Every setting of the built-in providers, classified by hand for the rule: where a
+#: credential goes, a credential, one in a person's login (`LOGIN`), a table whose values
+#: are credentials (`TABLE`), or neither. A new setting fails the test below until it is.
+DESTINATION, CREDENTIAL, LOGIN, TABLE, NEITHER = "dest", "cred", "login", "table", "-"
+CLASSIFIED = {
+    "jwt": {"jwt": CREDENTIAL, "clock": NEITHER},
+    "oauth": {
+        **dict.fromkeys(
+            ("token_url", "authorization_url", "device_authorization_url", "revocation_url"),
+            DESTINATION,
+        ),
+        **dict.fromkeys(
+            ("client_secret", "private_key", "login_store_key", "assertion", "subject_token"),
+            CREDENTIAL,
+        ),
+        "actor_token": CREDENTIAL,
+        "client_id": LOGIN,
+        "grant_type": LOGIN,
+        "extra_params": TABLE,
+        **dict.fromkeys(
+            [
+                "scopes",
+                "audience",
+                "client_auth",
+                "key_id",
+                "assertion_algorithm",
+                "assertion_audience",
+                "assertion_lifetime",
+                "subject_token_type",
+                "actor_token_type",
+                "requested_token_type",
+                "resource",
+                "default_expires_in",
+                "retry",
+                "max_response_bytes",
+                "redirect_port",
+                "login_store",
+                "login_store_dir",
+                "clock_skew",
+                "refresh_ahead",
+                "failure_cooldown",
+                "clock",
+            ],
+            NEITHER,
+        ),
+    },
+    "tds": {
+        **dict.fromkeys(
+            ("token_dispenser_arn_ssm_key", "lambda_arn", "region", "profile_name"), DESTINATION
+        ),
+        "edl_pass": CREDENTIAL,
+        **dict.fromkeys(
+            [
+                "client_id",
+                "minimum_alive_secs",
+                "auth_style",
+                "action",
+                "edl_user",
+                "cmr_env",
+                "invoke_timeout",
+                "max_response_bytes",
+                "max_attempts",
+                "boto3_session",
+                "clock_skew",
+                "refresh_ahead",
+                "failure_cooldown",
+                "clock",
+            ],
+            NEITHER,
+        ),
+    },
+}
+
+
 def test_the_rule_knows_every_destination_and_secret_of_the_built_in_providers() -> None:
-    """A new built-in setting that says where credentials go fails this test until it is
-    looked at; the secret settings listed for `config show` match the constructors."""
+    """Each setting of each built-in provider is classified above, and the rule agrees:
+    a new one (an ``issuer``, say) fails this test until someone decides what it is. The
+    secret settings listed for `config show` match the constructors."""
     built_ins = Registry(group="tokenprovider.no-plugins")
     classes = {name: built_ins.get(name) for name in built_ins.names()}
-    destinations = {
-        name: {key for key in parameters(cls) if is_destination(key)}  # type: ignore[arg-type]
-        for name, cls in classes.items()
-    }
-    assert destinations == {
-        "jwt": set(),  # its host only: domain and scheme
-        "oauth": {"token_url", "authorization_url", "device_authorization_url", "revocation_url"},
-        "tds": {"lambda_arn", "token_dispenser_arn_ssm_key", "region", "profile_name"},
-    }
+    known = KnownKeys()
+    settings = {name: set(parameters(cls)) for name, cls in classes.items()}  # type: ignore[arg-type]
+    assert settings == {name: set(keys) for name, keys in CLASSIFIED.items()}, (
+        "classify each new setting in CLASSIFIED"
+    )
+    for name, keys in CLASSIFIED.items():
+        for key, kind in keys.items():
+            path = ("credentials", name, key)
+            assert is_destination(key) == (kind == DESTINATION), path
+            credential = is_credential(path, "env:X", known)
+            assert credential == (kind == CREDENTIAL), path
+            if kind == LOGIN:
+                assert is_credential(path, "device_code", known, person=True), path
+            if kind == TABLE:
+                assert is_credential((*path, "client_assertion"), "x", known), path
+                assert not is_credential((*path, "audience"), "x", known), path  # public
     found = {name: secret_keys(cls) for name, cls in classes.items()}  # type: ignore[arg-type]
     assert found == BUILT_IN_SECRETS, f"update BUILT_IN_SECRETS in config/known.py to {found!r}"
     assert PERSON_GRANTS == GRANTS_OF_THE_PROVIDER

@@ -69,21 +69,17 @@ class Origin(NamedTuple):
 
 
 class LoadedConfig:
-    """The merged configuration with the origin of every value and the files searched,
-    and the key paths whose value the project file set or changed (``project_changes``:
-    one it repeats is no change; see `tokenprovider.config.trust`)."""
+    """The merged configuration with the origin of every value and the files searched.
+
+    A value the project file repeats keeps the earlier file as its origin: the project
+    file changed nothing there (`tokenprovider.config.trust` relies on it)."""
 
     def __init__(
-        self,
-        data: dict[str, Any],
-        origins: dict[KeyPath, Origin],
-        files: list[ConfigFile],
-        project_changes: frozenset[KeyPath] = frozenset(),
+        self, data: dict[str, Any], origins: dict[KeyPath, Origin], files: list[ConfigFile]
     ) -> None:
         self.data = data
         self.origins = origins
         self.files = files
-        self.project_changes = project_changes
 
     def origin(self, path: KeyPath) -> Origin | None:
         """The origin of ``path``, or of its nearest ancestor that has one."""
@@ -134,20 +130,18 @@ def load(
     files = search_path(env, Path.cwd() if cwd is None else cwd, explicit)
     data: dict[str, Any] = {}
     origins: dict[KeyPath, Origin] = {}
-    changes: set[KeyPath] = set()
     for config_file in files:
         if config_file.kind != EXPLICIT and not exists(config_file.path):
             continue
         document, text = read_toml(config_file.path)
         lines = key_lines(text)
         source = source_name(config_file.path)
-        leaves = _leaves(document, ())
-        _check_literal_secrets(config_file.path, leaves)
-        for path, value in _domains_first(leaves):
-            before = _value_at(data, path)
+        found = leaves(document, ())
+        _check_literal_secrets(config_file.path, found)
+        for path, value in _domains_first(found):
+            if config_file.kind == PROJECT and _same(path, _value_at(data, path), value):
+                continue  # a repeat: the value and its origin stay the earlier file's
             _put(data, origins, path, value, Origin(source, nearest(lines, path)))
-            if config_file.kind == PROJECT and not _same(path, before, value):
-                changes.add(path)
         for path in _tables(document, ()):
             # A table is where its header (or first dotted key) is, not its first value.
             if path in lines and path in origins:
@@ -155,7 +149,7 @@ def load(
     settings = [(path, value, name) for name, path, value in environment_settings(env)]
     for path, value, name in _domains_first(settings):
         _put(data, origins, path, value, Origin(name, variable=True))
-    return LoadedConfig(data, origins, files, frozenset(changes))
+    return LoadedConfig(data, origins, files)
 
 
 def source_name(path: Path) -> str:
@@ -221,10 +215,11 @@ def _bad_variable(name: str) -> str:
     return message + did_you_mean(name, sorted(_CONTROL_VARIABLES))
 
 
-def _leaves(value: Any, path: KeyPath) -> list[tuple[KeyPath, Any]]:
-    """Every non-table value in a TOML document with its key path (empty tables kept)."""
+def leaves(value: Any, path: KeyPath) -> list[tuple[KeyPath, Any]]:
+    """Every non-table value under ``path`` (``value`` is what is there) with its key
+    path, empty tables kept: of a TOML document, or of a merged credentials table."""
     if isinstance(value, dict) and (value or not path):
-        return [leaf for key, item in value.items() for leaf in _leaves(item, (*path, key))]
+        return [leaf for key, item in value.items() for leaf in leaves(item, (*path, key))]
     return [(path, value)]
 
 
@@ -299,7 +294,10 @@ def is_literal_secret(path: KeyPath, value: Any, known: KnownKeys | None = None)
     """Whether ``value``, set at ``path``, is a secret written out in full: the string of
     a setting named like a secret or declared to take one (`KnownKeys.takes_secret`) that
     is not a reference (``cache_key = "derive"`` names no secret), nor a mistyped one
-    (``envv:NAME``: an error about it is what the user must see, not advice to protect it)."""
+    (``envv:NAME``: an error about it is what the user must see, not advice to protect it).
+
+    Pass ``known`` when testing many values (`_check_literal_secrets` does): without it a
+    new `KnownKeys` is made, which looks a plugin's settings up again."""
     if not (path and isinstance(value, str)):
         return False
     if not (is_secret_key(path[-1]) or (known or KnownKeys()).takes_secret(path)):

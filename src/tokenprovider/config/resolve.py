@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from tokenprovider._masking import SOURCE_SETTINGS
 from tokenprovider.config import section_rules as rules
 from tokenprovider.config.build import PROFILE_SCHEME, build_named
-from tokenprovider.config.known import SECTION_KEYS
+from tokenprovider.config.known import SECTION_KEYS, KnownKeys
 from tokenprovider.config.loading import KeyPath, LoadedConfig, load
 from tokenprovider.config.profiles import (
     DEFAULT,
@@ -79,8 +79,9 @@ def resolve(
 class Configuration:
     """What every profile of one build shares: the configuration, the directory relative
     paths set by variables start from, the file given (named in login commands), the
-    CLI's cache options (see `resolve`), and what is known so far by profile: the
-    providers built, and whether their tokens may be shared."""
+    CLI's cache options (see `resolve`), what is known so far by profile: the providers
+    built, and whether their tokens may be shared, and the settings of the providers
+    looked up (`KnownKeys`)."""
 
     def __init__(
         self,
@@ -98,6 +99,7 @@ class Configuration:
         self.memory_only = memory_only
         self.built: dict[str, tuple[str, TokenProvider]] = {}
         self.shareable: dict[str, bool] = {}
+        self.known = KnownKeys()
 
 
 class ProfileLinks:
@@ -200,8 +202,9 @@ class ProfileLinks:
         """The provider of the credentials ``table`` at ``path``, the last of the chain,
         with the CLI's cache options."""
         options = self.configuration
-        for problem in redirect_problems(options.loaded, path):
-            raise problem  # before anything is built: no credential goes anywhere
+        problems = redirect_problems(options.loaded, path, options.known)
+        if problems:
+            raise problems[0]  # before anything is built: no credential goes anywhere
         if options.memory_only and _cacheable(table):
             table = {key: value for key, value in table.items() if key not in _CACHE_KEYS}
         offered = (

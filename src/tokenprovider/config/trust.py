@@ -5,10 +5,13 @@ whatever repository you work in) holding only ``token_url`` would send your user
 client secret to the URL it names. The project file is the one source you do not
 choose: it may set any setting, but not one that decides where a credential goes
 (`is_destination`, or the section's ``domain`` and ``scheme``) in a credentials table
-one of whose credentials (`is_credential`) comes from the site or user file, which are
-read wherever you work. `redirect_problems` reports each such setting, naming both sides
-and the ways to mean it. A value the project file repeats changes nothing, and sources
-given for a run (an explicit file, ``TOKENPROVIDER_*`` variables) may combine with any.
+one of whose credentials (`is_credential`) the site or user file set, which are read
+wherever you work; nor may it add a profile whose name differs only in case from one of
+theirs, which ``--profile NAME`` would pick instead. `redirect_problems` reports each
+such setting, naming both sides and the ways to mean it. A value the project file
+repeats keeps the earlier file as its origin (`tokenprovider.config.loading.load`), so
+it changes nothing, a credential included; sources given for a run (an explicit file,
+``TOKENPROVIDER_*`` variables) may combine with any.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import Any
 
 from tokenprovider._masking import SOURCE_SETTINGS, is_public_parameter, is_secret_key
 from tokenprovider.config.known import FREE, SECTION_KEYS, KnownKeys
-from tokenprovider.config.loading import ENV_PREFIX, KeyPath, LoadedConfig, source_name
+from tokenprovider.config.loading import ENV_PREFIX, KeyPath, LoadedConfig, leaves, source_name
 from tokenprovider.config.locations import EXPLICIT, PROJECT, SITE, USER
 from tokenprovider.config.profiles import section
 from tokenprovider.config.toml_lines import dotted
@@ -29,9 +32,15 @@ from tokenprovider.errors import ConfigurationError
 _DESTINATION_SUFFIXES = ("_url", "_uri", "_endpoint", "_arn", "_ssm_key")
 #: ... and by their name: which AWS region and account (profile) are called.
 _DESTINATION_NAMES = frozenset({"url", "uri", "endpoint", "region", "profile_name"})
-#: The grants that log a person in (`tokenprovider.providers._person.PERSON_GRANTS`):
-#: the login kept for such a table is a credential, sent to its token and revocation URLs.
+#: The grants that log a person in: the login kept for such a table, and the one a person
+#: makes for its client (the code and verifier), are credentials, sent to its token and
+#: revocation URLs. The same as `tokenprovider.providers._person.PERSON_GRANTS` (a test
+#: keeps them equal), not imported from there: that module brings in ``tokenprovider.core``
+#: (about 2.5 ms), and ``config show``, whose quick check uses this module, imports no
+#: provider.
 PERSON_GRANTS = ("authorization_code", "device_code")
+#: The credentials of a person's login, which no reference in the project file replaces.
+_LOGIN_KEYS = frozenset({"grant_type", "client_id"})
 
 
 def is_destination(key: str) -> bool:
@@ -40,24 +49,31 @@ def is_destination(key: str) -> bool:
     return lowered in _DESTINATION_NAMES or lowered.endswith(_DESTINATION_SUFFIXES)
 
 
-def is_credential(path: KeyPath, value: Any, known: KnownKeys) -> bool:
+def is_credential(path: KeyPath, value: Any, known: KnownKeys, *, person: bool = False) -> bool:
     """Whether the provider setting at ``path`` holding ``value`` is, or reads, a
     credential: a setting ``config show`` masks (a secret by name or by declared type, a
-    value of a free-form table such as ``extra_params``), an assertion source, or a
-    grant that logs a person in."""
+    value of a free-form table such as ``extra_params``), an assertion source, a grant
+    that logs a person in, and, in a table that does (``person``), its ``client_id``:
+    the login a person makes belongs to that client."""
     key = path[-1]
     if key == "grant_type":
         return value in PERSON_GRANTS
+    if key == "client_id":
+        return person
     if known.classify(path, False) == FREE:
         return not is_public_parameter(key)
     return key in SOURCE_SETTINGS or is_secret_key(key) or known.takes_secret(path)
+
+
+Leaf = tuple[KeyPath, Any]
 
 
 def redirect_problems(
     loaded: LoadedConfig, path: KeyPath, known: KnownKeys | None = None
 ) -> list[ConfigurationError]:
     """For the credentials table at ``path``: each setting the project file gives that
-    decides where a credential of the site or user file is sent (see the module docs)."""
+    decides where a credential of the site or user file is sent, or a profile of the
+    project file's that shadows one of theirs (see the module docs)."""
     project = _sources(loaded, PROJECT) - _sources(loaded, EXPLICIT)  # named: trusted
     table = section(loaded.data, path)
     if not project or not isinstance(table, Mapping):
@@ -70,25 +86,26 @@ def redirect_problems(
         return origin is not None and not origin.variable and origin.source in sources
 
     def redirects(key_path: KeyPath, value: Any) -> bool:
-        if key_path not in loaded.project_changes or not set_by(key_path, project):
+        if not set_by(key_path, project):  # a value it repeats is the earlier file's
             return False
         return not (key_path[-1] == "scheme" and str(value).lower() == "https")
 
-    problems: list[ConfigurationError] = []
-    everywhere: list[KeyPath] = []  # every table's credentials, for domain and scheme
+    problems = _shadowed(loaded, path, project, ambient)
+    everywhere: list[Leaf] = []  # every table's credentials, for domain and scheme
     for name, settings in table.items():
         if name in SECTION_KEYS:
             continue
-        leaves = _leaves(settings, (*path, str(name)))
+        found = leaves(settings, (*path, str(name)))
+        person = isinstance(settings, Mapping) and settings.get("grant_type") in PERSON_GRANTS
         credentials = [
-            leaf
-            for leaf, value in leaves
-            if set_by(leaf, ambient) and is_credential(leaf, value, known)
+            (leaf, value)
+            for leaf, value in found
+            if set_by(leaf, ambient) and is_credential(leaf, value, known, person=person)
         ]
         everywhere += credentials
         problems += [
             _problem(loaded, leaf, credentials)
-            for leaf, value in leaves
+            for leaf, value in found
             if credentials
             and is_destination(leaf[-1])
             and known.classify(leaf, False) != FREE  # a request parameter, not a place
@@ -101,11 +118,35 @@ def redirect_problems(
     return problems
 
 
-def _leaves(value: Any, path: KeyPath) -> list[tuple[KeyPath, Any]]:
-    """Every value under ``path`` (a shorthand's value is its own leaf)."""
-    if isinstance(value, Mapping):
-        return [leaf for key, item in value.items() for leaf in _leaves(item, (*path, str(key)))]
-    return [(path, value)]
+def _shadowed(
+    loaded: LoadedConfig, path: KeyPath, project: set[str], ambient: set[str]
+) -> list[ConfigurationError]:
+    """A project file's profile at ``path`` whose name is a site or user file's profile
+    but for case (``--profile prod`` picks an exact name before a folded one)."""
+    if len(path) != 3 or path[0] != "profiles":
+        return []
+    mine = loaded.origins.get(path[:2])
+    if mine is None or mine.variable or mine.source not in project:
+        return []
+    problems = []
+    for other in loaded.data["profiles"]:
+        theirs = loaded.origins.get(("profiles", str(other)))
+        if (
+            str(other) != path[1]
+            and str(other).lower() == path[1].lower()
+            and theirs is not None
+            and not theirs.variable
+            and theirs.source in ambient
+        ):
+            problems.append(
+                ConfigurationError(
+                    f"profiles.{path[1]} (from {mine}): a project file may not add a profile "
+                    f"named like your own profiles.{other} (from {theirs}) but for case, which "
+                    f"it would stand in for. Rename one of them, or trust this project file "
+                    f"by naming it: --config {mine.source}"
+                )
+            )
+    return problems
 
 
 def _sources(loaded: LoadedConfig, *kinds: str) -> set[str]:
@@ -114,29 +155,32 @@ def _sources(loaded: LoadedConfig, *kinds: str) -> set[str]:
 
 
 def _problem(
-    loaded: LoadedConfig, destination: KeyPath, credentials: list[KeyPath]
+    loaded: LoadedConfig, destination: KeyPath, credentials: list[Leaf]
 ) -> ConfigurationError:
     def where(key_path: KeyPath) -> str:
         return f"{dotted(key_path)} (from {loaded.origins[key_path]})"
 
-    def what(key_path: KeyPath) -> str:
-        if key_path[-1] != "grant_type":
-            return where(key_path)
-        grant = section(loaded.data, key_path)  # one of PERSON_GRANTS: safe to quote
-        return f"the login kept for {where(key_path)}, a {grant!r} grant,"
+    def described(key_path: KeyPath, value: Any) -> str:
+        if key_path[-1] == "grant_type":  # one of PERSON_GRANTS: safe to quote
+            return f"the login kept for {where(key_path)}, an {value!r} grant,"
+        if key_path[-1] == "client_id":
+            return f"the login a person makes for {where(key_path)}"
+        return where(key_path)
 
     project = loaded.origins[destination].source
     variable = ENV_PREFIX + "__".join(destination).upper()
-    settings = dict.fromkeys(path[-1] for path in credentials if path[-1] != "grant_type")
+    secrets = dict.fromkeys(
+        key_path[-1] for key_path, _ in credentials if key_path[-1] not in _LOGIN_KEYS
+    )
     too = (
-        f"set {', '.join(settings)} in the project file too (a reference such as env:NAME), "
-        if settings
+        f"set {', '.join(secrets)} in the project file too (a reference such as env:NAME), "
+        if secrets
         else ""
     )
     return ConfigurationError(
         f"{where(destination)}: a project file may not decide where the credentials of "
-        f"your own files go, and {', '.join(map(what, credentials))} would be sent where "
-        f"it says. If you mean it: set {destination[-1]} yourself ({variable}=..., or in "
-        f"a file named with --config), {too}or trust this project file by naming it: "
-        f"--config {project}"
+        f"your own files go, and {', '.join(described(*leaf) for leaf in credentials)} "
+        f"would be sent where it says. If you mean it: set {destination[-1]} yourself "
+        f"({variable}=..., or in a file named with --config), {too}or trust this project "
+        f"file by naming it: --config {project}"
     )
