@@ -1,4 +1,4 @@
-"""The exception tree: every expected failure is a :class:`TokenProviderError`.
+"""The exception tree: every expected failure is a `TokenProviderError`.
 
 Messages say what failed and what to change. They never contain a token, secret or
 password: callers may log them and show them to users.
@@ -25,7 +25,11 @@ class InvalidHostError(ConfigurationError):
 
 
 class TokenRequestError(TokenProviderError):
-    """Getting a token from its source failed; the cause is chained."""
+    """Getting a token from its source failed.
+
+    A provider's own exception is chained as the cause; a failed HTTP request is described
+    in the message instead, since requests' exceptions hold the request and its secret.
+    """
 
 
 class TokenEndpointError(TokenRequestError):
