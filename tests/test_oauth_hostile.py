@@ -581,7 +581,7 @@ def test_transport_errors_hold_no_secret(raw_server, client_auth, failure):
         _ = provider.token
     error = info.value
     assert token_url in str(error)
-    assert "up to 2 attempts" in str(error)
+    assert "(2 attempts at most, within " in str(error)
     assert ("ConnectionError" if failure == "refused" else "Timeout") in str(error)
     assert error.__cause__ is None
     assert error.__context__ is None

@@ -207,4 +207,4 @@ def test_an_unreachable_endpoint_says_what_was_tried(clock: FakeClock) -> None:
     assert message.startswith(
         f"no token from GitHub Actions OIDC (ACTIONS_ID_TOKEN_REQUEST_URL) at {url}"
     )
-    assert "retried up to 4 attempts" in message
+    assert "(4 attempts at most, within " in message

@@ -99,3 +99,8 @@ class RetryPolicy(Value):
         """The per-call timeout for a fetch starting now: ``timeout``, or the time to the
         deadline if that is shorter."""
         return max(0.001, min(self.timeout, deadline_at - self.monotonic()))
+
+    def limits(self) -> str:
+        """The policy's bounds, for a message: ``"4 attempts at most, within 30s"``."""
+        attempts = "1 attempt" if self.max_attempts == 1 else f"{self.max_attempts} attempts"
+        return f"{attempts} at most, within {self.deadline:g}s"

@@ -219,9 +219,15 @@ def _plain_http_problem(parts: SplitResult, host: Host, shown: str) -> str | Non
     if parts.scheme != "http":
         return None
     if host.scheme == "https":
+        hint = (
+            '; for a test server on loopback, give the host with scheme "http" '
+            '(its URL, such as LocalOAuthServer.url, or Host(domain, "http"))'
+            if is_loopback(parts.hostname)
+            else ""
+        )
         return (
             f"{shown} uses plain http while {host} uses https; "
-            "client credentials must not be sent in clear"
+            f"client credentials must not be sent in clear{hint}"
         )
     if not is_loopback(parts.hostname):
         return (

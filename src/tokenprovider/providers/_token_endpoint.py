@@ -406,8 +406,7 @@ class TokenEndpoint:
                 'server on loopback set scheme = "http"'
             )
         return TokenRequestError(
-            f"could not reach the {what} {shown} (retried up to "
-            f"{policy.max_attempts} attempts within {policy.deadline:g}s): {failure.detail}" + hint
+            f"could not reach the {what} {shown} ({policy.limits()}): {failure.detail}" + hint
         )
 
     def __discover(self, calls: OAuthCalls) -> ServerMetadata:

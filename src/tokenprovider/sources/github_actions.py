@@ -85,8 +85,7 @@ class GitHubActionsSource(AssertionSource):
         where = f"{self.description} at {shown}"
         if not isinstance(answer, Answer):
             raise AssertionSourceError(
-                f"no token from {where}: {answer.detail} (retried up to "
-                f"{self.retry.max_attempts} attempts within {self.retry.deadline:g}s)"
+                f"no token from {where}: {answer.detail} ({self.retry.limits()})"
             )
         return _value(answer, where, text)
 
