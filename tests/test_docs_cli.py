@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import argparse
 import re
+import shlex
 from pathlib import Path
+
+import pytest
 
 from tokenprovider.cli.parser import build_parser
 
@@ -102,3 +105,52 @@ def test_configuration_page_names_every_command() -> None:
     documented = set(re.findall(r"^\| `([a-z]+(?: [a-z-]+)?)", text, flags=re.MULTILINE))
     expected = set(parser_commands(build_parser())) - {""}
     assert expected <= documented, sorted(expected - documented)
+
+
+#: A ``tokenprovider`` command in a shell line: at the start, or after ``;``, ``&&``,
+#: ``|`` or ``$(``; its arguments run to the next of those, a redirection or a comment.
+_COMMAND = re.compile(r"(?:^|[;&|(]\s*)tokenprovider((?:\s+[^\s;&|)>#]+)*)")
+_SHELL = re.compile(r"^```(console|sh|shell|bash)\n(.*?)^```", re.MULTILINE | re.DOTALL)
+
+
+def shell_commands(text: str) -> list[list[str]]:
+    """The arguments of every ``tokenprovider`` command in a page's shell blocks (in a
+    ``console`` block, the lines after a ``$`` prompt; the others are output)."""
+    found = []
+    for block in _SHELL.finditer(text):
+        for line in block.group(2).splitlines():
+            if block.group(1) == "console" and not line.startswith("$ "):
+                continue
+            command = line.removeprefix("$ ")
+            found += [shlex.split(match.group(1)) for match in _COMMAND.finditer(command)]
+    return found
+
+
+def test_every_command_the_pages_show_is_one_the_parser_takes(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    pages = [DOCS.parent / "README.md", *sorted(DOCS.glob("*.md"))]
+    shown = [(page.name, args) for page in pages for args in shell_commands(page.read_text())]
+    assert len(shown) >= 10
+    refused = []
+    for page, args in shown:
+        try:
+            build_parser().parse_args(args)
+        except SystemExit:
+            refused.append(f"{page}: tokenprovider {shlex.join(args)}")
+    capsys.readouterr()
+    assert refused == []
+
+
+def test_the_shell_commands_are_found() -> None:
+    text = (
+        "```console\n"
+        "$ tokenprovider token >/dev/null; tokenprovider header --bogus  # one\n"
+        '$ curl -H "$(tokenprovider header)" https://x\n'
+        "$ pip install 'tokenprovider[aws]'\n"
+        "tokenprovider: error: output, not a command\n"
+        "```\n"
+    )
+    assert shell_commands(text) == [["token"], ["header", "--bogus"], ["header"]]
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["header", "--bogus"])
