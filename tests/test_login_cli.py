@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from browser_opener import wait_for
 from browser_support import require_browser
 from conftest import assert_no_leak, cli_sandbox
 from login_support import CALLBACK, PASSWORD, approve
@@ -254,6 +255,7 @@ def test_login_in_a_real_browser_through_the_cli(tmp_path: Path, server: LocalOA
     logged_in = sandbox.run("login", "--profile", "work")
     assert logged_in.returncode == 0, logged_in.stderr
     assert "Logged in as alice" in logged_in.stdout
+    wait_for(page, timeout=60)  # the browser may still be closing when the command ends
     assert "You are logged in. You can close this window." in page.read_text(encoding="utf-8")
     token = sandbox.run("token", "--profile", "work")
     assert token.returncode == 0, token.stderr
