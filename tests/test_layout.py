@@ -121,6 +121,7 @@ LAYERS = (
         "_untrusted",
         "_urllib3_retry",
         "_value",
+        "_lazy",
     ),
 )
 #: Imports against the direction, each for a reason docs/architecture.md gives.
