@@ -162,7 +162,8 @@ def _problem(
 
     def described(key_path: KeyPath, value: Any) -> str:
         if key_path[-1] == "grant_type":  # one of PERSON_GRANTS: safe to quote
-            return f"the login kept for {where(key_path)}, an {value!r} grant,"
+            article = "an" if str(value)[:1].lower() in "aeiou" else "a"
+            return f"the login kept for {where(key_path)}, {article} {value!r} grant,"
         if key_path[-1] == "client_id":
             return f"the login a person makes for {where(key_path)}"
         return where(key_path)

@@ -20,9 +20,8 @@ if TYPE_CHECKING:
     from tokenprovider.core.host import Host
     from tokenprovider.core.provider import TokenProvider
 
-#: How many URLs on its host a provider's `ResponseHook` remembers, and how long one may be.
-KNOWN_URLS = 256
-LONGEST_KNOWN_URL = 1024
+#: requests' CaseInsensitiveDict keys its `_store` by the lower-cased name.
+_STORE_KEY = "authorization"
 _RETRY_MARK = "_tokenprovider_retry"
 
 
@@ -34,22 +33,20 @@ def header_handler(
     The hot path, for a provider whose token travels in ``Authorization``: the steps of
     `_rules.wants_token` and `_rules.attach` for that header, with requests' header dict
     read directly (its `_store`, keyed by the lower-cased name), which saves most of the
-    cost of attaching a header, and the host rule's answer for a URL the provider's hook
-    has seen go to its host (see `ResponseHook.on_host`).
+    cost of attaching a header.
     """
     try:
         store = r.headers._store  # type: ignore[attr-defined]
     except AttributeError:
         return handler(provider, r)
-    if "authorization" in store:  # the key of requests' `_store`: the lower-cased name
+    if _STORE_KEY in store:
         return r  # the caller's own header
-    hook = provider._requests_hook
     url = r.url
-    known = hook.known
-    if (url not in known.urls or known.host is not provider.host) and not hook.on_host(url):
+    host = provider.host
+    if url is None or not (url.startswith(host.prefixes) or host.matches(url)):
         return r
-    store["authorization"] = provider._header_item()
-    r.hooks["response"].append(hook)  # a duplicate is harmless
+    store[_STORE_KEY] = provider._header_item()
+    r.hooks["response"].append(provider._requests_hook)  # a duplicate is harmless
     return r
 
 
@@ -74,62 +71,9 @@ def handler(provider: TokenProvider, r: requests.PreparedRequest) -> requests.Pr
     return r
 
 
-def response_hook(provider: TokenProvider) -> ResponseHook:
+def response_hook(provider: TokenProvider) -> functools.partial[requests.Response]:
     """The response hook `header_handler` registers for ``provider``: the 401 answer."""
-    return ResponseHook(provider)
-
-
-class ResponseHook:
-    """A provider's response hook (requests calls it with each response: the 401 answer),
-    which also remembers URLs the host rule let through, so that `header_handler` checks
-    a URL it has seen with one set lookup.
-
-    The rule's answer depends only on the URL and the `Host` (which never changes once
-    built), so URLs are kept with the `Host` they were found on (`OnHost`) and count only
-    while it is still the provider's host. Only URLs on the host are kept: the first
-    `KNOWN_URLS` seen (so a client calling ever new URLs, ``/items/{id}``, stops adding
-    them and pays only the lookup), each at most `LONGEST_KNOWN_URL` characters long.
-    """
-
-    __slots__ = ("_provider", "known")
-
-    def __init__(self, provider: TokenProvider) -> None:
-        self._provider = provider
-        self.known = OnHost(None)
-
-    def __call__(self, response: requests.Response, **send_kwargs: Any) -> requests.Response:
-        return _on_response(self._provider, response, **send_kwargs)
-
-    def on_host(self, url: str | None) -> bool:
-        """Whether ``url`` is on the provider's host (`Host.matches`); remembers it if so."""
-        host = self._provider.host
-        if url is None or not host.matches(url):
-            return False
-        known = self.known
-        if known.host is not host:
-            # A new `OnHost`: one's host never changes, so `header_handler`, which may be
-            # reading the old one, takes its URLs for that host only.
-            known = self.known = OnHost(host)
-        if (
-            len(known.urls) < KNOWN_URLS  # full: a URL seen first is checked every time
-            and type(url) is str  # not a subclass, whose __eq__ could match other URLs
-            and len(url) <= LONGEST_KNOWN_URL
-        ):
-            known.urls.add(url)
-        return True
-
-    def __repr__(self) -> str:  # never the URLs: a query may hold a secret
-        return f"<{type(self).__name__} of {type(self._provider).__name__}>"
-
-
-class OnHost:
-    """URLs found on ``host``: a set that only grows, for a `Host` that never changes."""
-
-    __slots__ = ("host", "urls")
-
-    def __init__(self, host: Host | None) -> None:
-        self.host = host
-        self.urls: set[str] = set()
+    return functools.partial(_on_response, provider)
 
 
 def _on_response(
