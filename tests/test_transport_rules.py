@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 from urllib.parse import quote
@@ -20,8 +21,9 @@ import pytest
 import requests
 
 from conftest import REGION
-from tokenprovider import Host, OAuthTokenProvider, TDSTokenProvider
+from tokenprovider import CachedTokenProvider, Host, OAuthTokenProvider, TDSTokenProvider
 from tokenprovider.caches import MemoryTokenCache
+from tokenprovider.testing import FakeClock
 from tokenprovider.testing.http_recorder import RecordingHTTPServer
 from tokenprovider.testing.lambda_server import LambdaContext
 from tokenprovider.testing.oauth_server import LocalOAuthServer
@@ -282,11 +284,54 @@ def test_requests_hot_path_agrees_with_the_general_handler(
     )
     provider._header_item = lambda: ("Authorization", "Bearer fixed")  # type: ignore[method-assign]
     results = []
-    for handle in (requests_adapter.header_handler, requests_adapter.handler):
+    for handle in (
+        requests_adapter.header_handler,
+        requests_adapter.cached_header_handler,
+        requests_adapter.handler,
+    ):
         prepared = requests.Request("GET", url, headers=headers).prepare()
         handle(provider, prepared)
         results.append((dict(prepared.headers), len(prepared.hooks["response"])))
-    assert results[0] == results[1]
+    assert results[0] == results[1] == results[2]
+
+
+def test_the_engine_s_providers_take_the_snapshot_fast_path() -> None:
+    assert OAuthTokenProvider.__call__ is requests_adapter.cached_header_handler
+    assert CachedTokenProvider.requests_auth_handler is requests_adapter.cached_header_handler
+
+
+def test_a_provider_with_its_own_header_item_is_asked_for_it() -> None:
+    class Stamped(CachedTokenProvider):
+        def _request_token(self) -> tuple[str, float]:
+            return "engine-token", time.time() + 600
+
+        def _header_item(self) -> tuple[str, str]:
+            return ("Authorization", "Stamped " + super()._header_item()[1])
+
+    provider = Stamped("api.example.com")
+    assert Stamped.__call__ is requests_adapter.header_handler
+    for _ in range(2):  # cold, then with a fresh token in the snapshot
+        prepared = requests.Request("GET", "https://api.example.com/x").prepare()
+        provider(prepared)
+        assert prepared.headers["Authorization"] == "Stamped Bearer engine-token"
+
+
+def test_the_snapshot_fast_path_serves_the_engine_s_token_and_refreshes_when_due() -> None:
+    clock = FakeClock()
+    tokens = iter(["first", "second"])
+
+    class Counting(CachedTokenProvider):
+        def _request_token(self) -> tuple[str, float]:
+            return next(tokens), clock.time() + 100
+
+    provider = Counting("api.example.com", clock=clock, cache=MemoryTokenCache())
+    sent = []
+    for advance in (0, 1, 200):  # cold; fresh; expired
+        clock.advance(advance)
+        prepared = requests.Request("GET", "https://api.example.com/x").prepare()
+        provider(prepared)
+        sent.append(prepared.headers["Authorization"])
+    assert sent == ["Bearer first", "Bearer first", "Bearer second"]
 
 
 HEADER_SETS: list[dict[str, str | bytes]] = [

@@ -27,6 +27,7 @@ from tokenprovider.errors import (
     TokenProviderError,
     TokenRequestError,
 )
+from tokenprovider.transports import requests as requests_adapter
 
 if TYPE_CHECKING:
     import concurrent.futures
@@ -455,6 +456,19 @@ class CachedTokenProvider(TokenProvider):
 
     def _authorization(self) -> str:
         return self._header_item()[1]
+
+    # The requests fast path reads the snapshot itself (`cached_header_handler`), unless a
+    # subclass has its own `_header_item`, which it must then be asked.
+    requests_auth_handler = requests_adapter.cached_header_handler
+    __call__ = requests_auth_handler
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        if (
+            cls.requests_auth_handler is requests_adapter.cached_header_handler
+            and cls._header_item is not CachedTokenProvider._header_item
+        ):
+            cls.requests_auth_handler = requests_adapter.header_handler
+        super().__init_subclass__(**kwargs)
 
     def _header_item(self) -> tuple[str, str]:
         snapshot = self.__snapshot

@@ -18,6 +18,10 @@ if TYPE_CHECKING:
     import requests
 
 
+#: The fast handlers for the Authorization header (`TokenProvider`'s, and the engine's).
+_HEADER_HANDLERS = (requests_adapter.header_handler, requests_adapter.cached_header_handler)
+
+
 class TokenProvider(abc.ABC):
     """Supplies a token for one host and attaches it to `requests` calls.
 
@@ -47,7 +51,7 @@ class TokenProvider(abc.ABC):
         super().__init_subclass__(**kwargs)
         # A class that says how its tokens travel gets the handler that asks it on each
         # request; the others keep the fast one for the Authorization header.
-        if cls.requests_auth_handler is requests_adapter.header_handler and (
+        if cls.requests_auth_handler in _HEADER_HANDLERS and (
             cls._carrier is not TokenProvider._carrier
         ):
             cls.requests_auth_handler = requests_adapter.handler

@@ -1,6 +1,7 @@
 """The `requests` adapter: every provider's `requests` auth, following `_rules`.
 
-A requests auth is a call on the prepared request (`header_handler`, or `handler` for a
+A requests auth is a call on the prepared request (`header_handler`, its twin
+`cached_header_handler` for the engine's providers, or `handler` for a
 provider that says how its token travels) plus a response hook for the 401 answer
 (`response_hook`). `requests` itself is imported only by the code that needs it at run
 time, so that ``import tokenprovider`` stays light.
@@ -17,6 +18,7 @@ from tokenprovider.transports._rules import AUTHORIZATION, Credential
 if TYPE_CHECKING:
     import requests
 
+    from tokenprovider.core.cached import CachedTokenProvider
     from tokenprovider.core.host import Host
     from tokenprovider.core.provider import TokenProvider
 
@@ -46,6 +48,35 @@ def header_handler(
     if url is None or not (url.startswith(host.prefixes) or host.matches(url)):
         return r
     store[_STORE_KEY] = provider._header_item()
+    r.hooks["response"].append(provider._requests_hook)  # a duplicate is harmless
+    return r
+
+
+def cached_header_handler(
+    provider: CachedTokenProvider, r: requests.PreparedRequest
+) -> requests.PreparedRequest:
+    """`header_handler` for a `CachedTokenProvider` that keeps the engine's `_header_item`.
+
+    The same steps, but a token that is not yet due is read from the engine's snapshot
+    directly, as `_header_item` would read it, which saves a method call on every request
+    (a tenth of the hot path); a token that is due goes through `_header_item`. This is
+    the one place outside the engine that reads its (name-mangled) snapshot and clock.
+    """
+    try:
+        store = r.headers._store  # type: ignore[attr-defined]
+    except AttributeError:
+        return handler(provider, r)
+    if _STORE_KEY in store:
+        return r  # the caller's own header
+    url = r.url
+    host = provider.host
+    if url is None or not (url.startswith(host.prefixes) or host.matches(url)):
+        return r
+    snapshot = provider._CachedTokenProvider__snapshot  # type: ignore[attr-defined]
+    if provider._CachedTokenProvider__now() < snapshot.refresh_at:  # type: ignore[attr-defined]
+        store[_STORE_KEY] = snapshot.header
+    else:
+        store[_STORE_KEY] = provider._header_item()
     r.hooks["response"].append(provider._requests_hook)  # a duplicate is harmless
     return r
 
