@@ -69,6 +69,7 @@ import requests
 
 import adapters
 from adapters.base import TIMEOUT, Adapter, AsyncAdapter, Endpoint, RequestsAdapter
+from async_herd import ticker  # the 1 ms ticker measuring how long the loop stalls
 from tokenprovider.testing.oauth_server import LocalOAuthServer
 
 CLIENT_ID = "client"
@@ -483,17 +484,6 @@ async def async_503(adapter: AsyncAdapter, server: LocalOAuthServer, endpoint: E
     return cell
 
 
-async def ticker(stop: asyncio.Event) -> float:
-    """The longest the loop left a 1 ms ticker waiting beyond its due time, in seconds."""
-    loop = asyncio.get_running_loop()
-    worst = 0.0
-    while not stop.is_set():
-        due = loop.time() + 0.001
-        await asyncio.sleep(0.001)
-        worst = max(worst, loop.time() - due)
-    return worst
-
-
 async def async_waits(adapter: AsyncAdapter, endpoint: Endpoint, seconds: float) -> Cells:
     auth = adapter.make(endpoint)
     tallies = [Tally() for _ in range(CALLERS)]
@@ -522,7 +512,7 @@ async def async_waits(adapter: AsyncAdapter, endpoint: Endpoint, seconds: float)
         await asyncio.gather(*(caller(tally) for tally in tallies))
         stop.set()
         stall = await lag
-    return {**waits_cells(merged(tallies)), "stall": f"{stall * 1000:.1f} ms"}
+    return {**waits_cells(merged(tallies)), "stall": f"{stall:.1f} ms"}
 
 
 async def async_scenarios(

@@ -10,7 +10,7 @@ from typing import Any
 
 from tokenprovider.cli.output import EXIT_CONFIG, EXIT_OK, note, out
 from tokenprovider.config.display import masked, render
-from tokenprovider.config.loading import LoadedConfig, environment_settings, load
+from tokenprovider.config.loading import LoadedConfig, environment_settings, load, value_at
 from tokenprovider.config.locations import default_project_file, search_path, user_file
 from tokenprovider.config.profiles import (
     active_profile,
@@ -220,7 +220,7 @@ def _check_setting(document: dict[str, Any], path: tuple[str, ...], directory: P
     from tokenprovider.config.keys import credentials_prefix  # noqa: PLC0415
 
     table_path = path[: credentials_prefix(path)]
-    table = _subtree_or_none(document, table_path)
+    table = value_at(document, table_path)
     checked = check_section(table, table_path, cwd=directory, probe=True)
     about = checked.problems_about(path)
     if path[len(table_path) :] == ("domain",) and isinstance(table, dict) and "scheme" in table:
@@ -306,7 +306,7 @@ def config_init(args: argparse.Namespace) -> int:
     named, target = _target_file(args)
     _check_starter(table, section, target.parent)
     document, had_comments = read_for_update(target)
-    existing = _subtree_or_none(document, section)
+    existing = value_at(document, section)
     if existing is not None and not args.force:
         raise ConfigurationError(
             f"{named} already has [{dotted(section)}]; change it with tokenprovider config "
@@ -331,12 +331,3 @@ def _check_starter(table: dict[str, Any], section: tuple[str, ...], directory: P
         )
     for text in checked.notes:
         note(f"note: {text}")
-
-
-def _subtree_or_none(document: dict[str, Any], path: tuple[str, ...]) -> Any:
-    value: Any = document
-    for key in path:
-        if not isinstance(value, dict) or key not in value:
-            return None
-        value = value[key]
-    return value

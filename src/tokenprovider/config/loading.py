@@ -139,7 +139,7 @@ def load(
         found = leaves(document, ())
         _check_literal_secrets(config_file.path, found)
         for path, value in _domains_first(found):
-            if config_file.kind == PROJECT and _same(path, _value_at(data, path), value):
+            if config_file.kind == PROJECT and _same(path, value_at(data, path, _MISSING), value):
                 continue  # a repeat: the value and its origin stay the earlier file's
             _put(data, origins, path, value, Origin(source, nearest(lines, path)))
         for path in _tables(document, ()):
@@ -160,12 +160,12 @@ def source_name(path: Path) -> str:
 _MISSING = object()
 
 
-def _value_at(data: dict[str, Any], path: KeyPath) -> Any:
-    """The value at ``path`` in ``data`` so far, or `_MISSING`."""
+def value_at(data: dict[str, Any], path: KeyPath, missing: Any = None) -> Any:
+    """The value at ``path`` in the nested tables ``data``, or ``missing`` if there is none."""
     value: Any = data
     for key in path:
         if not isinstance(value, dict) or key not in value:
-            return _MISSING
+            return missing
         value = value[key]
     return value
 
