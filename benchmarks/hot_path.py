@@ -6,10 +6,8 @@
    Every loop also removes the header and the response hook again (so each call does
    the work it does on a new request); that reset is timed alone and subtracted. The
    provider runs with its host check and its 401-retry hook, as in production.
-   The provider remembers the URLs it found on its host, and a string keeps its hash, so
-   one more row gives the request a new URL string (equal text) on every call, as a new
-   request has: that call computes the URL's hash, which requests computes next anyway
-   (`urllib.parse` caches the URLs it splits, and requests splits the URL it sends).
+   One more row gives the request a new URL string (equal text) on every call, as a new
+   request has, so that nothing the string keeps from the call before (its hash) helps.
 2. Token requests made when N threads ask a cold provider for a token at once, against
    a local OAuth2 server taking 50 ms per token; beside it, a naive cache without a lock
    (the shape most hand-rolled caches take) for contrast.

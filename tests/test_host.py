@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 import requests
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from tokenprovider.core.host import Host
 from tokenprovider.errors import ConfigurationError, InvalidHostError
@@ -141,6 +143,34 @@ def test_matches_same_origin(url: str) -> None:
 )
 def test_does_not_match_other_origins(url: str) -> None:
     assert not Host("api.example.com").matches(url)
+
+
+#: Hosts of each kind, with the start of a URL on it as requests spells it.
+USUAL_STARTS = [
+    (Host("api.example.com"), "https://api.example.com/"),
+    (Host("api.example.com:443"), "https://api.example.com/"),
+    (Host("127.0.0.1:8080", "http"), "http://127.0.0.1:8080/"),
+    (Host("[::1]:8443"), "https://[::1]:8443/"),
+    (Host("bücher.example"), "https://xn--bcher-kva.example/"),
+]
+
+
+@given(
+    st.sampled_from(USUAL_STARTS),
+    st.sampled_from(["", "/", "0", ".", ":", "\x00", "\U0010ffff", "/x", "0/x"]),
+    st.text(),
+)
+@example(USUAL_STARTS[0], "", "")  # the start alone
+@example(USUAL_STARTS[0], "0", "")  # the bound itself
+def test_the_hot_paths_two_comparisons_say_exactly_whether_a_url_has_the_usual_start(
+    case: tuple[Host, str], joint: str, tail: str
+) -> None:
+    # The requests handler checks `_usual_from <= url < _usual_until` instead of calling
+    # startswith: for every string, cut anywhere into the start, the two must agree.
+    host, start = case
+    for cut in range(len(start) + 1):
+        url = start[:cut] + joint + tail
+        assert (host._usual_from <= url < host._usual_until) is url.startswith(start), url
 
 
 @pytest.mark.parametrize(

@@ -230,6 +230,8 @@ class CachedTokenProvider(TokenProvider):
         self.refresh_ahead = _seconds("refresh_ahead", refresh_ahead, cls.refresh_ahead)
         self.failure_cooldown = _seconds("failure_cooldown", failure_cooldown, cls.failure_cooldown)
         self.__clock = clock or SYSTEM_CLOCK
+        # On the hot paths, read as ``now = self.__now`` and then ``now()``: CPython 3.11
+        # speeds up that attribute load, and not the lookup behind ``self.__now()``.
         self.__now = self.__clock.monotonic
         self.__snapshot = _EMPTY
         self.__engine = _Engine()
@@ -322,7 +324,8 @@ class CachedTokenProvider(TokenProvider):
     def token(self) -> str:
         """The cached token, refreshed ahead of expiry; raises if none can be had."""
         snapshot = self.__snapshot
-        if self.__now() < snapshot.refresh_at:
+        now = self.__now
+        if now() < snapshot.refresh_at:
             return snapshot.token
         return self.__slow_path().token
 
@@ -330,13 +333,15 @@ class CachedTokenProvider(TokenProvider):
         """The cached token, for a coroutine: as `token`, but the event loop never waits
         on a fetch. Threads and tasks, on any number of loops, share one fetch."""
         snapshot = self.__snapshot
-        if self.__now() < snapshot.refresh_at:
+        now = self.__now
+        if now() < snapshot.refresh_at:
             return snapshot.token
         return (await self.__async_slow_path()).token
 
     async def _async_header_item(self) -> tuple[str, str]:
         snapshot = self.__snapshot
-        if self.__now() < snapshot.refresh_at:
+        now = self.__now
+        if now() < snapshot.refresh_at:
             return snapshot.header
         return (await self.__async_slow_path()).header
 
@@ -472,7 +477,8 @@ class CachedTokenProvider(TokenProvider):
 
     def _header_item(self) -> tuple[str, str]:
         snapshot = self.__snapshot
-        if self.__now() < snapshot.refresh_at:
+        now = self.__now
+        if now() < snapshot.refresh_at:
             return snapshot.header
         return self.__slow_path().header
 

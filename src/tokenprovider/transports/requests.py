@@ -22,8 +22,6 @@ if TYPE_CHECKING:
     from tokenprovider.core.host import Host
     from tokenprovider.core.provider import TokenProvider
 
-#: requests' CaseInsensitiveDict keys its `_store` by the lower-cased name.
-_STORE_KEY = "authorization"
 _RETRY_MARK = "_tokenprovider_retry"
 
 
@@ -41,13 +39,13 @@ def header_handler(
         store = r.headers._store  # type: ignore[attr-defined]
     except AttributeError:
         return handler(provider, r)
-    if _STORE_KEY in store:
+    if "authorization" in store:  # the `_store` key of "Authorization": lower-cased
         return r  # the caller's own header
     url = r.url
     host = provider.host
-    if url is None or not (url.startswith(host.prefixes) or host.matches(url)):
+    if url is None or not (host._usual_from <= url < host._usual_until or host.matches(url)):
         return r
-    store[_STORE_KEY] = provider._header_item()
+    store["authorization"] = provider._header_item()
     r.hooks["response"].append(provider._requests_hook)  # a duplicate is harmless
     return r
 
@@ -66,17 +64,18 @@ def cached_header_handler(
         store = r.headers._store  # type: ignore[attr-defined]
     except AttributeError:
         return handler(provider, r)
-    if _STORE_KEY in store:
+    if "authorization" in store:  # the `_store` key of "Authorization": lower-cased
         return r  # the caller's own header
     url = r.url
     host = provider.host
-    if url is None or not (url.startswith(host.prefixes) or host.matches(url)):
+    if url is None or not (host._usual_from <= url < host._usual_until or host.matches(url)):
         return r
     snapshot = provider._CachedTokenProvider__snapshot  # type: ignore[attr-defined]
-    if provider._CachedTokenProvider__now() < snapshot.refresh_at:  # type: ignore[attr-defined]
-        store[_STORE_KEY] = snapshot.header
+    now = provider._CachedTokenProvider__now  # type: ignore[attr-defined]
+    if now() < snapshot.refresh_at:  # (as provider.__now(), CPython looks it up slower)
+        store["authorization"] = snapshot.header
     else:
-        store[_STORE_KEY] = provider._header_item()
+        store["authorization"] = provider._header_item()
     r.hooks["response"].append(provider._requests_hook)  # a duplicate is harmless
     return r
 
