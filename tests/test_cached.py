@@ -169,6 +169,18 @@ def test_clock_skew_can_be_set_on_a_subclass(fake_clock: FakeClock) -> None:
     assert provider.token == "token-2"
 
 
+def test_the_seed_designs_underscored_clock_skew_is_warned_about_where_it_is_set() -> None:
+    with pytest.warns(
+        UserWarning, match=r"Seedling\._clock_skew is not read; set clock_skew"
+    ) as caught:
+
+        class Seedling(CountingProvider):
+            _clock_skew = 30
+
+    assert [w.filename for w in caught] == [__file__]  # the class statement, not ours
+    assert Seedling.clock_skew == CachedTokenProvider.clock_skew
+
+
 def test_five_second_token_is_not_fetched_on_every_call(fake_clock: FakeClock) -> None:
     provider = CountingProvider(fake_clock, lifetime=5)
     for _ in range(20):

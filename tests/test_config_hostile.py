@@ -549,3 +549,21 @@ def test_the_built_in_settings_list_matches_the_constructors() -> None:
         "update BUILT_IN_SETTINGS in src/tokenprovider/config/known.py to: "
         + repr({name: sorted(keys) for name, keys in found.items()})
     )
+
+
+@pytest.mark.parametrize(
+    ("given", "named"),
+    [
+        (None, "None"),
+        (3, "an integer"),
+        (b"x", "a bytes"),
+        (["x"], "an array"),
+        (object(), "an object"),
+    ],
+)
+def test_a_document_that_is_not_a_table_is_an_error_naming_what_it_is(
+    given: Any, named: str
+) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        parse_credentials_config(given)
+    assert str(caught.value) == f"the configuration must be a table (a dict), not {named}"

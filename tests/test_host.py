@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+import pickle
+
 import pytest
 import requests
 from hypothesis import example, given
@@ -203,6 +206,30 @@ def test_hosts_with_same_origin_are_equal(same: str) -> None:
 )
 def test_hosts_with_other_origin_differ(other: Host) -> None:
     assert Host("api.example.com") != other
+
+
+@pytest.mark.parametrize("name", [*Host.__slots__, "anything"])
+def test_a_host_cannot_be_changed_or_given_new_attributes(name: str) -> None:
+    host = Host("api.example.com")
+    with pytest.raises(AttributeError, match="cannot be changed"):
+        setattr(host, name, "https://evil.example/")
+    with pytest.raises(AttributeError, match="cannot be changed"):
+        delattr(host, name)
+    assert host.matches("https://api.example.com/v1")
+    assert not host.matches("https://evil.example/")
+
+
+@pytest.mark.parametrize("given", ["api.example.com:8443", "http://[::1]", "bücher.example"])
+def test_a_copied_or_pickled_host_is_the_same_host(given: str) -> None:
+    host = Host(given)
+    for twin in (copy.copy(host), copy.deepcopy(host), pickle.loads(pickle.dumps(host))):
+        assert twin == host
+        assert (twin.scheme, twin.domain, twin.prefixes) == (
+            host.scheme,
+            host.domain,
+            host.prefixes,
+        )
+        assert (twin._usual_from, twin._usual_until) == (host._usual_from, host._usual_until)
 
 
 def test_host_is_not_equal_to_its_string() -> None:

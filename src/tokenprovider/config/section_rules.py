@@ -53,7 +53,10 @@ def kind(value: object) -> str:
         return "a table"
     if isinstance(value, (list, tuple)):
         return "an array"
-    return f"a {type(value).__name__}"
+    if value is None:
+        return "None"
+    name = type(value).__name__
+    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
 
 
 def host_of(section: Mapping[str, Any], path: KeyPath) -> tuple[Host | None, list[Problem]]:

@@ -6,6 +6,7 @@ import logging
 import math
 import threading
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -468,6 +469,12 @@ class CachedTokenProvider(TokenProvider):
     __call__ = requests_auth_handler
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
+        if "_clock_skew" in cls.__dict__:  # the seed design's name, which nothing read
+            warnings.warn(
+                f"{cls.__qualname__}._clock_skew is not read; set clock_skew (no underscore) "
+                "for the mandatory window",
+                stacklevel=3,  # the class statement, past type.__new__ and ABCMeta.__new__
+            )
         if (
             cls.requests_auth_handler is requests_adapter.cached_header_handler
             and cls._header_item is not CachedTokenProvider._header_item

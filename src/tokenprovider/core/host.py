@@ -18,10 +18,24 @@ class Host:
     ``Host("api.example.com")``, ``Host("127.0.0.1:8080", "http")`` and
     ``Host("https://api.example.com")`` are all accepted; a URL's scheme wins over the
     default. A path, query, fragment or user info is rejected, since a token is bound
-    to an origin, not to a path.
+    to an origin, not to a path. A `Host` cannot be changed once built: it is a
+    dictionary key, and a provider's promise of where its tokens may go.
     """
 
     __slots__ = ("_origin", "_url", "_usual_from", "_usual_until", "domain", "prefixes", "scheme")
+
+    #: ``https`` or ``http``.
+    scheme: str
+    #: The domain, with its port if one was given, lower-cased and in IDNA form.
+    domain: str
+    #: URL starts that are certainly on this host: ``scheme://domain/`` and its spelling
+    #: with or without the default port. A prepared request's URL always has a path,
+    #: so one ``url.startswith(prefixes)`` settles the common case.
+    prefixes: tuple[str, ...]
+    _url: str
+    _origin: tuple[str, str, int]
+    _usual_from: str
+    _usual_until: str
 
     def __init__(self, domain: str, scheme: str | None = "https") -> None:
         if not isinstance(domain, str) or not domain.strip():
@@ -67,24 +81,35 @@ class Host:
             ascii_name = _idna(hostname, shown)
             netloc = netloc.replace(hostname, ascii_name, 1)
             hostname = ascii_name
-        self.scheme: str = scheme
-        self.domain: str = netloc
-        self._url = f"{scheme}://{self.domain}"
-        self._origin = (scheme, hostname, port or _DEFAULT_PORTS[scheme])
         bare = netloc.rsplit(":", 1)[0] if parts.port else netloc
         default = f"{bare}:{_DEFAULT_PORTS[scheme]}"
-        netlocs = {netloc, bare, default} if port in (None, _DEFAULT_PORTS[scheme]) else {netloc}
-        #: URL starts that are certainly on this host: ``scheme://domain/`` and its spelling
-        #: with or without the default port. A prepared request's URL always has a path,
-        #: so one ``url.startswith(prefixes)`` settles the common case.
-        self.prefixes: tuple[str, ...] = tuple(sorted(f"{scheme}://{n}/" for n in netlocs))
+        usual_port = port in (None, _DEFAULT_PORTS[scheme])
+        netlocs = {netloc, bare, default} if usual_port else {netloc}
         # The usual start, ``scheme://domain/`` as requests spells it (no default port):
         # a URL starts with it exactly when ``_usual_from <= url < _usual_until`` (the
         # bound is the start with its last "/" raised to "0"). Two string comparisons
         # cost less than a call to str.startswith, for the requests hot path.
-        usual = f"{scheme}://{bare if port in (None, _DEFAULT_PORTS[scheme]) else netloc}/"
-        self._usual_from = usual
-        self._usual_until = usual[:-1] + "0"
+        usual = f"{scheme}://{bare if usual_port else netloc}/"
+        fields = {
+            "scheme": scheme,
+            "domain": netloc,
+            "_url": f"{scheme}://{netloc}",
+            "_origin": (scheme, hostname, port or _DEFAULT_PORTS[scheme]),
+            "prefixes": tuple(sorted(f"{scheme}://{n}/" for n in netlocs)),
+            "_usual_from": usual,
+            "_usual_until": usual[:-1] + "0",
+        }
+        for name, value in fields.items():
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"a Host cannot be changed (setting {name!r}); build a new one")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"a Host cannot be changed (deleting {name!r}); build a new one")
+
+    def __reduce__(self) -> tuple[type[Host], tuple[str]]:
+        return (Host, (self._url,))  # copied and pickled by its URL, which parses back
 
     @classmethod
     def coerce(cls, value: Host | str) -> Host:
