@@ -92,8 +92,7 @@ def test_a_short_secret_warns_and_garbles_no_error(tmp_path: Path, secret: str) 
     assert "is shorter than 8 characters" in warned[0]
     error = [line for line in err.splitlines() if line.startswith("tokenprovider: error: ")]
     assert len(error) == 1, err
-    assert "HTTPConnectionPool(host='127.0.0.1'" in error[0]
-    assert "Max retries exceeded" in error[0]
+    assert error[0].endswith("within 30s): ConnectionError: connection refused")  # whole
     assert "***" not in error[0]
     assert "Retrying" not in err  # urllib3's per-retry warning stays out
     assert len(err.splitlines()) == 2, err

@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import quote, quote_plus
 
 import pytest
@@ -582,7 +582,8 @@ def test_transport_errors_hold_no_secret(raw_server, client_auth, failure):
     error = info.value
     assert token_url in str(error)
     assert "(2 attempts at most, within " in str(error)
-    assert ("ConnectionError" if failure == "refused" else "Timeout") in str(error)
+    said = "connection refused" if failure == "refused" else "no answer within the read timeout"
+    assert f"ConnectionError: {said}" in str(error)
     assert error.__cause__ is None
     assert error.__context__ is None
     assert_holds_no_secret(error)
@@ -688,6 +689,105 @@ def test_tls_authorization_server_works(raw_server, tls):
     server = raw_server(authorization_server, tls)
     assert OAuthTokenProvider(server.url, "client", "secret").token == "tls-token"
     assert [r.method for r in server.requests] == ["GET", "POST"]
+
+
+def hang_up(conn: socket.socket, request: Request, stopping: threading.Event) -> None:
+    """Read the request, then close the connection without a word."""
+
+
+@pytest.mark.parametrize(
+    ("failure", "said"),
+    [
+        ("refused", "ConnectionError: connection refused"),
+        ("silent", "ConnectionError: no answer within the read timeout"),
+        ("hang up", "ConnectionError: the server reset the connection"),
+        ("plain http", "SSLError: TLS failed: [SSL: WRONG_VERSION_NUMBER] wrong version number"),
+        ("untrusted", "SSLError: the TLS certificate was not trusted: self-signed certificate"),
+    ],
+)
+def test_an_unreached_token_endpoint_is_said_in_words_not_in_urllib3_wrappers(
+    raw_server, oauth_server, tls_files, monkeypatch: pytest.MonkeyPatch, failure: str, said: str
+) -> None:
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(*tls_files)  # a certificate nobody trusts
+    if failure == "refused":
+        token_url = f"http://127.0.0.1:{closed_port()}/token"
+    elif failure == "plain http":
+        token_url = oauth_server.token_url.replace("http:", "https:")  # it answers a 400
+    else:
+        handler = {"silent": silent, "hang up": hang_up, "untrusted": authorization_server}
+        token_url = raw_server(handler[failure], context if failure == "untrusted" else None).url
+        token_url += "/token"
+    provider = OAuthTokenProvider(
+        "http://127.0.0.1:1",
+        "client",
+        ODD_SECRET,
+        token_url=token_url,
+        retry=RetryPolicy(max_attempts=1, timeout=0.3, deadline=10),
+    )
+    error = str(fetch_error(provider, TokenRequestError))
+    assert error.startswith(f"could not reach the token endpoint {token_url} (1 attempt at most")
+    assert f"): {said}" in error
+    assert not any(word in error for word in ("Pool", "Max retries", "urllib3", "Caused by"))
+
+
+def test_an_unreached_proxy_is_said_to_be_the_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{closed_port()}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    url = "https://login.example/token"  # never resolved here: the proxy would
+    provider = OAuthTokenProvider(
+        "http://login.example",
+        "client",
+        ODD_SECRET,
+        token_url=url,
+        retry=RetryPolicy(max_attempts=1),
+    )
+    error = str(fetch_error(provider, TokenRequestError))
+    assert error.endswith("): ProxyError: the proxy failed: connection refused")
+
+
+def _no_name(*args: object, **kwargs: object) -> NoReturn:
+    raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+
+def _no_connection_in_time(*args: object, **kwargs: object) -> NoReturn:
+    raise TimeoutError("timed out")
+
+
+@pytest.mark.parametrize(
+    ("target", "failing", "said"),
+    [
+        (
+            "socket.getaddrinfo",
+            _no_name,
+            "ConnectionError: the name did not resolve (Name or service not known)",
+        ),
+        (
+            "urllib3.util.connection.create_connection",
+            _no_connection_in_time,
+            "ConnectTimeout: connecting timed out",
+        ),
+    ],
+)
+def test_failures_no_loopback_server_can_cause_are_said_in_words(
+    monkeypatch: pytest.MonkeyPatch, target: str, failing: Callable[..., NoReturn], said: str
+) -> None:
+    # A name that does not resolve and a connection that does not happen in time cannot
+    # be had on loopback: urllib3's own call out is what fails here.
+    monkeypatch.setattr(target, failing)
+    url = "https://login.example/token"
+    provider = OAuthTokenProvider(
+        "http://login.example",
+        "client",
+        ODD_SECRET,
+        token_url=url,
+        retry=RetryPolicy(max_attempts=1),
+    )
+    error = str(fetch_error(provider, TokenRequestError))
+    assert error.endswith(f"): {said}"), error
 
 
 def test_https_discovery_redirected_to_http_is_refused(raw_server, tls):

@@ -190,7 +190,75 @@ class OAuthCalls:
                 if isinstance(exc, not_transient)
                 else "failed"
             )
-            return Failure(kind, f"{type(exc).__name__}: {self.__text(str(exc))}")
+            return Failure(kind, f"{type(exc).__name__}: {self.__text(unreached(exc))}")
+
+
+def unreached(error: requests.RequestException) -> str:
+    """Why a call got no answer, in a few words: from the timeout, socket or TLS error in
+    ``error``'s chain (through urllib3's wrappers, whose text names pool classes), or
+    ``error``'s own text when the chain holds none of those."""
+    import socket  # noqa: PLC0415 - loaded with requests already
+    import ssl  # noqa: PLC0415
+
+    import requests  # noqa: PLC0415
+    from urllib3.exceptions import (  # noqa: PLC0415
+        ConnectTimeoutError,
+        NewConnectionError,
+        ReadTimeoutError,
+    )
+
+    chain = _chain(error)
+    root = chain[-1]
+    if isinstance(root, ssl.SSLCertVerificationError):
+        return f"the TLS certificate was not trusted: {root.verify_message or root.reason}"
+    if isinstance(root, ssl.SSLError):
+        return f"TLS failed: {root}"
+    if isinstance(error, requests.exceptions.ProxyError):
+        return f"the proxy failed: {_socket_words(root) or root}"
+    if isinstance(root, socket.gaierror):
+        return f"the name did not resolve ({root.strerror})"
+    # urllib3's NewConnectionError (a refused connection, say) is a ConnectTimeoutError.
+    if any(isinstance(e, ConnectTimeoutError) for e in chain) and not any(
+        isinstance(e, NewConnectionError) for e in chain
+    ):
+        return "connecting timed out"
+    if any(isinstance(e, ReadTimeoutError) for e in chain):
+        return "no answer within the read timeout"
+    return _socket_words(root) or str(error)
+
+
+def _chain(error: BaseException) -> list[BaseException]:
+    """``error`` and the errors inside urllib3's and requests' wrappers, outermost first:
+    each holds the next as ``reason`` or among its ``args``, or was raised from it."""
+    chain = [error]
+    while len(chain) < 16:
+        inner = getattr(error, "reason", None)
+        if not isinstance(inner, BaseException):
+            inner = next((a for a in error.args if isinstance(a, BaseException)), None)
+        if inner is None:
+            inner = error.__cause__
+        if inner is None or any(inner is seen for seen in chain):
+            break
+        chain.append(inner)
+        error = inner
+    return chain
+
+
+def _socket_words(error: BaseException) -> str:
+    """What a socket error says, as words (empty for anything else)."""
+    import http.client  # noqa: PLC0415 - loaded with requests already
+
+    if isinstance(error, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(error, ConnectionResetError):
+        return "the server reset the connection"
+    if isinstance(error, http.client.RemoteDisconnected):
+        return "the server closed the connection without an answer"
+    if isinstance(error, TimeoutError):
+        return "timed out"
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror[:1].lower() + error.strerror[1:]
+    return ""
 
 
 class FixedAuthorization:
