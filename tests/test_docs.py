@@ -6,8 +6,8 @@ How the Python blocks of README.md and docs/*.md run (tell doc writers: docs/tes
 
 - Every ```python block runs. A page's blocks run in page order in one fresh child process
   (`docs_runner.py`, time-bounded), in one namespace: a block may use what an earlier
-  block of the same page defined or imported. Other fences (toml, console, text) are not
-  run.
+  block of the same page defined or imported. Other fences (console, text) are not run
+  here: `test_docs_cli.py` and `test_docs_shell.py` cover the commands of shell blocks.
 - The hosts in `HOSTS` really answer, over TLS on 127.0.0.1: ``login.example.com`` is a
   `LocalOAuthServer` (client ``reporting``, secret in ``REPORTING_SECRET``, token URL
   ``https://login.example.com/oauth2/token``); the API hosts answer 200 to anything. The

@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import os
+import re
 import shutil
 import zlib
 from pathlib import Path
@@ -154,3 +155,26 @@ def test_a_broken_link_or_a_page_left_out_fails_the_build(tmp_path: Path) -> Non
     assert "#nowhere" in output
     assert "orphan.md" in output
     assert "Aborted" in output
+
+
+def _anchors(page: Path) -> set[str]:
+    """The anchors of a Markdown page's headings, as the site makes them (lower case,
+    punctuation dropped, spaces as hyphens)."""
+    headings = re.findall(r"^#{1,6} (.+?)\s*$", page.read_text(encoding="utf-8"), re.MULTILINE)
+    return {re.sub(r"[\s]+", "-", re.sub(r"[^\w\s-]", "", h.lower())).strip("-") for h in headings}
+
+
+def test_every_link_in_the_readme_leads_to_a_file_and_heading() -> None:
+    # mkdocs checks the links of docs/ (the build is strict); the README is not built.
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    links = re.findall(r"\]\(([^)\s]+)\)", text)
+    assert len(links) >= 20
+    broken = []
+    for link in links:
+        if link.startswith(("http://", "https://", "mailto:")):
+            continue
+        target, _, anchor = link.partition("#")
+        path = ROOT / target
+        if not path.is_file() or (anchor and anchor not in _anchors(path)):
+            broken.append(link)
+    assert broken == []

@@ -55,7 +55,7 @@ def register_provider(name: str) -> Callable[[P], P]:
     """Class decorator: make a `TokenProvider` subclass available in configuration as ``name``.
 
     >>> @register_provider("vault")
-    ... class VaultTokenProvider(CachedTokenProvider): ...  # doctest: +SKIP
+    ... class VaultTokenProvider(CachedTokenProvider): ...
     """
 
     def decorate(cls: P) -> P:

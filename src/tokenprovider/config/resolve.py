@@ -304,7 +304,8 @@ def parse_credentials_config(config: Mapping[str, Any]) -> TokenProvider:
     """Build the provider described by ``config["credentials"]`` (a parsed TOML document).
 
     >>> parse_credentials_config({"credentials": {"domain": "api.example.com",
-    ...                                           "jwt": "eyJ..."}})  # doctest: +SKIP
+    ...                                           "jwt": "env:API_JWT"}})
+    JWTTokenProvider(host=Host('api.example.com', scheme='https'), ...)
     """
     if not isinstance(config, Mapping):
         raise ConfigurationError(

@@ -52,7 +52,7 @@ def register_source(scheme: str) -> Callable[[S], S]:
     its constructor takes the text after ``SCHEME:``.
 
     >>> @register_source("vault-jwt")
-    ... class VaultJWTSource(AssertionSource): ...  # doctest: +SKIP
+    ... class VaultJWTSource(AssertionSource): ...
     """
 
     def decorate(cls: S) -> S:

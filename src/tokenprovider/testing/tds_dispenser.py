@@ -160,9 +160,12 @@ class TokenDispenserHandler:
 class LocalTokenDispenser(Running):
     """The Token Dispenser stack on 127.0.0.1; `env` says how to point boto3 at it.
 
-    >>> with LocalTokenDispenser() as tds:  # doctest: +SKIP
-    ...     monkeypatch.setattr(os, "environ", {**os.environ, **tds.env})
+    >>> import os
+    >>> from tokenprovider import TDSTokenProvider
+    >>> with LocalTokenDispenser() as tds:
+    ...     os.environ.update(tds.env)  # in a pytest test: monkeypatch.setenv each one
     ...     TDSTokenProvider("cmr.example.com", "myclient").token
+    '...'
     """
 
     def __init__(
