@@ -56,13 +56,13 @@ def test_a_failed_mandatory_refresh_serves_the_token_until_it_expires(
 
 
 def test_a_503_storm_fails_no_call_while_a_valid_token_exists() -> None:
-    with LocalOAuthServer(clients={"client": "secret"}, token_lifetime=40) as server:
+    with LocalOAuthServer(clients={"client": "client-secret"}, token_lifetime=40) as server:
         clock = FakeClock()
         policy = RetryPolicy(max_attempts=1, deadline=5, timeout=5)
         provider = OAuthTokenProvider(
             server.url,
             "client",
-            "secret",
+            "client-secret",
             token_url=server.token_url,
             retry=policy,
             clock=clock,
@@ -137,9 +137,9 @@ def test_an_already_expired_token_is_refused_and_refetching_is_rate_limited(
 def test_expires_in_zero_from_a_token_endpoint_is_one_request_not_fifty(
     fake_clock: FakeClock,
 ) -> None:
-    with LocalOAuthServer(clients={"client": "secret"}, token_lifetime=0) as server:
+    with LocalOAuthServer(clients={"client": "client-secret"}, token_lifetime=0) as server:
         provider = OAuthTokenProvider(
-            server.url, "client", "secret", token_url=server.token_url, clock=fake_clock
+            server.url, "client", "client-secret", token_url=server.token_url, clock=fake_clock
         )
         with pytest.raises(MalformedTokenResponseError, match="already expired") as info:
             _ = provider.token

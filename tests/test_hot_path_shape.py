@@ -13,7 +13,7 @@ MAX_ATTRIBUTES = 29
 
 def test_an_oauth_provider_keeps_few_enough_attributes_for_fast_access() -> None:
     provider = OAuthTokenProvider(
-        "api.example.com", "client", "secret", token_url="https://login.example.com/token"
+        "api.example.com", "client", "client-secret", token_url="https://login.example.com/token"
     )
     assert len(vars(provider)) <= MAX_ATTRIBUTES, sorted(vars(provider))
 

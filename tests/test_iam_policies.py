@@ -208,8 +208,8 @@ def _prepared(url: str, dispenser: LocalLambdaServer) -> IAMMoto:
     moto = IAMMoto(url, (key["AccessKeyId"], key["SecretAccessKey"]))
     ssm = moto.client("ssm")
     ssm.put_parameter(Name=SSM_KEY, Value=dispenser.arn(DISPENSER), Type="String")
-    ssm.put_parameter(Name="/" + PARAMETER, Value="secret", Type="SecureString")
-    secret = json.dumps({"client_secret": "secret"})
+    ssm.put_parameter(Name="/" + PARAMETER, Value="client-secret", Type="SecureString")
+    secret = json.dumps({"client_secret": "client-secret"})
     moto.client("secretsmanager").create_secret(Name=SECRET_NAME, SecretString=secret)
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback only
     switch = urllib.request.Request(
@@ -268,7 +268,7 @@ def _shared_cache(setting: Setting) -> None:
         OAuthTokenProvider(
             setting.oauth.url,
             "client",
-            "secret",
+            "client-secret",
             token_url=setting.oauth.token_url,
             cache=DynamoDBTokenCache(setting.table, region=REGION),
         )
@@ -315,7 +315,7 @@ def _secret_read(reference: str) -> Callable[[Setting], None]:
             token_url=setting.oauth.token_url,
             cache=MemoryTokenCache(),
         )
-        assert provider.token  # the server knows client "client" by the secret "secret"
+        assert provider.token  # the server knows client "client" by the secret "client-secret"
         assert setting.oauth.token_requests == 1
 
     return read

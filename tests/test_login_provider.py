@@ -292,7 +292,7 @@ def test_redirect_port_range_is_accepted(server: LocalOAuthServer, store_dir: Pa
 
 
 def test_login_methods_are_for_people_only(server: LocalOAuthServer) -> None:
-    service = OAuthTokenProvider(server.url, "client", "secret", token_url=server.token_url)
+    service = OAuthTokenProvider(server.url, "client", "client-secret", token_url=server.token_url)
     assert service.login_command is None
     with pytest.raises(ConfigurationError, match="grant_type"):
         service.login()

@@ -467,7 +467,7 @@ def test_retries_that_succeed_log_no_warning(
     provider = quiet(
         oauth_server.url,
         "client",
-        "secret",
+        "client-secret",
         token_url=oauth_server.token_url,
         retry=no_wait(fake_clock),
     )

@@ -203,7 +203,7 @@ CHILD = textwrap.dedent(
     spec = json.loads(sys.argv[1])
     from tokenprovider import OAuthTokenProvider, RetryPolicy
     provider = OAuthTokenProvider(
-        spec["host"], "client", "secret", token_url=spec.get("token_url"),
+        spec["host"], "client", "client-secret", token_url=spec.get("token_url"),
         retry=RetryPolicy(**spec["retry"]),
     )
     started = time.monotonic()
@@ -441,7 +441,7 @@ def test_huge_error_description_is_cut_and_escaped(oauth_server, debug_logs):
     provider = OAuthTokenProvider(
         oauth_server.url,
         "client",
-        "secret",
+        "client-secret",
         token_url=oauth_server.token_url,
         clock=fake_clock,
         retry=RetryPolicy(sleep=fake_clock.sleep, monotonic=fake_clock.monotonic),
@@ -529,7 +529,7 @@ def test_password_hiding_the_at_sign_is_refused(token_url):
 def test_discovered_endpoint_with_a_hidden_password_is_refused(oauth_server, monkeypatch):
     endpoint = f"http://svc:{CANARY_SECRET}/x@127.0.0.1:1/token"
     monkeypatch.setattr(oauth_server, "_metadata", lambda: {"token_endpoint": endpoint})
-    provider = OAuthTokenProvider(oauth_server.url, "client", "secret")
+    provider = OAuthTokenProvider(oauth_server.url, "client", "client-secret")
     error = fetch_error(provider, DiscoveryError)
     assert USERINFO in str(error)
     assert_no_leak(repr(provider), CANARY_SECRET)
@@ -687,7 +687,7 @@ def authorization_server(conn: socket.socket, request: Request, stopping: thread
 
 def test_tls_authorization_server_works(raw_server, tls):
     server = raw_server(authorization_server, tls)
-    assert OAuthTokenProvider(server.url, "client", "secret").token == "tls-token"
+    assert OAuthTokenProvider(server.url, "client", "client-secret").token == "tls-token"
     assert [r.method for r in server.requests] == ["GET", "POST"]
 
 
@@ -815,14 +815,14 @@ def test_https_discovery_naming_an_http_token_endpoint_is_refused(raw_server, tl
 def test_http_discovery_may_be_upgraded_to_https(raw_server, tls):
     secure = raw_server(authorization_server, tls)
     plain = raw_server(answer(response(301, Location=f"{secure.url}{METADATA_PATH}")))
-    assert OAuthTokenProvider(plain.url, "client", "secret").token == "tls-token"
+    assert OAuthTokenProvider(plain.url, "client", "client-secret").token == "tls-token"
     assert [r.method for r in secure.requests] == ["GET", "POST"]
 
 
 def test_discovery_may_redirect_to_another_origin_without_credentials(raw_server):
     other = raw_server(authorization_server)
     first = raw_server(answer(response(307, Location=f"{other.url}{METADATA_PATH}")))
-    assert OAuthTokenProvider(first.url, "client", "secret").token == "tls-token"
+    assert OAuthTokenProvider(first.url, "client", "client-secret").token == "tls-token"
     get, post = other.requests
     assert "authorization" not in get.headers
     assert "authorization" in post.headers  # the token request itself, to the endpoint named

@@ -6,11 +6,13 @@ import base64
 import http.client
 import threading
 import urllib.parse
+import warnings
 from collections.abc import Iterator
 
 import pytest
 import requests
 
+from tokenprovider import OAuthTokenProvider
 from tokenprovider.testing.http_recorder import RecordingHTTPServer
 from tokenprovider.testing.oauth_server import LocalOAuthServer, WellKnown
 
@@ -305,3 +307,17 @@ def test_recording_server_redirects(recorder: RecordingHTTPServer) -> None:
     resp = requests.get(recorder.url + "/p?x=1", allow_redirects=False, timeout=5)
     assert (resp.status_code, resp.headers["Location"]) == (302, "http://other.invalid/p?x=1")
     assert [r.path for r in recorder.requests] == ["/p?x=1"]
+
+
+def test_the_oauth_server_fixtures_client_takes_a_token_without_a_warning(
+    oauth_server: LocalOAuthServer,
+) -> None:
+    # A short default secret made every provider built with it warn (and fail under -W error).
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        provider = OAuthTokenProvider(
+            oauth_server.url, "client", "client-secret", token_url=oauth_server.token_url
+        )
+        assert provider.token
+    assert oauth_server.clients == {"client": "client-secret"}
+    assert oauth_server.token_requests == 1

@@ -533,7 +533,11 @@ def test_metadata_lists_the_people_endpoints(server: LocalOAuthServer) -> None:
 
 
 def test_client_credentials_still_work_beside_public_clients(server: LocalOAuthServer) -> None:
-    data = {"grant_type": "client_credentials", "client_id": "client", "client_secret": "secret"}
+    data = {
+        "grant_type": "client_credentials",
+        "client_id": "client",
+        "client_secret": "client-secret",
+    }
     resp = requests.post(server.token_url, data=data, timeout=5)
     assert resp.status_code == 200
     assert "refresh_token" not in resp.json()

@@ -21,7 +21,7 @@ from tokenprovider.testing.oauth_server import LocalOAuthServer
 @pytest.fixture
 def provider(oauth_server: LocalOAuthServer) -> OAuthTokenProvider:
     return OAuthTokenProvider(
-        oauth_server.url, "client", "secret", token_url=oauth_server.token_url
+        oauth_server.url, "client", "client-secret", token_url=oauth_server.token_url
     )
 
 
@@ -235,7 +235,7 @@ class ProtectedExtras(LocalOAuthServer):
     /cookie (a 401 that sets a cookie, then 200), and records Cookie headers."""
 
     def __init__(self) -> None:
-        super().__init__(clients={"client": "secret"})
+        super().__init__(clients={"client": "client-secret"})
         self.cookies_seen: list[str | None] = []
 
     def handle(self, request, body) -> None:  # type: ignore[no-untyped-def]
@@ -264,7 +264,9 @@ def extras() -> Iterator[ProtectedExtras]:
 
 
 def _provider_for(server: LocalOAuthServer, **kwargs: float) -> OAuthTokenProvider:
-    return OAuthTokenProvider(server.url, "client", "secret", token_url=server.token_url, **kwargs)
+    return OAuthTokenProvider(
+        server.url, "client", "client-secret", token_url=server.token_url, **kwargs
+    )
 
 
 def test_401_that_a_fresh_token_does_not_cure_is_not_a_token_storm(
@@ -316,6 +318,6 @@ def test_subclass_with_its_own_call_keeps_it() -> None:
             r.headers["X-Signature"] = "signed"
             return self.requests_auth_handler(r)
 
-    provider = Signing("api.example.com", "client", "secret", token_url="https://t.example/")
+    provider = Signing("api.example.com", "client", "client-secret", token_url="https://t.example/")
     prepared = requests.Request("GET", "https://elsewhere.example.com/").prepare()
     assert provider(prepared).headers["X-Signature"] == "signed"

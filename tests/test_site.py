@@ -41,6 +41,7 @@ DROP_INS = ("tokenprovider.compat.tds", "tokenprovider.compat.metadata_bank")
 #: Names the guides import from modules without ``__all__``, and the hooks an extension
 #: implements.
 ALSO = (
+    "tokenprovider.transports.httpx.ProviderAuth",
     "tokenprovider.core.events.add_listener",
     "tokenprovider.core.events.remove_listener",
     "tokenprovider.secret_refs.reveal",
@@ -178,3 +179,14 @@ def test_every_link_in_the_readme_leads_to_a_file_and_heading() -> None:
         if not path.is_file() or (anchor and anchor not in _anchors(path)):
             broken.append(link)
     assert broken == []
+
+
+def test_every_module_with_public_names_is_a_facade_checked_above() -> None:
+    src = ROOT / "src"
+    declaring = sorted(
+        path.relative_to(src).with_suffix("").as_posix().removesuffix("/__init__").replace("/", ".")
+        for path in (src / "tokenprovider").rglob("*.py")
+        if re.search(r"^__all__\b", path.read_text(encoding="utf-8"), flags=re.MULTILINE)
+    )
+    assert len(declaring) >= 8
+    assert [name for name in declaring if name not in FACADES] == []

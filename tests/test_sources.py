@@ -392,7 +392,7 @@ def test_a_source_without_a_description_is_named_by_its_class() -> None:
 @pytest.fixture
 def oauth(oauth_server: LocalOAuthServer) -> OAuthTokenProvider:
     return OAuthTokenProvider(
-        oauth_server.url, "client", "secret", token_url=oauth_server.token_url
+        oauth_server.url, "client", "client-secret", token_url=oauth_server.token_url
     )
 
 

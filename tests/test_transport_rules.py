@@ -260,7 +260,7 @@ HOSTS = [
 
 @pytest.mark.parametrize("host", HOSTS, ids=str)
 def test_httpx_host_check_agrees_with_host_matches(host: Host) -> None:
-    provider = OAuthTokenProvider(host, "client", "secret", token_url="https://t.example/")
+    provider = OAuthTokenProvider(host, "client", "client-secret", token_url="https://t.example/")
     auth = provider.httpx_auth()
     assert isinstance(auth, ProviderAuth)
     for _ in range(2):  # the first answer for an origin, then the remembered one
@@ -280,7 +280,7 @@ def test_requests_hot_path_agrees_with_the_general_handler(
     url: str, headers: dict[str, str]
 ) -> None:
     provider = OAuthTokenProvider(
-        "api.example.com", "client", "secret", token_url="https://t.example/"
+        "api.example.com", "client", "client-secret", token_url="https://t.example/"
     )
     provider._header_item = lambda: ("Authorization", "Bearer fixed")  # type: ignore[method-assign]
     results = []
@@ -351,7 +351,7 @@ def test_httpx_header_shortcuts_agree_with_httpx_headers(
     """The adapter reads and adds headers in httpx's `Headers._list` directly; this
     guards that against a change in httpx."""
     provider = OAuthTokenProvider(
-        "api.example.com", "client", "secret", token_url="https://t.example/"
+        "api.example.com", "client", "client-secret", token_url="https://t.example/"
     )
     client = provider.httpx_auth()._client  # type: ignore[attr-defined]
     ours, theirs = (httpx.Request("GET", "https://api.example.com/", headers=headers) for _ in "ab")

@@ -114,7 +114,8 @@ def _format_retry_after(seconds: float) -> str:
 class LocalOAuthServer(_BackgroundServer):
     """OAuth2 authorization server plus a protected resource, for tests.
 
-    Client credentials for ``clients`` (id -> secret); for the people grants, the public
+    Client credentials for ``clients`` (id -> secret; by default ``client`` with
+    ``client-secret``); for the people grants, the public
     clients ``public_clients`` (id -> allowed redirect URIs) and the test ``users``
     (name -> password). ``clock`` (default `time.monotonic`) dates codes and tokens.
     Use ``start()``/``stop()`` or ``with LocalOAuthServer(...) as server:``. The
@@ -156,7 +157,9 @@ class LocalOAuthServer(_BackgroundServer):
         super().__init__()
         if well_known not in _DISCOVERY:
             raise ValueError(f"well_known must be one of {sorted(_DISCOVERY)}")
-        self.clients: dict[str, str] = {"client": "secret"} if clients is None else dict(clients)
+        # A secret of 8 characters or more, which a provider takes without a warning.
+        default = {"client": "client-secret"}
+        self.clients: dict[str, str] = default if clients is None else dict(clients)
         self.token_lifetime = token_lifetime
         self.latency = latency
         self.include_expires_in = include_expires_in

@@ -26,8 +26,8 @@ if TYPE_CHECKING:
 
 @pytest.fixture
 def oauth_server() -> Iterator[LocalOAuthServer]:
-    """A local OAuth2 server on 127.0.0.1 with client ``client`` / secret ``secret``."""
-    with LocalOAuthServer(clients={"client": "secret"}) as server:
+    """A local OAuth2 server on 127.0.0.1 with client ``client`` / secret ``client-secret``."""
+    with LocalOAuthServer() as server:
         yield server
 
 
