@@ -333,6 +333,75 @@ def test_failed_fetch_releases_the_lease(
     assert "waited" not in log_text(logs)
 
 
+class Calls:
+    """The DynamoDB calls one host makes (through its own boto3 session), as
+    (operation, error code or "") in order."""
+
+    def __init__(self) -> None:
+        self.made: list[tuple[str, str]] = []
+        self.session = boto3.session.Session()
+        self.session.events.register("after-call.dynamodb.*", self._record)
+
+    def _record(self, model: Any, parsed: Mapping[str, Any], **_: Any) -> None:
+        self.made.append((model.name, parsed.get("Error", {}).get("Code", "")))
+
+    def since(self, start: int) -> list[tuple[str, str]]:
+        return sorted(self.made[start:])
+
+
+def test_the_calls_per_process_are_those_the_sizing_table_counts(
+    server: LocalOAuthServer, dynamodb: Any
+) -> None:
+    """docs/caches.md, "Sizing the DynamoDB table": the rows a test can step through in
+    one thread (the salt, a refresh, a newer token in the table, a failed refresh)."""
+    clock = FakeClock()
+    hosts = {name: Calls() for name in ("first", "later")}
+    providers = {
+        name: OAuthTokenProvider(
+            server.url,
+            "client",
+            CANARY_SECRET,
+            token_url=server.token_url,
+            cache=DynamoDBTokenCache(TABLE, boto3_session=calls.session, clock=clock),
+            clock=clock,
+        )
+        for name, calls in hosts.items()
+    }
+    get, put, failed = (
+        ("GetItem", ""),
+        ("PutItem", ""),
+        ("PutItem", "ConditionalCheckFailedException"),
+    )
+
+    # The first host's start: the salt (read, created), then a refresh (2 reads, 2 writes).
+    providers["first"].token  # noqa: B018
+    assert hosts["first"].since(0) == [get] * 3 + [put] * 3
+    # A later host's start: the salt (read, its write refused), then the table's token.
+    providers["later"].token  # noqa: B018
+    assert hosts["later"].since(0) == [get] * 2 + [failed]
+    assert server.token_requests == 1
+
+    # Due (in the mandatory window): the first refreshes, the later one finds it newer.
+    clock.advance(3600 - 5)
+    marks = {name: len(calls.made) for name, calls in hosts.items()}
+    refreshed = providers["first"].token
+    assert providers["later"].token == refreshed
+    assert hosts["first"].since(marks["first"]) == [get] * 2 + [put] * 2
+    assert hosts["later"].since(marks["later"]) == [get]
+    assert server.token_requests == 2
+
+    # A refresh that fails: the lease is taken, then released (the token stays).
+    clock.advance(3600 - 5)
+    server.respond_next(400, json.dumps({"error": "invalid_request"}).encode())
+    mark = len(hosts["first"].made)
+    assert providers["first"].token == refreshed
+    assert server.token_requests == 3  # failed: the current token, still good, is kept
+    assert hosts["first"].since(mark) == [get] * 2 + [put] * 2
+    assert all(
+        operation in ("GetItem", "PutItem") for h in hosts.values() for operation, _ in h.made
+    )
+
+
 # --- what the item holds --------------------------------------------------------------------
 
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from conftest import CANARY_SECRET, assert_no_leak
+from conftest import CANARY_SECRET, assert_no_leak, run_python
 from tokenprovider import CachedTokenProvider, OAuthTokenProvider, TokenRequestError
 from tokenprovider.caches.base import CacheEntry, CacheKey, Hold
 from tokenprovider.caches.memory import MemoryTokenCache
@@ -219,3 +219,18 @@ def test_a_listener_that_raises_is_logged_and_does_not_break_the_token(
 def test_a_listener_must_be_callable(fake_clock: FakeClock) -> None:
     with pytest.raises(TypeError, match="a listener must be callable, got str"):
         Source(fake_clock).add_listener("print")  # type: ignore[arg-type]
+
+
+def test_the_type_hints_of_the_listener_functions_resolve_before_any_event_exists() -> None:
+    program = (
+        "import sys, typing\n"
+        "from tokenprovider import CachedTokenProvider\n"
+        "from tokenprovider.core import events\n"
+        "assert 'tokenprovider.core._token_event' not in sys.modules\n"
+        "taking = (events.add_listener, events.remove_listener, CachedTokenProvider.add_listener)\n"
+        "for f in taking:\n"
+        "    assert typing.get_type_hints(f)['listener'] is events.Listener, f\n"
+        "print('resolved')\n"
+    )
+    done = run_python("-c", program, timeout=60)
+    assert (done.returncode, done.stdout.strip()) == (0, "resolved"), done.stderr

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from tokenprovider import _after_fork
 
@@ -44,7 +44,12 @@ EventKind = Literal[
     "invalidated",
 ]
 
-Listener = Callable[["TokenEvent"], object]
+class Listener(Protocol):
+    """What takes a provider's events: any callable of one `TokenEvent`. (A protocol, not
+    ``Callable[[TokenEvent], object]``, so that ``typing.get_type_hints`` of the functions
+    taking one works before `TokenEvent`, defined on first use, exists.)"""
+
+    def __call__(self, event: TokenEvent, /) -> object: ...
 
 
 class Listeners:
