@@ -1,6 +1,6 @@
 """The troubleshooting and security pages keep up with the code: docs/errors.md has an
-entry for every public exception class, and every defence in docs/security.md's threat
-list names tests (and code) that exist."""
+entry for every public exception class and says what becomes of every private one, and
+every defence in docs/security.md's threat list names tests (and code) that exist."""
 
 from __future__ import annotations
 
@@ -151,3 +151,18 @@ def test_each_defence_points_at_code_that_exists(row: list[str]) -> None:
     assert files, f"the threat {row[0]!r} names no code (`core/cached.py`, ...)"
     for file in files:
         assert (SOURCE / file).is_file(), f"{row[0]!r}: src/tokenprovider/{file} does not exist"
+
+
+def test_every_exception_class_defined_anywhere_is_on_the_page() -> None:
+    # The public ones have their rows (above); the private ones, and any other, are in
+    # "Exceptions you should never see" with what becomes of them.
+    text = ERRORS.read_text(encoding="utf-8")
+    never = text.split("## Exceptions you should never see", 1)[1]
+    defined = set()
+    for path in SOURCE.rglob("*.py"):
+        for name, bases in re.findall(r"^class (\w+)\(([^)]*)\)", path.read_text(), re.MULTILINE):
+            if re.search(r"Error\b|Exception\b|Warning\b", bases):
+                defined.add(name)
+    assert len(defined) >= 30
+    listed = set(index_rows(text)) | set(re.findall(r"`(\w+)`", never))
+    assert sorted(defined - listed) == []
