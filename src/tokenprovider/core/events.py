@@ -44,6 +44,7 @@ EventKind = Literal[
     "invalidated",
 ]
 
+
 class Listener(Protocol):
     """What takes a provider's events: any callable of one `TokenEvent`. (A protocol, not
     ``Callable[[TokenEvent], object]``, so that ``typing.get_type_hints`` of the functions
