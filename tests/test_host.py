@@ -219,6 +219,13 @@ def test_a_host_cannot_be_changed_or_given_new_attributes(name: str) -> None:
     assert not host.matches("https://evil.example/")
 
 
+def test_a_built_host_cannot_be_built_again_as_another() -> None:
+    host = Host("api.example.com")
+    with pytest.raises(AttributeError, match="cannot be changed"):
+        host.__init__("evil.example")  # type: ignore[misc]
+    assert (host.domain, host.matches("https://evil.example/")) == ("api.example.com", False)
+
+
 @pytest.mark.parametrize("given", ["api.example.com:8443", "http://[::1]", "bücher.example"])
 def test_a_copied_or_pickled_host_is_the_same_host(given: str) -> None:
     host = Host(given)

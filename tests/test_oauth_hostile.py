@@ -700,7 +700,7 @@ def hang_up(conn: socket.socket, request: Request, stopping: threading.Event) ->
     [
         ("refused", "ConnectionError: connection refused"),
         ("silent", "ConnectionError: no answer within the read timeout"),
-        ("hang up", "ConnectionError: the server reset the connection"),
+        ("hang up", "ConnectionError: the server closed the connection without an answer"),
         ("plain http", "SSLError: TLS failed: [SSL: WRONG_VERSION_NUMBER] wrong version number"),
         ("untrusted", "SSLError: the TLS certificate was not trusted: self-signed certificate"),
     ],
@@ -747,6 +747,25 @@ def test_an_unreached_proxy_is_said_to_be_the_proxy(monkeypatch: pytest.MonkeyPa
     )
     error = str(fetch_error(provider, TokenRequestError))
     assert error.endswith("): ProxyError: the proxy failed: connection refused")
+
+
+@pytest.mark.parametrize(
+    "proxy", ["http://user:hunter2pass@127.0.0.1:99999", "http://user:hunter2pass@127.0.0.1:{port}"]
+)
+def test_a_proxys_password_is_never_quoted(monkeypatch: pytest.MonkeyPatch, proxy: str) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", proxy.format(port=closed_port()))
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    provider = OAuthTokenProvider(
+        "login.example",
+        "client",
+        ODD_SECRET,
+        token_url="https://login.example/token",
+        retry=RetryPolicy(max_attempts=1),
+    )
+    error = fetch_error(provider, TokenRequestError)
+    assert "hunter2pass" not in reachable_text(error)
+    assert "***@127.0.0.1" in str(error) or "the proxy failed: connection refused" in str(error)
 
 
 def _no_name(*args: object, **kwargs: object) -> NoReturn:

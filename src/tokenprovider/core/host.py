@@ -38,68 +38,9 @@ class Host:
     _usual_until: str
 
     def __init__(self, domain: str, scheme: str | None = "https") -> None:
-        if not isinstance(domain, str) or not domain.strip():
-            raise InvalidHostError(
-                f"host domain must be a non-empty string such as 'api.example.com', got {domain!r}"
-            )
-        if "@" in domain:  # user info, perhaps a password: never quoted
-            raise InvalidHostError(
-                f"host {_shown(without_userinfo(domain, bare_host=True))} must be a domain with an "
-                "optional port, without a user name or password; give credentials to the "
-                "provider instead"
-            )
-        shown = _shown(domain)
-        text = domain.strip()
-        if "://" in text:
-            url_scheme, _, text = text.partition("://")
-            scheme = url_scheme
-        scheme = (scheme or "https").lower()
-        if scheme not in _DEFAULT_PORTS:
-            raise InvalidHostError(
-                f"host scheme must be 'https' or 'http', got {_shown(scheme)} (for {shown})"
-            )
-        text = text.rstrip("/")
-        try:
-            parts = urlsplit(f"{scheme}://{text}")
-        except ValueError as exc:  # unbalanced brackets, a bad IPv6 literal, NFKC tricks
-            raise InvalidHostError(f"host {shown} is not a valid domain: {exc}") from None
-        # urlsplit gives an empty query or fragment for a bare "?" or "#"; refuse those too.
-        if parts.path or "?" in text or "#" in text:
-            raise InvalidHostError(_with_path(domain.strip(), parts.path))
-        try:
-            port = parts.port
-        except ValueError:
-            raise InvalidHostError(f"host {shown} has an invalid port") from None
-        if port == 0:  # not a usable port; `port or default` below would turn it into 443
-            raise InvalidHostError(f"host {shown} has an invalid port")
-        if not parts.hostname or any(ch.isspace() for ch in text):
-            raise InvalidHostError(f"host {shown} has no valid domain name")
-        hostname, netloc = parts.hostname, parts.netloc.lower()
-        if "[" in netloc and not _is_ipv6(hostname):  # Python 3.10's urlsplit lets it pass
-            raise InvalidHostError(f"host {shown} has brackets around what is not an IPv6 address")
-        if not text.isascii():  # an internationalised name: matched in its IDNA form
-            ascii_name = _idna(hostname, shown)
-            netloc = netloc.replace(hostname, ascii_name, 1)
-            hostname = ascii_name
-        bare = netloc.rsplit(":", 1)[0] if parts.port else netloc
-        default = f"{bare}:{_DEFAULT_PORTS[scheme]}"
-        usual_port = port in (None, _DEFAULT_PORTS[scheme])
-        netlocs = {netloc, bare, default} if usual_port else {netloc}
-        # The usual start, ``scheme://domain/`` as requests spells it (no default port):
-        # a URL starts with it exactly when ``_usual_from <= url < _usual_until`` (the
-        # bound is the start with its last "/" raised to "0"). Two string comparisons
-        # cost less than a call to str.startswith, for the requests hot path.
-        usual = f"{scheme}://{bare if usual_port else netloc}/"
-        fields = {
-            "scheme": scheme,
-            "domain": netloc,
-            "_url": f"{scheme}://{netloc}",
-            "_origin": (scheme, hostname, port or _DEFAULT_PORTS[scheme]),
-            "prefixes": tuple(sorted(f"{scheme}://{n}/" for n in netlocs)),
-            "_usual_from": usual,
-            "_usual_until": usual[:-1] + "0",
-        }
-        for name, value in fields.items():
+        if hasattr(self, "_url"):  # __init__ called again on a built Host
+            raise AttributeError("a Host cannot be changed (built already); build a new one")
+        for name, value in _fields(domain, scheme).items():
             object.__setattr__(self, name, value)
 
     def __setattr__(self, name: str, value: object) -> None:
@@ -109,7 +50,7 @@ class Host:
         raise AttributeError(f"a Host cannot be changed (deleting {name!r}); build a new one")
 
     def __reduce__(self) -> tuple[type[Host], tuple[str]]:
-        return (Host, (self._url,))  # copied and pickled by its URL, which parses back
+        return (type(self), (self._url,))  # copied and pickled by its URL, which parses back
 
     @classmethod
     def coerce(cls, value: Host | str) -> Host:
@@ -149,6 +90,71 @@ class Host:
 
     def __str__(self) -> str:
         return self._url
+
+
+def _fields(domain: str, scheme: str | None) -> dict[str, object]:
+    """The attributes of ``Host(domain, scheme)``; `InvalidHostError` if it is not one."""
+    if not isinstance(domain, str) or not domain.strip():
+        raise InvalidHostError(
+            f"host domain must be a non-empty string such as 'api.example.com', got {domain!r}"
+        )
+    if "@" in domain:  # user info, perhaps a password: never quoted
+        raise InvalidHostError(
+            f"host {_shown(without_userinfo(domain, bare_host=True))} must be a domain with an "
+            "optional port, without a user name or password; give credentials to the "
+            "provider instead"
+        )
+    shown = _shown(domain)
+    text = domain.strip()
+    if "://" in text:
+        url_scheme, _, text = text.partition("://")
+        scheme = url_scheme
+    scheme = (scheme or "https").lower()
+    if scheme not in _DEFAULT_PORTS:
+        raise InvalidHostError(
+            f"host scheme must be 'https' or 'http', got {_shown(scheme)} (for {shown})"
+        )
+    text = text.rstrip("/")
+    try:
+        parts = urlsplit(f"{scheme}://{text}")
+    except ValueError as exc:  # unbalanced brackets, a bad IPv6 literal, NFKC tricks
+        raise InvalidHostError(f"host {shown} is not a valid domain: {exc}") from None
+    # urlsplit gives an empty query or fragment for a bare "?" or "#"; refuse those too.
+    if parts.path or "?" in text or "#" in text:
+        raise InvalidHostError(_with_path(domain.strip(), parts.path))
+    try:
+        port = parts.port
+    except ValueError:
+        raise InvalidHostError(f"host {shown} has an invalid port") from None
+    if port == 0:  # not a usable port; `port or default` below would turn it into 443
+        raise InvalidHostError(f"host {shown} has an invalid port")
+    if not parts.hostname or any(ch.isspace() for ch in text):
+        raise InvalidHostError(f"host {shown} has no valid domain name")
+    hostname, netloc = parts.hostname, parts.netloc.lower()
+    if "[" in netloc and not _is_ipv6(hostname):  # Python 3.10's urlsplit lets it pass
+        raise InvalidHostError(f"host {shown} has brackets around what is not an IPv6 address")
+    if not text.isascii():  # an internationalised name: matched in its IDNA form
+        ascii_name = _idna(hostname, shown)
+        netloc = netloc.replace(hostname, ascii_name, 1)
+        hostname = ascii_name
+    bare = netloc.rsplit(":", 1)[0] if parts.port else netloc
+    default = f"{bare}:{_DEFAULT_PORTS[scheme]}"
+    usual_port = port in (None, _DEFAULT_PORTS[scheme])
+    netlocs = {netloc, bare, default} if usual_port else {netloc}
+    # The usual start, ``scheme://domain/`` as requests spells it (no default port):
+    # a URL starts with it exactly when ``_usual_from <= url < _usual_until`` (the
+    # bound is the start with its last "/" raised to "0"). Two string comparisons
+    # cost less than a call to str.startswith, for the requests hot path.
+    usual = f"{scheme}://{bare if usual_port else netloc}/"
+    return {
+        "scheme": scheme,
+        "domain": netloc,
+        "_url": f"{scheme}://{netloc}",
+        "_origin": (scheme, hostname, port or _DEFAULT_PORTS[scheme]),
+        "prefixes": tuple(sorted(f"{scheme}://{n}/" for n in netlocs)),
+        "_usual_from": usual,
+        "_usual_until": usual[:-1] + "0",
+    }
 
 
 def _shown(value: str) -> str:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote_plus
 
 from tokenprovider import _untrusted as untrusted
-from tokenprovider._masking import masked_repr
+from tokenprovider._masking import masked_repr, without_userinfo
 from tokenprovider._value import Value, init, replace
 
 logger = logging.getLogger("tokenprovider")
@@ -190,13 +190,16 @@ class OAuthCalls:
                 if isinstance(exc, not_transient)
                 else "failed"
             )
-            return Failure(kind, f"{type(exc).__name__}: {self.__text(unreached(exc))}")
+            return Failure(
+                kind, f"{type(exc).__name__}: {self.__text(without_userinfo(unreached(exc)))}"
+            )
 
 
 def unreached(error: requests.RequestException) -> str:
     """Why a call got no answer, in a few words: from the timeout, socket or TLS error in
     ``error``'s chain (through urllib3's wrappers, whose text names pool classes), or
-    ``error``'s own text when the chain holds none of those."""
+    ``error``'s own text when the chain holds none of those. The caller still removes
+    user info and secrets from it: that text may quote a proxy URL."""
     import socket  # noqa: PLC0415 - loaded with requests already
     import ssl  # noqa: PLC0415
 
@@ -209,12 +212,14 @@ def unreached(error: requests.RequestException) -> str:
 
     chain = _chain(error)
     root = chain[-1]
+    proxy = "the proxy failed: " if isinstance(error, requests.exceptions.ProxyError) else ""
     if isinstance(root, ssl.SSLCertVerificationError):
-        return f"the TLS certificate was not trusted: {root.verify_message or root.reason}"
+        why = root.verify_message or root.reason or root
+        return f"{proxy}the TLS certificate was not trusted: {why}"
     if isinstance(root, ssl.SSLError):
-        return f"TLS failed: {root}"
-    if isinstance(error, requests.exceptions.ProxyError):
-        return f"the proxy failed: {_socket_words(root) or root}"
+        return f"{proxy}TLS failed: {root}"
+    if proxy:
+        return proxy + (_socket_words(root) or str(root))
     if isinstance(root, socket.gaierror):
         return f"the name did not resolve ({root.strerror})"
     # urllib3's NewConnectionError (a refused connection, say) is a ConnectTimeoutError.
@@ -250,10 +255,10 @@ def _socket_words(error: BaseException) -> str:
 
     if isinstance(error, ConnectionRefusedError):
         return "connection refused"
+    if isinstance(error, http.client.RemoteDisconnected):  # a ConnectionResetError too
+        return "the server closed the connection without an answer"
     if isinstance(error, ConnectionResetError):
         return "the server reset the connection"
-    if isinstance(error, http.client.RemoteDisconnected):
-        return "the server closed the connection without an answer"
     if isinstance(error, TimeoutError):
         return "timed out"
     if isinstance(error, OSError) and error.strerror:
