@@ -297,7 +297,7 @@ def test_an_expired_unsecured_jwt_is_refused_with_the_default_hint() -> None:
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
-        (None, "fixed source gave a NoneType, not a str token"),
+        (None, "fixed source gave None, not a str token"),
         (b"bytes-token", "fixed source gave a bytes, not a str token"),
         ("", "fixed source gave an empty token"),
         (" \n", "fixed source gave an empty token"),

@@ -161,7 +161,7 @@ class Scripted(_BackgroundServer):
         (200, "not json {token}", "a body that is not a JSON object"),
         (200, '["{token}"]', "a body that is not a JSON object (not an object)"),
         (200, '{"count": 1}', 'with no "value", not a token'),
-        (200, '{"value": 12}', 'with a int as its "value", not a token'),
+        (200, '{"value": 12}', 'with an int as its "value", not a token'),
         (200, '{"value": ["{token}"]}', 'with a list as its "value", not a token'),
     ],
 )

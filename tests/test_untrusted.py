@@ -11,11 +11,13 @@ from tokenprovider import _aws as aws
 from tokenprovider._untrusted import (
     QUOTE_LIMIT,
     UntrustedJSONError,
+    a_type,
     describe,
     finite_seconds,
     load_json,
     quote,
 )
+from tokenprovider.caches.base import attributes_problem
 from tokenprovider.errors import ConfigurationError
 
 
@@ -98,3 +100,17 @@ def test_botocore_errors_are_described_quoted() -> None:
     assert text.startswith("ValidationException: bad\\r\\nCRITICAL forged")
     assert len(text) < QUOTE_LIMIT + 100
     assert aws.describe_error(error, quoted=False) == f"ValidationException: {message}"
+
+
+@pytest.mark.parametrize(
+    ("value", "said"),
+    [(None, "None"), (3, "an int"), ([1], "a list"), (object(), "an object"), (b"", "a bytes")],
+)
+def test_a_values_type_is_named_with_its_article(value: object, said: str) -> None:
+    assert a_type(value) == said
+
+
+def test_cached_attributes_of_the_wrong_type_are_named_plainly() -> None:
+    assert attributes_problem(["x"]) == "they are a list, not a mapping"
+    assert attributes_problem({"size": 1}) == "size is an int, not a string"
+    assert attributes_problem({"size": None}) == "size is None, not a string"

@@ -28,6 +28,14 @@ class UntrustedJSONError(ValueError):
     ``NaN``/``Infinity``. The message never quotes the input."""
 
 
+def a_type(value: object) -> str:
+    """``value``'s Python type for a message: "None", "an int", "a dict"."""
+    if value is None:
+        return "None"
+    name = type(value).__name__
+    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
+
+
 def _refuse_constant(name: str) -> float:
     raise UntrustedJSONError(f"{name} is not a JSON number")
 

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 
-from tokenprovider._untrusted import describe
+from tokenprovider._untrusted import a_type, describe
 from tokenprovider._value import Value, init
 from tokenprovider.errors import ConfigurationError
 
@@ -124,14 +124,14 @@ def attributes_problem(attributes: object) -> str | None:
     `MAX_ATTRIBUTES` names matching `ATTRIBUTE_NAME`, each with a printable string of at
     most `MAX_ATTRIBUTE_LENGTH` characters. The message quotes no value."""
     if not isinstance(attributes, Mapping):
-        return f"they are a {type(attributes).__name__}, not a mapping"
+        return f"they are {a_type(attributes)}, not a mapping"
     if len(attributes) > MAX_ATTRIBUTES:
         return f"there are {len(attributes)} of them, more than {MAX_ATTRIBUTES}"
     for name, value in attributes.items():
         if not isinstance(name, str) or not ATTRIBUTE_NAME.fullmatch(name):
             return "a name is not 1 to 32 of a-z, 0-9 and _ (starting with a letter)"
         if not isinstance(value, str):
-            return f"{name} is a {type(value).__name__}, not a string"
+            return f"{name} is {a_type(value)}, not a string"
         if len(value) > MAX_ATTRIBUTE_LENGTH or not value.isprintable():
             return f"{name} is longer than {MAX_ATTRIBUTE_LENGTH} or not printable"
     return None

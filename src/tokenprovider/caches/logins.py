@@ -36,7 +36,7 @@ from tokenprovider._private_files import (
     user_directory,
     write_private,
 )
-from tokenprovider._untrusted import UntrustedJSONError, finite_seconds, load_json, quote
+from tokenprovider._untrusted import UntrustedJSONError, a_type, finite_seconds, load_json, quote
 from tokenprovider.caches import _keyring_store
 from tokenprovider.caches.base import CacheKey, positive_seconds
 from tokenprovider.caches.sealing import DERIVE, Encryption, Sealer, SealError
@@ -609,7 +609,7 @@ def login_store(
     back to something weaker than asked."""
     if not isinstance(setting, str):
         raise ConfigurationError(
-            f"{SETTING} must be one of {', '.join(FORMS)}, got a {type(setting).__name__}"
+            f"{SETTING} must be one of {', '.join(FORMS)}, got {a_type(setting)}"
         )
     _encryption(key)  # a bad key is an error whatever the store
     kind, colon, argument = setting.partition(":")

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from tokenprovider._suggest import did_you_mean
+from tokenprovider._untrusted import a_type
 from tokenprovider.config.known import SECTION_KEYS
 from tokenprovider.config.toml_lines import dotted
 from tokenprovider.errors import ConfigurationError
@@ -53,10 +54,7 @@ def kind(value: object) -> str:
         return "a table"
     if isinstance(value, (list, tuple)):
         return "an array"
-    if value is None:
-        return "None"
-    name = type(value).__name__
-    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
+    return a_type(value)
 
 
 def host_of(section: Mapping[str, Any], path: KeyPath) -> tuple[Host | None, list[Problem]]:

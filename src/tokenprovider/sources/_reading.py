@@ -78,7 +78,7 @@ def _bounded_read(
 def checked_token(value: object, name: str, expired_hint: str, now: float) -> str:
     """``value`` stripped, if it is a usable token (see the module) at wall time ``now``."""
     if not isinstance(value, str):
-        raise AssertionSourceError(f"{name} gave a {type(value).__name__}, not a str token")
+        raise AssertionSourceError(f"{name} gave {untrusted.a_type(value)}, not a str token")
     token = value.strip()
     if not token:
         raise AssertionSourceError(f"{name} gave an empty token")

@@ -140,6 +140,6 @@ def _value(answer: Answer, where: str, text: Callable[[str], str]) -> str:
         )
     value = body.get("value")
     if not isinstance(value, str):
-        found = "no" if value is None else f"a {type(value).__name__} as its"
+        found = "no" if value is None else f"{untrusted.a_type(value)} as its"
         raise AssertionSourceError(f'{where} answered HTTP 200 with {found} "value", not a token')
     return value
