@@ -448,6 +448,12 @@ def _bad_keys() -> dict[str, tuple[str, str | None, str]]:
             "is an OpenSSH key; convert it to PKCS#8 PEM (ssh-keygen -p -m PKCS8",
         ),
         "public": (KEYS["ES256"].public_pem, None, "is a public key; give the private key"),
+        "a-str-reference": (
+            "file:/run/keys/CANARY7f3a.pem",
+            None,
+            "written like a secret reference (file:...), which in Python is taken as the key "
+            "itself; to read the key from there, pass SecretReference('file:...')",
+        ),
     }
 
 

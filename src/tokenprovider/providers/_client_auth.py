@@ -22,7 +22,7 @@ from tokenprovider._extras import require
 from tokenprovider._masking import masked_repr
 from tokenprovider.errors import ConfigurationError
 from tokenprovider.providers._oauth_http import basic_value
-from tokenprovider.secret_refs import SecretReference, reveal
+from tokenprovider.secret_refs import PREFIXES, SecretReference, reveal
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePrivateKey
@@ -195,6 +195,13 @@ def _not_a_key(text: str) -> str:
         return "is a public key; give the private key (the server holds the public one)"
     if "BEGIN CERTIFICATE" in text:
         return "is a certificate; give its private key"
+    prefix = next((p for p in PREFIXES if text.startswith(p)), None)
+    if prefix is not None:  # only the prefix is quoted: the rest may be a secret's name
+        return (
+            f"is a str written like a secret reference ({prefix}...), which in Python is "
+            f"taken as the key itself; to read the key from there, pass "
+            f"SecretReference({prefix + '...'!r})"
+        )
     return (
         "is not a PEM private key (expected -----BEGIN PRIVATE KEY----- or -----BEGIN "
         "RSA/EC PRIVATE KEY-----; a DER key converts with openssl pkey -inform DER)"
