@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import stat
 import subprocess
 import time
@@ -501,3 +502,42 @@ def test_a_corrupt_cache_file_is_replaced_with_one_warning_line(
     assert len(warnings) == 1, result.stderr
     assert warnings[0].startswith("tokenprovider: warning: ")
     assert server.token_requests == 2
+
+
+#: What docs/cli.md's sample output shows, and the pattern for this test's value.
+_SAMPLE = {
+    "/home/me/.cache/tokenprovider/tokens": "(?P<dir>/.+)",
+    "3f2a...e1": "[0-9a-f]{16,}",
+    "'reporting'": re.escape(repr(CLIENT)),
+    "https://api.example.com": "(?P<host>http://127\\.0\\.0\\.1:\\d+)",
+}
+
+
+def _shown_after(prompt: str) -> str:
+    """The output line docs/cli.md shows after ``$ PROMPT``, as a pattern in which the
+    sample's home directory, token file, client and host stand for this test's."""
+    page = (Path(__file__).resolve().parent.parent / "docs" / "cli.md").read_text()
+    line = page.split(f"\n$ {prompt}\n", 1)[1].split("\n", 1)[0]
+    pattern = re.escape(line)
+    for shown, real in _SAMPLE.items():
+        pattern = pattern.replace(re.escape(shown), real, 1)
+    return pattern
+
+
+def test_the_cli_page_shows_what_cache_clear_says(cli: Cli, server: LocalOAuthServer) -> None:
+    cli.write(
+        oauth_table(server)
+        + oauth_table(server, "profiles.other.credentials", client_id=OTHER_CLIENT)
+    )
+    cli.ok("token")
+    one = re.fullmatch(_shown_after("tokenprovider cache clear"), cli.ok("cache", "clear"))
+    assert one, "docs/cli.md: update the output shown after `tokenprovider cache clear`"
+    assert (one["dir"], one["host"]) == (str(cli.cache_dir), server.url)
+
+    cli.ok("token")
+    cli.ok("token", "--profile", "other")
+    every = re.fullmatch(
+        _shown_after("tokenprovider cache clear --all"), cli.ok("cache", "clear", "--all")
+    )
+    assert every, "docs/cli.md: update the output shown after `tokenprovider cache clear --all`"
+    assert every["dir"] == str(cli.cache_dir)

@@ -858,3 +858,31 @@ def test_a_nul_in_a_file_cache_path_is_a_configuration_error(sandbox: Sandbox) -
     (problem,) = problems(checked)
     assert "credentials.cache (from" in problem
     assert "NUL" in problem
+
+
+#: A user file that gives the output docs/configuration.md shows for `config check --all`.
+_CHECKED_ON_THE_PAGE = """\
+# the user file of the configuration page's example
+[credentials]
+
+[credentials.oauth]
+client_idd = "reporting"
+client_secret = "env:REPORTING_SECRET"
+token_url = "https://login.example.com/oauth2/token"
+
+[profiles.ci.credentials]
+domain = "api.example.com"
+jwt = "env:CI_JWT"
+"""
+
+
+def test_the_configuration_page_shows_what_config_check_prints(sandbox: Sandbox) -> None:
+    page = (Path(__file__).resolve().parent.parent / "docs" / "configuration.md").read_text()
+    block = page.split("\n$ tokenprovider config check --all\n", 1)[1].split("\n```", 1)[0]
+    sandbox.config = sandbox.write(_CHECKED_ON_THE_PAGE, sandbox.user_file)
+    result = sandbox.run("config", "check", "--all", env={"CI_JWT": "", "REPORTING_SECRET": ""})
+    printed = (result.stdout + result.stderr).replace(
+        str(sandbox.user_file), "/home/me/.config/tokenprovider/config.toml"
+    )
+    assert result.returncode == 3
+    assert printed.splitlines() == block.splitlines()

@@ -96,6 +96,29 @@ def stored_tokens(sandbox: Sandbox) -> list[str]:
     return values
 
 
+#: docs/login.md's sample login, and the patterns that stand for this test's values.
+_LOGIN_SAMPLE = {
+    "https://login.example.com": r"(?P<server>http://127\.0\.0\.1:\d+)",
+    "client_id=my-cli&...": r"client_id=cli&\S+",
+    "http://127.0.0.1:50817/callback": r"http://127\.0\.0\.1:\d+/callback",
+    "as ada to https://api.example.com (client 'my-cli')": (
+        r"as alice to (?P<host>http://127\.0\.0\.1:\d+) \(client 'cli'\)"
+    ),
+    "/home/ada/.local/share/tokenprovider/logins/3f1c…e9.json": r"/\S+/logins/[0-9a-f]{64}\.json",
+}
+
+
+def login_page_sample() -> str:
+    """The output docs/login.md shows for ``tokenprovider login``, as a pattern."""
+    page = (Path(__file__).resolve().parent.parent / "docs" / "login.md").read_text()
+    block = page.split("$ tokenprovider login --profile me\n", 1)[1].split("```", 1)[0]
+    pattern = re.escape(block)
+    for shown, real in _LOGIN_SAMPLE.items():
+        assert re.escape(shown) in pattern, shown
+        pattern = pattern.replace(re.escape(shown), real, 1)
+    return pattern
+
+
 def test_login_status_token_logout_as_a_person_runs_them(
     tmp_path: Path, server: LocalOAuthServer
 ) -> None:
@@ -117,6 +140,9 @@ def test_login_status_token_logout_as_a_person_runs_them(
     assert "Logged in as alice" in logged_in.stdout
     assert f"Tokens are kept in {sandbox.store}" in logged_in.stdout
     assert sandbox.record.read_text() == "/oauth2/authorize\n"  # opened through BROWSER
+    shown = re.fullmatch(login_page_sample(), logged_in.stderr + logged_in.stdout)
+    assert shown, "docs/login.md: update the output shown after `tokenprovider login`"
+    assert shown["server"] == shown["host"] == server.url
 
     status = sandbox.run("status", "--profile", "work")
     assert status.returncode == 0, status.stderr

@@ -308,7 +308,7 @@ class OAuthTokenProvider(CachedTokenProvider):
             unshared = f"client assertion from {describe(assertion)}"
         raise ConfigurationError(
             f"a token got with the {unshared} may differ from one process to the next, "
-            f"so a {type(self.cache).__name__} cannot share it: remove the cache setting"
+            f"so {untrusted.a_type(self.cache)} cannot share it: remove the cache setting"
         )
 
     @property
