@@ -14,6 +14,7 @@ from __future__ import annotations
 import secrets
 import time
 import urllib.parse
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -468,7 +469,13 @@ def test_a_bad_key_is_a_clear_configuration_error(
     debug_logs: pytest.LogCaptureFixture,
 ) -> None:
     pem, algorithm, said = BAD_KEYS[case]
-    provider = signing(server, clock, "ES256", private_key=pem, assertion_algorithm=algorithm)
+    with warnings.catch_warnings(record=True) as warned:
+        warnings.simplefilter("always")
+        provider = signing(server, clock, "ES256", private_key=pem, assertion_algorithm=algorithm)
+    # Only a str written like a reference is warned about (it is used as the key itself).
+    expected = ["private_key 'file:...' is a str"] if case == "a-str-reference" else []
+    assert [w for w in expected if any(w in str(m.message) for m in warned)] == expected
+    assert len(warned) == len(expected)
     error = refused(provider, ConfigurationError)
     assert "private_key" in str(error) or "assertion_algorithm" in str(error)
     assert said in str(error)
