@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import warnings
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -169,16 +171,59 @@ def test_clock_skew_can_be_set_on_a_subclass(fake_clock: FakeClock) -> None:
     assert provider.token == "token-2"
 
 
-def test_the_seed_designs_underscored_clock_skew_is_warned_about_where_it_is_set() -> None:
-    with pytest.warns(
-        UserWarning, match=r"Seedling\._clock_skew is not read; set clock_skew"
-    ) as caught:
+class _Registering(CountingProvider):
+    """A parent with its own ``__init_subclass__``, as a plugin base might have."""
 
-        class Seedling(CountingProvider):
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+
+
+class _Meta(type(CachedTokenProvider)):  # type: ignore[misc]
+    """A metaclass of one's own, between the class statement and ours."""
+
+    def __new__(mcs, *args: Any, **kwargs: Any) -> Any:
+        return super().__new__(mcs, *args, **kwargs)
+
+
+def _seedling(between: str) -> type[CachedTokenProvider]:
+    """A subclass setting the seed design's ``_clock_skew``, with ``between`` it and ours."""
+    if between == "a metaclass":
+
+        class Seedling(CountingProvider, metaclass=_Meta):
+            _clock_skew = 30
+    elif between == "a parent's __init_subclass__":
+
+        class Seedling(_Registering):  # type: ignore[no-redef]
+            _clock_skew = 30
+    else:
+
+        class Seedling(CountingProvider):  # type: ignore[no-redef]
             _clock_skew = 30
 
-    assert [w.filename for w in caught] == [__file__]  # the class statement, not ours
-    assert Seedling.clock_skew == CachedTokenProvider.clock_skew
+    return Seedling
+
+
+STATEMENTS = {
+    "nothing": "class Seedling(CountingProvider):",
+    "a parent's __init_subclass__": "class Seedling(_Registering):",
+    "a metaclass": "class Seedling(CountingProvider, metaclass=_Meta):",
+}
+
+
+@pytest.mark.parametrize("between", sorted(STATEMENTS))
+def test_the_seed_designs_underscored_clock_skew_is_warned_about_where_it_is_set(
+    between: str,
+) -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        seedling = _seedling(between)
+    source = Path(__file__).read_text().splitlines()
+    (line,) = (
+        n for n, text in enumerate(source, 1) if text.strip().startswith(STATEMENTS[between])
+    )
+    assert [(w.filename, w.lineno) for w in caught] == [(__file__, line)]  # not ours
+    assert "Seedling._clock_skew is not read; set clock_skew" in str(caught[0].message)
+    assert seedling.clock_skew == CachedTokenProvider.clock_skew
 
 
 def test_five_second_token_is_not_fetched_on_every_call(fake_clock: FakeClock) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import sys
 import threading
 import time
 import warnings
@@ -175,6 +176,16 @@ class _Engine:
 
 #: Raised to stop the process, not by a failed fetch: passed on as they are.
 _PROCESS_SIGNALS = (KeyboardInterrupt, SystemExit)
+
+
+def _class_statement_level() -> int:
+    """For a warning issued in ``__init_subclass__``: the ``stacklevel`` of the ``class``
+    statement, past the metaclasses' ``__new__`` and the parents' ``__init_subclass__``."""
+    level, frame = 2, sys._getframe(2)
+    while frame.f_back is not None and frame.f_code.co_name in ("__init_subclass__", "__new__"):
+        frame = frame.f_back
+        level += 1
+    return level
 
 
 class CachedTokenProvider(TokenProvider):
@@ -473,7 +484,7 @@ class CachedTokenProvider(TokenProvider):
             warnings.warn(
                 f"{cls.__qualname__}._clock_skew is not read; set clock_skew (no underscore) "
                 "for the mandatory window",
-                stacklevel=3,  # the class statement, past type.__new__ and ABCMeta.__new__
+                stacklevel=_class_statement_level(),
             )
         if (
             cls.requests_auth_handler is requests_adapter.cached_header_handler
