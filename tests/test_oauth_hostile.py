@@ -733,39 +733,41 @@ def test_an_unreached_token_endpoint_is_said_in_words_not_in_urllib3_wrappers(
     assert not any(word in error for word in ("Pool", "Max retries", "urllib3", "Caused by"))
 
 
-def test_an_unreached_proxy_is_said_to_be_the_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{closed_port()}")
-    monkeypatch.delenv("NO_PROXY", raising=False)
-    monkeypatch.delenv("no_proxy", raising=False)
-    url = "https://login.example/token"  # never resolved here: the proxy would
-    provider = OAuthTokenProvider(
-        "http://login.example",
-        "client",
-        ODD_SECRET,
-        token_url=url,
-        retry=RetryPolicy(max_attempts=1),
-    )
-    error = str(fetch_error(provider, TokenRequestError))
-    assert error.endswith("): ProxyError: the proxy failed: connection refused")
-
-
-@pytest.mark.parametrize(
-    "proxy", ["http://user:hunter2pass@127.0.0.1:99999", "http://user:hunter2pass@127.0.0.1:{port}"]
-)
-def test_a_proxys_password_is_never_quoted(monkeypatch: pytest.MonkeyPatch, proxy: str) -> None:
-    monkeypatch.setenv("HTTPS_PROXY", proxy.format(port=closed_port()))
-    monkeypatch.delenv("NO_PROXY", raising=False)
-    monkeypatch.delenv("no_proxy", raising=False)
-    provider = OAuthTokenProvider(
+def _unreachable_provider() -> OAuthTokenProvider:
+    """A provider whose token endpoint (``https://login.example``) this test cannot reach."""
+    return OAuthTokenProvider(
         "login.example",
         "client",
         ODD_SECRET,
-        token_url="https://login.example/token",
+        token_url="https://login.example/token",  # never resolved here: a proxy would
         retry=RetryPolicy(max_attempts=1),
     )
-    error = fetch_error(provider, TokenRequestError)
+
+
+def _through_proxy(monkeypatch: pytest.MonkeyPatch, proxy: str) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", proxy)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+
+
+@pytest.mark.parametrize(
+    ("proxy", "said"),
+    [
+        ("http://{user}127.0.0.1:{port}", "ProxyError: the proxy failed: connection refused"),
+        (
+            "http://{user}127.0.0.1:99999",
+            "InvalidURL: Failed to parse: http://{shown}127.0.0.1:99999",
+        ),
+    ],
+)
+@pytest.mark.parametrize("user", ["", "user:hunter2pass@"])
+def test_an_unreached_proxy_is_said_to_be_the_proxy_without_its_password(
+    monkeypatch: pytest.MonkeyPatch, proxy: str, said: str, user: str
+) -> None:
+    _through_proxy(monkeypatch, proxy.format(user=user, port=closed_port()))
+    error = fetch_error(_unreachable_provider(), TokenRequestError)
+    assert str(error).endswith(f"): {said.format(shown='***@' if user else '')}"), str(error)
     assert "hunter2pass" not in reachable_text(error)
-    assert "***@127.0.0.1" in str(error) or "the proxy failed: connection refused" in str(error)
 
 
 def _no_name(*args: object, **kwargs: object) -> NoReturn:
@@ -797,15 +799,7 @@ def test_failures_no_loopback_server_can_cause_are_said_in_words(
     # A name that does not resolve and a connection that does not happen in time cannot
     # be had on loopback: urllib3's own call out is what fails here.
     monkeypatch.setattr(target, failing)
-    url = "https://login.example/token"
-    provider = OAuthTokenProvider(
-        "http://login.example",
-        "client",
-        ODD_SECRET,
-        token_url=url,
-        retry=RetryPolicy(max_attempts=1),
-    )
-    error = str(fetch_error(provider, TokenRequestError))
+    error = str(fetch_error(_unreachable_provider(), TokenRequestError))
     assert error.endswith(f"): {said}"), error
 
 

@@ -19,7 +19,7 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from tokenprovider.secret_refs import PREFIXES
+from tokenprovider.secret_refs import reference_prefix
 
 # The patterns below are compiled on first use (`re` keeps them): compiling them all
 # would take a good part of this module's import time.
@@ -283,7 +283,7 @@ def warn_about_literal_secret(value: object, setting: str, owner: str) -> None:
     if not isinstance(value, str) or not value:
         return
     configured = _CONFIGURED.get()
-    prefix = next((prefix for prefix in PREFIXES if value.startswith(prefix)), None)
+    prefix = reference_prefix(value)
     if prefix is not None:
         if configured is not None:
             return

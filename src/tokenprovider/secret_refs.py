@@ -42,6 +42,11 @@ def _fresh_lock_in_child() -> None:
 os.register_at_fork(after_in_child=_fresh_lock_in_child)
 
 
+def reference_prefix(text: str) -> str | None:
+    """The reference prefix ``text`` starts with (``env:``, ``file:``...), or None."""
+    return next((prefix for prefix in PREFIXES if text.startswith(prefix)), None)
+
+
 def is_reference(value: object) -> bool:
     """Whether ``value`` is a string written as a secret reference."""
     return isinstance(value, str) and value.startswith(PREFIXES)
@@ -121,7 +126,7 @@ class SecretReference:
         self.reference = reference
         self.setting = setting
         self._base_dir = str(base_dir) if base_dir is not None else ""
-        kind = next((prefix for prefix in PREFIXES if reference.startswith(prefix)), None)
+        kind = reference_prefix(reference)
         if kind is None:
             raise self._error(f"must start with one of {', '.join(PREFIXES)}{_near(reference)}")
         self._kind = kind

@@ -22,7 +22,7 @@ from tokenprovider._extras import require
 from tokenprovider._masking import masked_repr
 from tokenprovider.errors import ConfigurationError
 from tokenprovider.providers._oauth_http import basic_value
-from tokenprovider.secret_refs import PREFIXES, SecretReference, reveal
+from tokenprovider.secret_refs import SecretReference, reference_prefix, reveal
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePrivateKey
@@ -195,7 +195,7 @@ def _not_a_key(text: str) -> str:
         return "is a public key; give the private key (the server holds the public one)"
     if "BEGIN CERTIFICATE" in text:
         return "is a certificate; give its private key"
-    prefix = next((p for p in PREFIXES if text.startswith(p)), None)
+    prefix = reference_prefix(text)
     if prefix is not None:  # only the prefix is quoted: the rest may be a secret's name
         return (
             f"is a str written like a secret reference ({prefix}...), which in Python is "
